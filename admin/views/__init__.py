@@ -1,0 +1,1 @@
+"""Thin handlers of the back office, one module per area."""

@@ -1,0 +1,17 @@
+"""The back office's front page: the events this staff member may see, with their counts."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin.auth import organisation_scope, staff_required
+from webinar.events import queries as event_queries
+
+
+@staff_required
+async def dashboard(request: Request) -> Response:
+    user = request.state.staff
+    async with request.app.state.db.connection() as conn:
+        events = await event_queries.with_counts(conn, organisation_scope(user))
+    return request.app.state.templates.TemplateResponse(request, "admin/dashboard.html", {"events": events})

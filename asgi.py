@@ -1,0 +1,5 @@
+"""The ASGI entry point: `uvicorn asgi:app`."""
+
+from webinar.app import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Webinar registration platform: the domain and the public site."""

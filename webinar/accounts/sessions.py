@@ -1,0 +1,118 @@
+"""Server-side sessions for staff and attendees; the cookie carries only an opaque random id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from webinar.clock import now
+from webinar.tables import web_sessions
+
+# Writing last_seen_at on every request would turn every page view into a write.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class WebSession:
+    id_hash: str
+    kind: str
+    staff_user_id: int | None
+    registration_id: int | None
+    event_id: int | None
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def new_id() -> str:
+    """A fresh opaque session id (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def id_hash(raw_id: str) -> str:
+    """The stored form of a session id."""
+    return hashlib.sha256(raw_id.encode()).hexdigest()
+
+
+async def create(
+    conn: Connection,
+    *,
+    kind: str,
+    max_age: dt.timedelta,
+    staff_user_id: int | None = None,
+    registration_id: int | None = None,
+    event_id: int | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> str:
+    """Store a new session and return its raw id (for the cookie)."""
+    raw = new_id()
+    at = now()
+    await conn.execute(
+        web_sessions.insert().values(
+            id_hash=id_hash(raw),
+            kind=kind,
+            staff_user_id=staff_user_id,
+            registration_id=registration_id,
+            event_id=event_id,
+            created_at=at,
+            last_seen_at=at,
+            expires_at=at + max_age,
+            ip=ip,
+            user_agent=(user_agent or "")[:500],
+        )
+    )
+    return raw
+
+
+async def load(conn: Connection, raw_id: str, idle: dt.timedelta) -> WebSession | None:
+    """The live session with this id, or None when unknown, revoked, expired or idle too long."""
+    at = now()
+    row = await conn.fetch_one(
+        web_sessions.select().where(
+            web_sessions.c.id_hash == id_hash(raw_id),
+            web_sessions.c.revoked_at.is_(None),
+            web_sessions.c.expires_at > at,
+            web_sessions.c.last_seen_at > at - idle,
+        )
+    )
+    if row is None:
+        return None
+    session = WebSession(**{f: row[f] for f in WebSession.__dataclass_fields__})
+    if at - session.last_seen_at > TOUCH_EVERY:
+        await conn.execute(
+            web_sessions.update().where(web_sessions.c.id_hash == session.id_hash).values(last_seen_at=at)
+        )
+    return session
+
+
+async def revoke(conn: Connection, raw_id: str) -> None:
+    """End one session (logout)."""
+    await conn.execute(
+        web_sessions.update()
+        .where(web_sessions.c.id_hash == id_hash(raw_id), web_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+async def revoke_all(conn: Connection, *, staff_user_id: int | None = None, registration_id: int | None = None) -> None:
+    """End every session of a staff user or of a registration."""
+    cond = (
+        web_sessions.c.staff_user_id == staff_user_id
+        if staff_user_id is not None
+        else web_sessions.c.registration_id == registration_id
+    )
+    await conn.execute(web_sessions.update().where(cond, web_sessions.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+async def delete_expired(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=30)) -> None:
+    """Forget sessions that ended long ago."""
+    limit = now() - older_than
+    await conn.execute(
+        web_sessions.delete().where(sa.or_(web_sessions.c.expires_at < limit, web_sessions.c.revoked_at < limit))
+    )

@@ -1,0 +1,72 @@
+"""The application factory: middleware, routes, and a lifespan that owns the database and background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from webinar.db import DB
+from webinar.settings import Settings, load_settings
+from webinar.templating import make_templates
+from webinar.web.cookies import SessionCookieMiddleware
+from webinar.web.errors import exception_handlers
+from webinar.web.middleware import BodyLimitMiddleware, OriginCheckMiddleware, SecurityHeadersMiddleware
+
+log = logging.getLogger("webinar")
+
+# Coroutine factories run for the life of the process (mail sender, sweeper, retention), each given the app.
+BackgroundLoop = Callable[[Starlette], Coroutine[Any, Any, None]]
+
+
+def background_loops() -> list[BackgroundLoop]:
+    """The loops `webinar serve` runs beside the web app (and `webinar worker` runs alone)."""
+    from webinar.worker import loops
+
+    return loops()
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    db: DB = app.state.db
+    await db.connect()
+    tasks: list[asyncio.Task[None]] = []
+    if app.state.settings.run_background:
+        tasks = [asyncio.create_task(loop(app)) for loop in background_loops()]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await db.disconnect()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the platform's ASGI application."""
+    from admin.routes import routes as admin_routes
+    from webinar.routes import routes as public_routes
+
+    settings = settings or load_settings()
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(OriginCheckMiddleware, base_url=settings.base_url),
+        Middleware(SessionCookieMiddleware, secret=str(settings.secret_key), https_only=settings.https_only),
+    ]
+    app = Starlette(
+        debug=False,
+        routes=[*public_routes, *admin_routes],
+        middleware=middleware,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = DB(settings)
+    app.state.templates = make_templates()
+    return app

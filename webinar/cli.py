@@ -1,0 +1,126 @@
+"""The `webinar` command: serve, migrate, create-user, demo, worker, purge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from webinar.settings import Settings, SettingsError, load_settings
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from webinar import migrate
+
+    if not migrate.is_current(settings.database_url):
+        print("The database is not at the newest migration; run `webinar migrate` first.", file=sys.stderr)
+        return 1
+    uvicorn.run(
+        "webinar.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app itself
+        timeout_graceful_shutdown=20,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar import migrate
+
+    migrate.upgrade(settings.database_url)
+    print(f"Database is at migration {migrate.head_revision()}.")
+    return 0
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise SystemExit("The two passwords differ; nothing was created.")
+    return first
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar.accounts.provisioning import create_staff_user
+
+    password = _read_password()
+    try:
+        user_id = asyncio.run(create_staff_user(settings, args.email, password, args.role, args.organisation))
+    except ValueError as exc:
+        print(f"Not created: {exc}", file=sys.stderr)
+        return 1
+    print(f"Created {args.role} {args.email} (id {user_id}). Log in at {settings.base_url}/admin/login")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar.demo import create_demo
+
+    print(asyncio.run(create_demo(settings)))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar.worker import run_purge
+
+    print(asyncio.run(run_purge(settings)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webinar", description="Webinar and livestream registration platform.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the web application (with the background loops)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    user = sub.add_parser("create-user", help="create a staff account (password from stdin, or asked twice)")
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", required=True, choices=["operator", "organiser"])
+    user.add_argument("--organisation", metavar="SLUG", help="the organiser's organisation")
+    user.set_defaults(func=cmd_create_user)
+    sub.add_parser("demo", help="create the demo organisation, event and operator (once)").set_defaults(func=cmd_demo)
+    sub.add_parser("worker", help="run the background loops only (mail, sweeper, retention)").set_defaults(
+        func=cmd_worker
+    )
+    sub.add_parser("purge", help="erase registrations past their event's retention period").set_defaults(func=cmd_purge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Database access: the connection pool, atomic units of work, and engine differences."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from databases import Database
+from databases.core import Connection
+
+from webinar.settings import Settings
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """Every SQLite connection enforces foreign keys and waits for a busy writer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA foreign_keys = ON")
+        self.execute("PRAGMA synchronous = NORMAL")
+
+
+class DB:
+    """The application's database: a `databases.Database` plus what differs between engines."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.database = Database(self.url, factory=_SQLiteConnection, timeout=settings.db_timeout_seconds)
+        else:
+            self.database = Database(
+                self.url,
+                min_size=1,
+                max_size=10,
+                timeout=settings.db_timeout_seconds,  # connect timeout: a dead server is a quick 503
+                command_timeout=30,
+                server_settings={"application_name": "webinar", "timezone": "UTC"},
+            )
+        # SQLite allows one writer; serialising write transactions in the process avoids SQLITE_BUSY.
+        self._write_lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        await self.database.connect()
+        if self.is_sqlite:
+            await self.database.execute("PRAGMA journal_mode = WAL")
+
+    async def disconnect(self) -> None:
+        if self.database.is_connected:
+            await self.database.disconnect()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """One atomic unit of work: `async with db.transaction() as conn:` and pass `conn` down."""
+        async with self.database.connection() as conn:
+            if self.is_sqlite:
+                async with self._write_lock, conn.transaction():
+                    yield conn
+            else:
+                async with conn.transaction():
+                    yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for reads that need no transaction."""
+        async with self.database.connection() as conn:
+            yield conn
+
+
+def alembic_url(url: str) -> str:
+    """The SQLAlchemy async URL Alembic uses for the same database."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def dialect_name(conn: Connection) -> str:
+    """'sqlite' or 'postgresql' for a connection (databases has no public accessor for it)."""
+    name: str = conn._backend._dialect.name  # type: ignore[attr-defined]
+    return name
+
+
+def insert_for(conn: Connection, table: Any) -> Any:
+    """A dialect-specific INSERT (with `on_conflict_do_…`) for the connection's engine."""
+    if dialect_name(conn) == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)

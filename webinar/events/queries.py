@@ -1,0 +1,191 @@
+"""SQL for events and their consent texts, returning frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from webinar.tables import consent_texts, events, organisations, registrations
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    organisation_id: int
+    title: str
+    slug: str
+    description: str
+    language: str
+    timezone: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    registration_opens_at: dt.datetime | None
+    registration_closes_at: dt.datetime | None
+    doors_open_minutes: int
+    stream_url: str
+    embed_url: str
+    capacity: int | None
+    approval: str
+    login: str
+    field_job_title: str
+    field_member_id: str
+    field_organisation: str
+    field_phone: str
+    min_age: int | None
+    retention_days: int
+    listed: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    purged_at: dt.datetime | None
+
+    @property
+    def doors_open_at(self) -> dt.datetime:
+        return self.starts_at - dt.timedelta(minutes=self.doors_open_minutes)
+
+    @property
+    def join_link_expires_at(self) -> dt.datetime:
+        return self.ends_at + dt.timedelta(days=7)
+
+    def field_mode(self, name: str) -> str:
+        """'required', 'optional' or 'hidden' for one of the per-event registration fields."""
+        mode: str = getattr(self, f"field_{name}")
+        return mode
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    id: int
+    event_id: int
+    version: int
+    text: str
+    sha256: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: int
+    name: str
+    slug: str
+    contact_email: str
+    created_at: dt.datetime
+
+
+def _event(row: object) -> Event:
+    return Event(**{f.name: row[f.name] for f in fields(Event)})  # type: ignore[index]
+
+
+T = TypeVar("T")
+
+
+def to_dataclass(cls: type[T], row: object) -> T:
+    """Build a frozen dataclass from a database record."""
+    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[index, arg-type]
+
+
+async def by_slug(conn: Connection, slug: str) -> Event | None:
+    """The event with this slug."""
+    row = await conn.fetch_one(events.select().where(events.c.slug == slug))
+    return _event(row) if row else None
+
+
+async def by_id(conn: Connection, event_id: int, organisation_id: int | None = None) -> Event | None:
+    """The event with this id; when `organisation_id` is given, only if it belongs to that organisation."""
+    query = events.select().where(events.c.id == event_id)
+    if organisation_id is not None:
+        query = query.where(events.c.organisation_id == organisation_id)
+    row = await conn.fetch_one(query)
+    return _event(row) if row else None
+
+
+async def slug_taken(conn: Connection, slug: str, except_id: int | None = None) -> bool:
+    """Whether another event already uses this slug."""
+    query = sa.select(events.c.id).where(events.c.slug == slug)
+    if except_id is not None:
+        query = query.where(events.c.id != except_id)
+    return await conn.fetch_one(query) is not None
+
+
+async def upcoming_listed(conn: Connection, at: dt.datetime, limit: int = 50) -> list[Event]:
+    """Listed events that have not ended yet, soonest first."""
+    rows = await conn.fetch_all(
+        events.select()
+        .where(events.c.listed.is_(True), events.c.ends_at > at, events.c.purged_at.is_(None))
+        .order_by(events.c.starts_at)
+        .limit(limit)
+    )
+    return [_event(r) for r in rows]
+
+
+async def current_consent(conn: Connection, event_id: int) -> ConsentText | None:
+    """The newest version of the event's processing-consent text."""
+    row = await conn.fetch_one(
+        consent_texts.select()
+        .where(consent_texts.c.event_id == event_id)
+        .order_by(consent_texts.c.version.desc())
+        .limit(1)
+    )
+    return to_dataclass(ConsentText, row) if row else None
+
+
+async def consent_versions(conn: Connection, event_id: int) -> list[ConsentText]:
+    """Every version of the event's consent text, newest first."""
+    rows = await conn.fetch_all(
+        consent_texts.select().where(consent_texts.c.event_id == event_id).order_by(consent_texts.c.version.desc())
+    )
+    return [to_dataclass(ConsentText, r) for r in rows]
+
+
+async def organisation(conn: Connection, organisation_id: int) -> Organisation | None:
+    """One organisation."""
+    row = await conn.fetch_one(organisations.select().where(organisations.c.id == organisation_id))
+    return to_dataclass(Organisation, row) if row else None
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    event: Event
+    organisation_name: str
+    registered: int
+    approved: int
+    pending: int
+
+
+async def with_counts(conn: Connection, organisation_id: int | None = None) -> list[EventCounts]:
+    """Every event (of one organisation, when given) with its registration counts, newest first."""
+    r = registrations
+    counts = (
+        sa.select(
+            r.c.event_id,
+            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
+            sa.func.count().filter(r.c.status == "approved").label("approved"),
+            sa.func.count().filter(r.c.status == "pending").label("pending"),
+        )
+        .group_by(r.c.event_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            events,
+            organisations.c.name.label("organisation_name"),
+            counts.c.registered,
+            counts.c.approved,
+            counts.c.pending,
+        )
+        .join(organisations, organisations.c.id == events.c.organisation_id)
+        .outerjoin(counts, counts.c.event_id == events.c.id)
+        .order_by(events.c.starts_at.desc())
+    )
+    if organisation_id is not None:
+        query = query.where(events.c.organisation_id == organisation_id)
+    rows = await conn.fetch_all(query)
+    return [
+        EventCounts(
+            _event(row), row["organisation_name"], row["registered"] or 0, row["approved"] or 0, row["pending"] or 0
+        )
+        for row in rows
+    ]

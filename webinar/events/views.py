@@ -1,0 +1,32 @@
+"""Public event pages: the list of upcoming events and one event's page."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from webinar import i18n
+from webinar.clock import now
+from webinar.events import queries
+
+
+async def home(request: Request) -> Response:
+    """Upcoming listed events."""
+    i18n.activate(i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT_LANGUAGE)
+    async with request.app.state.db.connection() as conn:
+        upcoming = await queries.upcoming_listed(conn, now())
+    return request.app.state.templates.TemplateResponse(request, "webinar/home.html", {"events": upcoming})
+
+
+async def event_page(request: Request) -> Response:
+    """One event: its details, the organiser and the registration form."""
+    async with request.app.state.db.connection() as conn:
+        event = await queries.by_slug(conn, request.path_params["slug"])
+        if event is None or event.purged_at is not None:
+            raise HTTPException(404)
+        organisation = await queries.organisation(conn, event.organisation_id)
+    i18n.activate(event.language)
+    return request.app.state.templates.TemplateResponse(
+        request, "webinar/event.html", {"event": event, "organisation": organisation}
+    )

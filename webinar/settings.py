@@ -1,0 +1,119 @@
+"""Settings: the one place that reads the environment (SPEC §9)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from starlette.config import Config, Environ
+from starlette.datastructures import CommaSeparatedStrings, Secret
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(SystemExit):
+    """Raised (and printed as one line) when the configuration cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration of one running platform."""
+
+    database_url: str
+    secret_key: Secret
+    base_url: str = "http://127.0.0.1:8000"
+    mail_backend: str = "console"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: Secret = Secret("")  # noqa: RUF009 - Secret is immutable
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: float = 10.0
+    mail_from: str = "Webinar <no-reply@localhost>"
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    https_only: bool = False
+    var_dir: Path = PROJECT_ROOT / "var"
+    debug: bool = False
+    # Background loops (mail sender, viewing-session sweeper, retention) inside the web process.
+    run_background: bool = True
+    session_idle_minutes: int = 120
+    session_max_hours: int = 24 * 7
+    max_body_bytes: int = 1024 * 1024
+    max_form_fields: int = 100
+    db_timeout_seconds: float = 5.0
+    presence_timeout_seconds: int = 90
+    heartbeat_seconds: int = 30
+    processor_name: str = "the platform operator"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some values changed (tests, the CLI)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in CommaSeparatedStrings(value))
+    except ValueError as exc:
+        raise SettingsError(f"TRUSTED_PROXIES: {exc}") from exc
+
+
+def _local_secret(var_dir: Path) -> str:
+    """The generated secret kept under var/ for local use, created on first need."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment (or the given mapping)."""
+    env = Environ(dict(os.environ if environ is None else environ))
+    config = Config(environ=env)
+    var_dir = Path(config("WEBINAR_VAR_DIR", default=str(PROJECT_ROOT / "var")))
+    https_only = config("HTTPS_ONLY", cast=bool, default=False)
+    secret = config("SECRET_KEY", cast=Secret, default=Secret(""))
+    if not str(secret):
+        if https_only:
+            raise SettingsError(
+                "SECRET_KEY must be set to a long random value when HTTPS_ONLY=true; refusing to start."
+            )
+        secret = Secret(_local_secret(var_dir))
+    elif https_only and len(str(secret)) < 32:
+        raise SettingsError("SECRET_KEY is too short for production (at least 32 characters); refusing to start.")
+    backend = config("MAIL_BACKEND", default="console")
+    if backend not in ("console", "smtp"):
+        raise SettingsError(f"MAIL_BACKEND must be 'console' or 'smtp', not {backend!r}.")
+    return Settings(
+        database_url=config("DATABASE_URL", default=f"sqlite:///{var_dir / 'webinar.db'}"),
+        secret_key=secret,
+        base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
+        mail_backend=backend,
+        smtp_host=config("SMTP_HOST", default="localhost"),
+        smtp_port=config("SMTP_PORT", cast=int, default=25),
+        smtp_username=config("SMTP_USERNAME", default=""),
+        smtp_password=config("SMTP_PASSWORD", cast=Secret, default=Secret("")),
+        smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
+        smtp_ssl=config("SMTP_SSL", cast=bool, default=False),
+        mail_from=config("MAIL_FROM", default="Webinar <no-reply@localhost>"),
+        trusted_proxies=_parse_networks(config("TRUSTED_PROXIES", default="")),
+        https_only=https_only,
+        var_dir=var_dir,
+        debug=config("DEBUG", cast=bool, default=False),
+        run_background=config("WEBINAR_BACKGROUND", cast=bool, default=True),
+        processor_name=config("PROCESSOR_NAME", default="the platform operator"),
+    )

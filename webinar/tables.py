@@ -1,0 +1,296 @@
+"""The database schema: one MetaData, every table, and the constraints that keep the data right."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+# 64-bit keys on PostgreSQL, the rowid alias on SQLite.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and read back as an aware UTC datetime on every engine."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _id() -> sa.Column[Any]:
+    return sa.Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+def _created() -> sa.Column[Any]:
+    return sa.Column("created_at", UTCDateTime, nullable=False)
+
+
+FIELD_MODES = ("required", "optional", "hidden")
+STATUSES = ("pending", "approved", "rejected", "cancelled")
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("contact_email", sa.String(254), nullable=False),
+    _created(),
+)
+
+staff_users = sa.Table(
+    "staff_users",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("email_normalised", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=True),
+    sa.Column("language", sa.String(5), nullable=False, server_default="en"),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _created(),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('operator', 'organiser')", name="role"),
+    sa.CheckConstraint("role = 'operator' OR organisation_id IS NOT NULL", name="organiser_has_organisation"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    _id(),
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("language", sa.String(5), nullable=False, server_default="ro"),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="Europe/Bucharest"),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("registration_opens_at", UTCDateTime, nullable=True),
+    sa.Column("registration_closes_at", UTCDateTime, nullable=True),
+    sa.Column("doors_open_minutes", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("stream_url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("embed_url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("capacity", sa.Integer, nullable=True),
+    sa.Column("approval", sa.String(10), nullable=False, server_default="auto"),
+    sa.Column("login", sa.String(20), nullable=False, server_default="link"),
+    sa.Column("field_job_title", sa.String(10), nullable=False, server_default="optional"),
+    sa.Column("field_member_id", sa.String(10), nullable=False, server_default="hidden"),
+    sa.Column("field_organisation", sa.String(10), nullable=False, server_default="optional"),
+    sa.Column("field_phone", sa.String(10), nullable=False, server_default="hidden"),
+    sa.Column("min_age", sa.Integer, nullable=True),
+    sa.Column("retention_days", sa.Integer, nullable=False, server_default="90"),
+    sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.false()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("purged_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
+    sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    sa.CheckConstraint("approval IN ('auto', 'manual')", name="approval"),
+    sa.CheckConstraint("login IN ('link', 'link_and_password')", name="login"),
+    sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+    sa.CheckConstraint("doors_open_minutes >= 0", name="doors_open"),
+    sa.CheckConstraint("retention_days >= 1", name="retention"),
+    sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
+    *(
+        sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
+        for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
+    ),
+)
+sa.Index("ix_events_listed_starts", events.c.listed, events.c.starts_at)
+sa.Index("ix_events_organisation", events.c.organisation_id)
+
+consent_texts = sa.Table(
+    "consent_texts",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    _created(),
+    sa.UniqueConstraint("event_id", "version", name="uq_consent_texts_event_version"),
+)
+
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # NULL once erased: the row stays so that the event's counts and traffic keep their numbers.
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("email_normalised", sa.String(254), nullable=True),
+    sa.Column("first_name", sa.String(100), nullable=True),
+    sa.Column("last_name", sa.String(100), nullable=True),
+    sa.Column("job_title", sa.String(200), nullable=True),
+    sa.Column("member_id", sa.String(200), nullable=True),
+    sa.Column("organisation", sa.String(200), nullable=True),
+    sa.Column("phone", sa.String(40), nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    # Lower-case, accent-free "first last email" for case- and diacritic-insensitive search.
+    sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("marketing_opt_in", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Bumped to revoke every join link issued so far.
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("language", sa.String(5), nullable=False, server_default="ro"),
+    _created(),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("erased_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'cancelled')", name="status"),
+    sa.UniqueConstraint("event_id", "email_normalised", name="uq_registrations_event_email"),
+)
+sa.Index("ix_registrations_event_status", registrations.c.event_id, registrations.c.status)
+
+consent_records = sa.Table(
+    "consent_records",
+    metadata,
+    _id(),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),
+    sa.Column("consent_text_id", BigId, sa.ForeignKey("consent_texts.id", ondelete="RESTRICT"), nullable=True),
+    sa.Column("text_version", sa.Integer, nullable=True),
+    sa.Column("text_sha256", sa.String(64), nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("ip", sa.String(45), nullable=True),
+    sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.CheckConstraint("purpose IN ('processing', 'marketing', 'age')", name="purpose"),
+    sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+)
+sa.Index("ix_consent_records_registration", consent_records.c.registration_id)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    # SHA-256 of the opaque id in the cookie: a copy of the database does not hand out live sessions.
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("staff_user_id", BigId, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=True),
+    _created(),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("ip", sa.String(45), nullable=True),
+    sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.CheckConstraint("kind IN ('staff', 'attendee')", name="kind"),
+    sa.CheckConstraint(
+        "(kind = 'staff' AND staff_user_id IS NOT NULL) OR (kind = 'attendee' AND registration_id IS NOT NULL)",
+        name="owner",
+    ),
+)
+sa.Index("ix_web_sessions_staff", web_sessions.c.staff_user_id)
+sa.Index("ix_web_sessions_registration", web_sessions.c.registration_id)
+
+viewing_sessions = sa.Table(
+    "viewing_sessions",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("web_session_hash", sa.String(64), nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("end_reason", sa.String(10), nullable=True),
+    sa.Column("ip", sa.String(45), nullable=True),
+    sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.CheckConstraint("end_reason IS NULL OR end_reason IN ('logout', 'left', 'timeout')", name="end_reason"),
+    sa.CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),
+)
+sa.Index("ix_viewing_sessions_event_started", viewing_sessions.c.event_id, viewing_sessions.c.started_at)
+sa.Index("ix_viewing_sessions_registration", viewing_sessions.c.registration_id)
+sa.Index("ix_viewing_sessions_open", viewing_sessions.c.ended_at, viewing_sessions.c.last_seen_at)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("to_address", sa.String(254), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("ics", sa.Text, nullable=True),
+    sa.Column("headers_json", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("message_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _created(),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.Column("lock_owner", sa.String(64), nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.String(1000), nullable=True),
+    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'dead', 'cancelled')", name="status"),
+)
+sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+sa.Index("ix_outbox_registration", outbox.c.registration_id)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _id(),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_staff_id", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("details_json", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("ip", sa.String(45), nullable=True),
+)
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_organisation", audit_log.c.organisation_id, audit_log.c.at)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False),
+)
+
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.Column("last_run_at", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,42 @@
+"""Jinja2 templates: autoescaping, translations, and the helpers every page uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.templating import Jinja2Templates
+
+from webinar import i18n
+from webinar.web.forms import csrf_token
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _tz_abbrev(value: dt.datetime, timezone: str) -> str:
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Z")
+
+
+def make_environment() -> jinja2.Environment:
+    """The one Jinja2 environment: HTML escaped always; .txt e-mails are plain text by construction."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml", "svg"), default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["local_datetime"] = i18n.local_datetime
+    env.filters["tz_abbrev"] = _tz_abbrev
+    env.globals["csrf_token"] = csrf_token
+    env.globals["active_language"] = i18n.active
+    return env
+
+
+def make_templates() -> Jinja2Templates:
+    """Starlette's template renderer over our environment."""
+    return Jinja2Templates(env=make_environment())

@@ -1,0 +1,30 @@
+"""Text helpers: slugs, accent-free search keys and normalised e-mail addresses."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def fold(value: str) -> str:
+    """Lower-case and strip diacritics: 'Ștefan' and 'Ştefan' (cedilla) both become 'stefan'."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def slugify(value: str, max_length: int = 80) -> str:
+    """A URL slug from a title: 'Conferința Națională 2026' → 'conferinta-nationala-2026'."""
+    slug = _NON_SLUG.sub("-", fold(value)).strip("-")
+    return slug[:max_length].rstrip("-") or "event"
+
+
+def search_key(*parts: str | None) -> str:
+    """The stored search column of a registration: folded names and e-mail, space-separated."""
+    return " ".join(fold(p) for p in parts if p)
+
+
+def normalise_email(address: str) -> str:
+    """The form of an address used to find duplicates: the whole address, case-folded."""
+    return address.strip().casefold()

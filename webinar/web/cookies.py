@@ -1,0 +1,83 @@
+"""The one cookie we set: a signed, opaque session id, read and written by a small middleware."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from itsdangerous import BadSignature, Signer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from webinar.accounts.sessions import new_id
+
+COOKIE_NAME = "webinar_session"
+MAX_AGE = 60 * 60 * 24 * 30
+
+
+class SessionCookieMiddleware:
+    """Puts the verified raw session id in `scope["state"]["sid"]` and writes the cookie when it changes."""
+
+    def __init__(self, app: ASGIApp, secret: str, https_only: bool) -> None:
+        self.app = app
+        self.signer = Signer(secret, salt="webinar.session-cookie")
+        self.https_only = https_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["sid"] = self._read(HTTPConnection(scope).cookies.get(COOKIE_NAME))
+        state["sid_changed"] = False
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and state.get("sid_changed"):
+                headers = MutableHeaders(scope=message)
+                headers.append("Set-Cookie", self._cookie(state.get("sid")))
+                headers.append("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _read(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return self.signer.unsign(value).decode()
+        except BadSignature:
+            return None
+
+    def _cookie(self, sid: str | None) -> str:
+        cookie: SimpleCookie = SimpleCookie()
+        cookie[COOKIE_NAME] = self.signer.sign(sid).decode() if sid else ""
+        morsel = cookie[COOKIE_NAME]
+        morsel["path"] = "/"
+        morsel["httponly"] = True
+        morsel["samesite"] = "Lax"
+        morsel["max-age"] = MAX_AGE if sid else 0
+        if self.https_only:
+            morsel["secure"] = True
+        return morsel.OutputString()
+
+
+def current_sid(conn: HTTPConnection) -> str | None:
+    """The raw session id the browser presented (verified), if any."""
+    sid: str | None = conn.scope.get("state", {}).get("sid")
+    return sid
+
+
+def ensure_sid(conn: HTTPConnection) -> str:
+    """The browser's session id, giving it one (anonymous, no row) when it has none: CSRF tokens bind to it."""
+    sid = current_sid(conn)
+    if sid is None:
+        sid = new_id()
+        set_sid(conn, sid)
+    return sid
+
+
+def set_sid(conn: HTTPConnection, sid: str | None) -> None:
+    """Replace the browser's session id (a new one at every login; None clears the cookie)."""
+    state = conn.scope.setdefault("state", {})
+    state["sid"] = sid
+    state["sid_changed"] = True

@@ -1,0 +1,53 @@
+"""Reading submitted forms safely: size and field limits, CSRF tokens, and text clean-up."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from webinar.web.cookies import ensure_sid
+
+MAX_FIELDS = 100
+MAX_PART_BYTES = 256 * 1024
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token for this browser: an HMAC of its session id, so it needs no storage."""
+    secret = str(request.app.state.settings.secret_key).encode()
+    return hmac.new(secret, b"csrf|" + ensure_sid(request).encode(), hashlib.sha256).hexdigest()
+
+
+async def read_form(request: Request) -> FormData:
+    """The submitted form, after checking its CSRF token; 403 when it is missing or wrong."""
+    try:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
+    except AssertionError as exc:  # python-multipart missing: a deployment bug, not the user's
+        raise RuntimeError("form parsing unavailable") from exc
+    sent = form.get("csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
+        raise HTTPException(403, "The form has expired or was not sent from this site. Please try again.")
+    return form
+
+
+def text(form: FormData, name: str) -> str:
+    """A text field, trimmed and NFC-normalised ('' when absent, or when a file was sent instead)."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def has_control_chars(value: str, allow_newlines: bool = False) -> bool:
+    """Whether the text holds NUL, other control characters or bidi overrides."""
+    for ch in value:
+        if allow_newlines and ch in "\r\n\t":
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cc" or (cat == "Cf" and ch not in "\u200c\u200d"):
+            return True
+    return False

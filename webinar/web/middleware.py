@@ -1,0 +1,126 @@
+"""ASGI middleware: security headers, request-size limits and cross-site Origin refusal."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def content_security_policy(frame_src: str | None = None) -> str:
+    """Our CSP: no inline script, nothing from third parties except a stream the organiser chose."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            # HLS playlists and segments come from the organiser's streaming provider.
+            "media-src 'self' https: blob:",
+            "connect-src 'self' https:",
+            "worker-src 'self' blob:",
+            f"frame-src {frame_src}" if frame_src else "frame-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every HTTP response; a page may widen frame-src for its embed."""
+
+    def __init__(self, app: ASGIApp, https_only: bool) -> None:
+        self.app = app
+        self.https_only = https_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                frame_src = scope.get("state", {}).get("csp_frame_src")
+                headers.setdefault("Content-Security-Policy", content_security_policy(frame_src))
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if self.https_only:
+                    headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over the limit with 413, before or while they are read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            status = 413 if length.isdigit() else 400
+            await _plain(send, status, b"Request body too large." if status == 413 else b"Bad Content-Length.")
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class OriginCheckMiddleware:
+    """Refuses unsafe requests whose Origin header names another site (a CSRF defence in depth)."""
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.base_origin = f"{parts.scheme}://{parts.netloc}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            if origin is not None and not self._same_site(origin, scope, headers):
+                await _plain(send, 403, b"Cross-site request refused.")
+                return
+        await self.app(scope, receive, send)
+
+    def _same_site(self, origin: str, scope: Scope, headers: Headers) -> bool:
+        if origin == self.base_origin:
+            return True
+        host = headers.get("host")
+        return host is not None and origin == f"{scope.get('scheme', 'http')}://{host}"
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,35 @@
+"""Background work: the loops that `webinar serve` runs in-process and `webinar worker` runs alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from starlette.applications import Starlette
+
+
+def loops() -> list[Callable[[Starlette], Coroutine[Any, Any, None]]]:
+    """Every background loop of the platform."""
+    return []
+
+
+async def run_worker(settings: object) -> None:
+    """Run the background loops without the web app, until interrupted (`webinar worker`)."""
+    import asyncio
+
+    from webinar.app import create_app
+    from webinar.settings import Settings
+
+    assert isinstance(settings, Settings)
+    app = create_app(settings.with_overrides(run_background=False))
+    db = app.state.db
+    await db.connect()
+    try:
+        await asyncio.gather(*(loop(app) for loop in loops()))
+    finally:
+        await db.disconnect()
+
+
+async def run_purge(settings: object) -> str:
+    """Erase registrations past retention once (`webinar purge`); returns a summary."""
+    return "Retention purge is not available yet."
