@@ -243,3 +243,65 @@ def operator_client(
         return client
 
     return login
+
+
+@pytest.fixture
+def create_registration(db: DB) -> Callable[..., Awaitable[int]]:
+    """Factory: a registration row for an event (no e-mail, no consent records); returns its id."""
+    from webinar.tables import registrations
+    from webinar.text import normalise_email, search_key
+
+    async def factory(event_id: int, **overrides: Any) -> int:
+        n = uuid.uuid4().hex[:8]
+        values: dict[str, Any] = {
+            "email": f"participant-{n}@example.org",
+            "first_name": "Ștefan",
+            "last_name": "Popescu",
+            "status": "approved",
+            "language": "ro",
+        }
+        values.update(overrides)
+        values.setdefault("email_normalised", normalise_email(values["email"]))
+        values.setdefault("search_text", search_key(values["first_name"], values["last_name"], values["email"]))
+        at = now()
+        async with db.transaction() as conn:
+            return await conn.fetch_val(  # type: ignore[no-any-return]
+                registrations.insert()
+                .values(event_id=event_id, created_at=at, updated_at=at, **values)
+                .returning(registrations.c.id)
+            )
+
+    return factory
+
+
+@pytest.fixture
+def create_viewing_session(db: DB) -> Callable[..., Awaitable[int]]:
+    """Factory: a viewing session `(event_id, registration_id, started_at, ended_at=None, ...)`; returns its id."""
+    from webinar.tables import viewing_sessions
+
+    async def factory(
+        event_id: int,
+        registration_id: int,
+        started_at: dt.datetime,
+        ended_at: dt.datetime | None = None,
+        end_reason: str | None = None,
+        ip: str = "127.0.0.1",
+        **overrides: Any,
+    ) -> int:
+        values: dict[str, Any] = {
+            "event_id": event_id,
+            "registration_id": registration_id,
+            "started_at": started_at,
+            "last_seen_at": ended_at or started_at,
+            "ended_at": ended_at,
+            "end_reason": end_reason or ("logout" if ended_at else None),
+            "ip": ip,
+            "user_agent": "Mozilla/5.0 (test)",
+        }
+        values.update(overrides)
+        async with db.transaction() as conn:
+            return await conn.fetch_val(  # type: ignore[no-any-return]
+                viewing_sessions.insert().values(**values).returning(viewing_sessions.c.id)
+            )
+
+    return factory

@@ -14,6 +14,7 @@ from webinar.settings import Settings, SettingsError, load_settings
 
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("databases").setLevel(logging.WARNING)  # it logs every connect and disconnect
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -86,7 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     config = Config(environ=env)
     var_dir = Path(config("WEBINAR_VAR_DIR", default=str(PROJECT_ROOT / "var")))
     https_only = config("HTTPS_ONLY", cast=bool, default=False)
-    secret = config("SECRET_KEY", cast=Secret, default=Secret(""))
+    secret = config("SECRET_KEY", cast=Secret, default="")
     if not str(secret):
         if https_only:
             raise SettingsError(
@@ -106,7 +106,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_host=config("SMTP_HOST", default="localhost"),
         smtp_port=config("SMTP_PORT", cast=int, default=25),
         smtp_username=config("SMTP_USERNAME", default=""),
-        smtp_password=config("SMTP_PASSWORD", cast=Secret, default=Secret("")),
+        smtp_password=config("SMTP_PASSWORD", cast=Secret, default=""),
         smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
         smtp_ssl=config("SMTP_SSL", cast=bool, default=False),
         mail_from=config("MAIL_FROM", default="Webinar <no-reply@localhost>"),

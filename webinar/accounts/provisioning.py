@@ -13,20 +13,25 @@ from webinar.settings import Settings
 from webinar.tables import organisations
 
 
-def check_new_staff(email: str, password: str, role: str) -> list[str]:
-    """What is wrong with a new staff account's data (an empty list when nothing is)."""
-    problems = []
+def staff_problems(email: str, password: str, role: str) -> dict[str, str]:
+    """What is wrong with a new staff account's data, by field ('email', 'password', 'role'); empty when nothing is."""
+    problems = {}
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        problems.append("the e-mail address is not valid")
+        problems["email"] = "the e-mail address is not valid"
     if len(password) < staff.MIN_PASSWORD_LENGTH:
-        problems.append(f"the password must have at least {staff.MIN_PASSWORD_LENGTH} characters")
-    if len(password) > 128:
-        problems.append("the password must have at most 128 characters")
+        problems["password"] = f"the password must have at least {staff.MIN_PASSWORD_LENGTH} characters"
+    elif len(password) > 128:
+        problems["password"] = "the password must have at most 128 characters"
     if role not in staff.ROLES:
-        problems.append("the role must be operator or organiser")
+        problems["role"] = "the role must be operator or organiser"
     return problems
+
+
+def check_new_staff(email: str, password: str, role: str) -> list[str]:
+    """What is wrong with a new staff account's data (an empty list when nothing is)."""
+    return list(staff_problems(email, password, role).values())
 
 
 async def organisation_id_by_slug(conn: Connection, slug: str) -> int | None:

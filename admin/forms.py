@@ -1,0 +1,282 @@
+"""The back office's event form: parse and validate → (EventInput | None, errors by field, values to re-show)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import zoneinfo
+from collections.abc import Collection
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData
+
+from webinar.events.queries import Event
+from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
+from webinar.i18n import gettext as _
+from webinar.tables import FIELD_MODES
+from webinar.web.forms import has_control_chars, text
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LOCAL_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?$")
+LOCAL_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+DEFAULT_TIMEZONE = "Europe/Bucharest"
+LANGUAGES = ("ro", "en")
+APPROVALS = ("auto", "manual")
+LOGINS = ("link", "link_and_password")
+PERSON_FIELDS = ("field_job_title", "field_member_id", "field_organisation", "field_phone")
+TIME_FIELDS = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+YEARS = (2000, 2100)  # far enough either way; keeps time-zone arithmetic away from datetime's limits
+
+
+@functools.cache
+def timezone_names() -> list[str]:
+    """Every IANA time zone name this machine knows, sorted (for validation and the form's suggestions)."""
+    return sorted(zoneinfo.available_timezones())
+
+
+@functools.cache
+def _timezone_set() -> frozenset[str]:
+    return frozenset(timezone_names())
+
+
+def is_timezone(name: str) -> bool:
+    """Whether `name` is a known IANA time zone."""
+    return name in _timezone_set()
+
+
+def local_to_utc(value: str, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+    """A `YYYY-MM-DDTHH:MM` wall-clock time in `zone` as UTC; None when it does not exist there (spring forward).
+
+    An ambiguous time (the repeated hour in autumn) is read as its first occurrence (fold=0).
+    """
+    naive = dt.datetime.fromisoformat(value)
+    utc = naive.replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
+    if utc.astimezone(zone).replace(tzinfo=None) != naive:
+        return None
+    return utc
+
+
+def utc_to_local(value: dt.datetime | None, timezone: str) -> str:
+    """A UTC time as the `datetime-local` value for the event's time zone ('' for None)."""
+    return value.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(LOCAL_TIME_FORMAT) if value else ""
+
+
+class FieldReader:
+    """Reads one submitted form field by field, keeping the raw values and an error per field."""
+
+    def __init__(self, form: FormData) -> None:
+        self.form = form
+        self.errors: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def text(self, name: str, max_length: int, *, required: bool = True, multiline: bool = False) -> str:
+        value = text(self.form, name)
+        self.values[name] = value
+        if has_control_chars(value, allow_newlines=multiline):
+            self.errors[name] = _("Remove the control characters from this field.")
+        elif required and not value:
+            self.errors[name] = _("This field is required.")
+        elif len(value) > max_length:
+            self.errors[name] = _("Use at most %(n)s characters.") % {"n": max_length}
+        return value
+
+    def choice(self, name: str, options: Collection[str]) -> str:
+        value = text(self.form, name)
+        self.values[name] = value
+        if value not in options:
+            self.errors[name] = _("Choose one of the options.")
+        return value
+
+    def integer(self, name: str, low: int, high: int, *, optional: bool = False) -> int | None:
+        value = text(self.form, name)
+        self.values[name] = value
+        if optional and value == "":
+            return None
+        # The length check first: int() refuses strings of thousands of digits with a ValueError.
+        if len(value) > 9 or not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+            self.errors[name] = _("Enter a whole number from %(low)s to %(high)s.") % {"low": low, "high": high}
+            return None
+        return int(value)
+
+    def slug(self, name: str, max_length: int, *, required: bool) -> str:
+        value = self.text(name, max_length, required=required)
+        if value and name not in self.errors and not SLUG_RE.match(value):
+            self.errors[name] = _("Use only lower-case letters a–z, digits and single hyphens (for example my-event).")
+        return value
+
+    def local_time(self, name: str, zone: zoneinfo.ZoneInfo | None, *, required: bool) -> dt.datetime | None:
+        value = text(self.form, name)
+        self.values[name] = value
+        if not value:
+            if required:
+                self.errors[name] = _("This field is required.")
+            return None
+        if not LOCAL_TIME_RE.match(value) or not YEARS[0] <= int(value[:4]) <= YEARS[1]:
+            self.errors[name] = _("Enter a date and time as YYYY-MM-DDTHH:MM.")
+            return None
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.errors[name] = _("This date does not exist.")
+            return None
+        if zone is None:  # the time zone is wrong; that field carries the message
+            return None
+        utc = local_to_utc(value, zone)
+        if utc is None:
+            self.errors[name] = _("This time does not exist in the event's time zone (the clocks go forward).")
+        return utc
+
+
+def _url_problem(url: str, *, stream: bool) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return _("Enter a valid address.")
+    if any(ch.isspace() for ch in url) or not host:
+        return _("Enter a valid address.")
+    local_http = stream and parts.scheme == "http" and host in LOCAL_HOSTS
+    if parts.scheme != "https" and not local_http:
+        return _("The address must start with https://.")
+    if stream and not parts.path.endswith(".m3u8"):
+        return _("The stream address must be an HLS playlist ending in .m3u8.")
+    return None
+
+
+def _check_urls(reader: FieldReader) -> tuple[str, str]:
+    stream = reader.text("stream_url", 2000, required=False)
+    embed = reader.text("embed_url", 2000, required=False)
+    for name, value in (("stream_url", stream), ("embed_url", embed)):
+        if value and name not in reader.errors and (problem := _url_problem(value, stream=name == "stream_url")):
+            reader.errors[name] = problem
+    if not stream and not embed and "stream_url" not in reader.errors and "embed_url" not in reader.errors:
+        reader.errors["stream_url"] = _("Give a stream address (.m3u8) or an address to embed.")
+    return stream, embed
+
+
+def _read_times(reader: FieldReader) -> dict[str, dt.datetime | None]:
+    timezone = reader.text("timezone", 64)
+    zone = None
+    if "timezone" not in reader.errors:
+        if is_timezone(timezone):
+            zone = zoneinfo.ZoneInfo(timezone)
+        else:
+            reader.errors["timezone"] = _("Choose a time zone from the list, for example Europe/Bucharest.")
+    times = {name: reader.local_time(name, zone, required=name in ("starts_at", "ends_at")) for name in TIME_FIELDS}
+    starts, ends = times["starts_at"], times["ends_at"]
+    opens, closes = times["registration_opens_at"], times["registration_closes_at"]
+    if starts and ends and ends <= starts:
+        reader.errors["ends_at"] = _("The event must end after it starts.")
+    if closes and ends and closes > ends:
+        reader.errors["registration_closes_at"] = _("Registration must close by the time the event ends.")
+    if opens and closes and opens >= closes:
+        reader.errors["registration_opens_at"] = _("Registration must open before it closes.")
+    return times
+
+
+def _read_organisation(reader: FieldReader, organisation_ids: Collection[int]) -> int:
+    value = text(reader.form, "organisation_id")
+    reader.values["organisation_id"] = value
+    if len(value) > 18 or not value.isascii() or not value.isdigit() or int(value) not in organisation_ids:
+        reader.errors["organisation_id"] = _("Choose the organisation.")
+        return 0
+    return int(value)
+
+
+def parse_event_form(
+    form: FormData, organisation_ids: Collection[int]
+) -> tuple[EventInput | None, dict[str, str], dict[str, Any]]:
+    """Validate the event form; `organisation_ids` are those the event may belong to.
+
+    An empty slug comes back as '' (the caller makes one from the title, where it can check uniqueness).
+    """
+    r = FieldReader(form)
+    organisation_id = _read_organisation(r, organisation_ids)
+    title = r.text("title", 200)
+    slug = r.slug("slug", 100, required=False)
+    description = r.text("description", 20_000, required=False, multiline=True)
+    language = r.choice("language", LANGUAGES)
+    times = _read_times(r)
+    doors = r.integer("doors_open_minutes", 0, 1440)
+    stream_url, embed_url = _check_urls(r)
+    capacity = r.integer("capacity", 1, 1_000_000, optional=True)
+    approval, login = r.choice("approval", APPROVALS), r.choice("login", LOGINS)
+    modes = {name: r.choice(name, FIELD_MODES) for name in PERSON_FIELDS}
+    min_age = r.integer("min_age", 1, 120, optional=True)
+    consent_text = r.text("consent_text", 10_000, multiline=True)
+    retention_days = r.integer("retention_days", 1, 3650)
+    listed = r.form.get("listed") is not None
+    r.values["listed"] = listed
+    if r.errors:
+        return None, r.errors, r.values
+    assert doors is not None and retention_days is not None  # required integers: an error otherwise
+    data = EventInput(
+        organisation_id=organisation_id,
+        title=title,
+        slug=slug,
+        description=description,
+        language=language,
+        timezone=r.values["timezone"],
+        starts_at=times["starts_at"],  # type: ignore[arg-type]  # required: an error otherwise
+        ends_at=times["ends_at"],  # type: ignore[arg-type]
+        registration_opens_at=times["registration_opens_at"],
+        registration_closes_at=times["registration_closes_at"],
+        doors_open_minutes=doors,
+        stream_url=stream_url,
+        embed_url=embed_url,
+        capacity=capacity,
+        approval=approval,
+        login=login,
+        min_age=min_age,
+        retention_days=retention_days,
+        listed=listed,
+        consent_text=consent_text,
+        **modes,
+    )
+    return data, {}, r.values
+
+
+def new_event_values(organisation_id: int | None = None, language: str = "ro") -> dict[str, Any]:
+    """What the empty event form starts with."""
+    values: dict[str, Any] = {name: "" for name in ("title", "slug", "description", "stream_url", "embed_url")}
+    values.update({name: "" for name in TIME_FIELDS})
+    values.update(
+        organisation_id=str(organisation_id or ""),
+        language=language,
+        timezone=DEFAULT_TIMEZONE,
+        doors_open_minutes="30",
+        capacity="",
+        approval="auto",
+        login="link",
+        field_job_title="optional",
+        field_member_id="hidden",
+        field_organisation="optional",
+        field_phone="hidden",
+        min_age="16",
+        consent_text=DEFAULT_CONSENT_TEXT[language],
+        retention_days="90",
+        listed=False,
+    )
+    return values
+
+
+def event_values(event: Event, consent_text: str) -> dict[str, Any]:
+    """The form's values for an existing event, times shown in its own time zone."""
+    values: dict[str, Any] = {
+        name: getattr(event, name)
+        for name in ("title", "slug", "description", "language", "timezone", "stream_url", "embed_url")
+    }
+    values.update({name: utc_to_local(getattr(event, name), event.timezone) for name in TIME_FIELDS})
+    values.update({name: getattr(event, name) for name in (*PERSON_FIELDS, "approval", "login", "listed")})
+    values.update(
+        organisation_id=str(event.organisation_id),
+        doors_open_minutes=str(event.doors_open_minutes),
+        capacity="" if event.capacity is None else str(event.capacity),
+        min_age="" if event.min_age is None else str(event.min_age),
+        retention_days=str(event.retention_days),
+        consent_text=consent_text,
+    )
+    return values

@@ -1,0 +1,56 @@
+"""SQL the back office needs beyond the domain's own queries: organisations, staff accounts, one event's counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from webinar.accounts.staff import StaffUser
+from webinar.events.queries import Organisation, to_dataclass
+from webinar.tables import organisations, registrations, staff_users
+
+
+async def all_organisations(conn: Connection) -> list[Organisation]:
+    """Every client organisation, by name."""
+    rows = await conn.fetch_all(organisations.select().order_by(organisations.c.name, organisations.c.id))
+    return [to_dataclass(Organisation, r) for r in rows]
+
+
+async def organisation_slug_taken(conn: Connection, slug: str) -> bool:
+    """Whether an organisation already uses this slug."""
+    return await conn.fetch_one(sa.select(organisations.c.id).where(organisations.c.slug == slug)) is not None
+
+
+async def organisation_exists(conn: Connection, organisation_id: int) -> bool:
+    """Whether there is an organisation with this id."""
+    query = sa.select(organisations.c.id).where(organisations.c.id == organisation_id)
+    return await conn.fetch_one(query) is not None
+
+
+async def staff_user(conn: Connection, user_id: int) -> StaffUser | None:
+    """A staff account by id, active or not."""
+    row = await conn.fetch_one(staff_users.select().where(staff_users.c.id == user_id))
+    return to_dataclass(StaffUser, row) if row else None
+
+
+@dataclass(frozen=True)
+class RegistrationCounts:
+    registered: int
+    approved: int
+    pending: int
+
+
+async def registration_counts(conn: Connection, event_id: int) -> RegistrationCounts:
+    """How many people are registered (approved or pending), approved and pending for one event."""
+    r = registrations
+    row = await conn.fetch_one(
+        sa.select(
+            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
+            sa.func.count().filter(r.c.status == "approved").label("approved"),
+            sa.func.count().filter(r.c.status == "pending").label("pending"),
+        ).where(r.c.event_id == event_id)
+    )
+    assert row is not None  # an aggregate always returns one row
+    return RegistrationCounts(row["registered"] or 0, row["approved"] or 0, row["pending"] or 0)

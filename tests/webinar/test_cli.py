@@ -1,0 +1,88 @@
+"""The `webinar` command as a person uses it: migrate, demo, create-user, and refusing a bad configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import login_staff
+from webinar.accounts import staff
+
+WEBINAR = [sys.executable, "-m", "webinar.cli"]
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(WEBINAR + args, env=env, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HTTPS_ONLY", "DATABASE_URL")}
+    env.update(DATABASE_URL=database_url, WEBINAR_VAR_DIR=str(tmp_path / "cli-var"), **extra)
+    return env
+
+
+def test_https_only_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
+    result = run(["migrate"], cli_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, HTTPS_ONLY="true"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "SECRET_KEY" in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_local_secret_key_is_generated_once_under_var(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    assert run(["migrate"], env).returncode == 0
+    key_file = tmp_path / "cli-var" / "secret_key"
+    first = key_file.read_text()
+    assert len(first.strip()) >= 48
+    assert run(["migrate"], env).returncode == 0
+    assert key_file.read_text() == first
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_demo_is_created_once_and_its_operator_can_log_in(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    env = cli_env(database_url, tmp_path)
+    first = run(["demo"], env)
+    assert first.returncode == 0, first.stderr
+    assert "Demo created" in first.stdout
+    password = first.stdout.split("Password:")[1].split()[0]
+    second = run(["demo"], env)
+    assert "already exists" in second.stdout
+    home = await client.get("/")
+    assert "Webinar demonstrativ" in home.text
+    event = await client.get("/events/webinar-demo")
+    assert event.status_code == 200
+    response = await login_staff(client, "operator@demo.example", password)
+    assert response.status_code == 303
+
+
+async def test_create_user_reads_the_password_from_stdin(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient, create_organisation, db
+) -> None:
+    env = cli_env(database_url, tmp_path)
+    await create_organisation(slug="acme")
+    ok = run(
+        ["create-user", "--email", "Ana@Example.org", "--role", "organiser", "--organisation", "acme"],
+        env,
+        stdin="a long enough password\n",
+    )
+    assert ok.returncode == 0, ok.stderr
+    duplicate = run(
+        ["create-user", "--email", "ana@example.org", "--role", "operator"], env, stdin="a long enough password\n"
+    )
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    short = run(["create-user", "--email", "bob@example.org", "--role", "operator"], env, stdin="short\n")
+    assert short.returncode == 1 and "12 characters" in short.stderr
+    no_org = run(["create-user", "--email", "c@example.org", "--role", "organiser"], env, stdin="x" * 20 + "\n")
+    assert no_org.returncode == 1 and "--organisation" in no_org.stderr
+    response = await login_staff(client, "ana@example.org", "a long enough password")
+    assert response.status_code == 303
+    async with db.connection() as conn:
+        assert not await staff.email_taken(conn, "bob@example.org")
+        assert not await staff.email_taken(conn, "c@example.org")

@@ -1,0 +1,1 @@
+"""E-mail: rendering, calendar invitations, the transactional outbox and its sender."""

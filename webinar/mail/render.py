@@ -1,0 +1,55 @@
+"""Rendering e-mails from templates: `.txt` with autoescape off, `.html` with it on, subject from a block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from webinar import i18n
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def one_line(value: str) -> str:
+    """Text fit for a header: no CR, LF or other control characters, spaces collapsed."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
+    return " ".join(cleaned.split())
+
+
+@contextmanager
+def language(code: str) -> Iterator[None]:
+    """Render in the recipient's language, then give the caller's language back."""
+    previous = i18n.active()
+    i18n.activate(code)
+    try:
+        yield
+    finally:
+        i18n.activate(previous)
+
+
+def _text_env(env: jinja2.Environment) -> jinja2.Environment:
+    # Plain text is never HTML: escaping would turn "Ana & Ion" into "Ana &amp; Ion".
+    cached: jinja2.Environment | None = getattr(env, "_webinar_text_env", None)
+    if cached is None:
+        cached = env.overlay(autoescape=False)
+        env._webinar_text_env = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def render_email(env: jinja2.Environment, name: str, context: dict[str, Any], lang: str) -> Rendered:
+    """Render `emails/<name>.txt` and `.html` in a language; the subject is the text template's subject block."""
+    with language(lang):
+        text_template = _text_env(env).get_template(f"emails/{name}.txt")
+        subject = "".join(text_template.blocks["subject"](text_template.new_context(dict(context))))
+        text = text_template.render(context)
+        html = env.get_template(f"emails/{name}.html").render(context)
+    return Rendered(one_line(subject)[:300], text, html)

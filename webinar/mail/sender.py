@@ -1,0 +1,190 @@
+"""The outbox sender: claims due messages with a lease, delivers them over SMTP, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import socket
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+import sqlalchemy as sa
+from starlette.applications import Starlette
+
+from webinar.clock import now
+from webinar.db import DB
+from webinar.events.queries import to_dataclass
+from webinar.mail.outbox import Message
+from webinar.mail.render import one_line
+from webinar.settings import Settings
+from webinar.tables import outbox
+
+log = logging.getLogger("webinar.mail")
+
+GIVE_UP_AFTER = dt.timedelta(hours=24)
+FIRST_RETRY_SECONDS = 20.0
+MAX_RETRY_SECONDS = 3600.0
+POLL_SECONDS = 2.0
+OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
+
+
+class PermanentFailure(Exception):
+    """The SMTP server refused the message for good (a 5xx reply): retrying cannot help."""
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before the next try: 20 s doubling up to 1 h, with jitter so senders do not stampede."""
+    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=base * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not a secret
+
+
+def lease_for(settings: Settings) -> dt.timedelta:
+    """How long a claim lasts: longer than one slow SMTP transaction, short enough to recover from a crash."""
+    return dt.timedelta(seconds=settings.smtp_timeout * 4 + 30)
+
+
+async def claim_one(db: DB, lease: dt.timedelta, owner: str = OWNER) -> Message | None:
+    """Take one due message (queued and due, or with an expired lease) for this sender, or None."""
+    at = now()
+    due = (
+        sa.select(outbox.c.id)
+        .where(
+            sa.or_(
+                sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= at),
+                sa.and_(outbox.c.status == "sending", outbox.c.locked_until < at),
+            )
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(1)
+        # PostgreSQL: concurrent senders skip rows another one holds; SQLite renders no lock (writes are serialised).
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    async with db.transaction() as conn:
+        row = await conn.fetch_one(
+            outbox.update()
+            .where(outbox.c.id == due)
+            .values(status="sending", locked_until=at + lease, lock_owner=owner)
+            .returning(*outbox.c)
+        )
+    return to_dataclass(Message, row) if row else None
+
+
+def build_message(msg: Message, mail_from: str) -> EmailMessage:
+    """The MIME message: text and HTML alternatives, plus a text/calendar invitation when there is one."""
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = msg.to_address
+    email["Subject"] = one_line(msg.subject)
+    email["Message-ID"] = msg.message_id
+    email["Date"] = format_datetime(now())
+    email["Auto-Submitted"] = "auto-generated"
+    for name, value in msg.headers.items():
+        email[one_line(name)] = one_line(value)
+    email.set_content(msg.body_text)
+    email.add_alternative(msg.body_html, subtype="html")
+    if msg.ics:
+        email.add_alternative(msg.ics, subtype="calendar", params={"method": "REQUEST"})
+    return email
+
+
+async def _smtp_send(settings: Settings, email: EmailMessage, msg: Message) -> None:
+    try:
+        await aiosmtplib.send(
+            email,
+            sender=parseaddr(settings.mail_from)[1],
+            recipients=[msg.to_address],
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username or None,
+            password=str(settings.smtp_password) or None,
+            use_tls=settings.smtp_ssl,
+            start_tls=True if settings.smtp_starttls else (None if settings.smtp_ssl else False),
+            timeout=settings.smtp_timeout,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        if any(r.code >= 500 for r in exc.recipients):
+            raise PermanentFailure(str(exc)) from exc
+        raise
+    except aiosmtplib.SMTPResponseException as exc:
+        if exc.code >= 500:
+            raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+        raise
+
+
+async def _mark_sent(db: DB, msg: Message) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.id == msg.id)
+            .values(status="sent", sent_at=now(), locked_until=None, last_error=None, attempts=msg.attempts + 1)
+        )
+
+
+async def _mark_failed(db: DB, msg: Message, error: str, permanent: bool) -> None:
+    at = now()
+    attempts = msg.attempts + 1
+    dead = permanent or at - msg.created_at >= GIVE_UP_AFTER
+    async with db.transaction() as conn:
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.id == msg.id)
+            .values(
+                status="dead" if dead else "queued",
+                attempts=attempts,
+                next_attempt_at=at + backoff(attempts),
+                locked_until=None,
+                lock_owner=None,
+                last_error=error[:1000],
+            )
+        )
+    log.warning("mail %s to message #%s failed (attempt %s): %s", "dead" if dead else "deferred", msg.id, attempts, error)
+
+
+async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
+    """Deliver one claimed message and record the outcome in its own commit; True when sent."""
+    email = build_message(msg, settings.mail_from)
+    if settings.mail_backend == "console":
+        log.info("e-mail #%s (console backend, not sent over SMTP):\n%s", msg.id, email.as_string())
+        await _mark_sent(db, msg)
+        return True
+    try:
+        await _smtp_send(settings, email, msg)
+    except PermanentFailure as exc:
+        await _mark_failed(db, msg, str(exc), permanent=True)
+        return False
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        await _mark_failed(db, msg, f"{type(exc).__name__}: {exc}", permanent=False)
+        return False
+    # Recorded at once, in its own commit, so a later failure in this pass cannot cause a second send.
+    await _mark_sent(db, msg)
+    return True
+
+
+async def deliver_due(settings: Settings, db: DB, limit: int = 20) -> int:
+    """One pass of the sender: deliver up to `limit` due messages; returns how many were sent."""
+    lease, sent = lease_for(settings), 0
+    for _ in range(limit):
+        msg = await claim_one(db, lease)
+        if msg is None:
+            break
+        sent += await deliver_one(settings, db, msg)
+    return sent
+
+
+async def sender_loop(app: Starlette) -> None:
+    """Deliver due e-mails every couple of seconds for the life of the process, surviving its own errors."""
+    settings: Settings = app.state.settings
+    db: DB = app.state.db
+    while True:
+        try:
+            await deliver_due(settings, db)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("mail sender pass failed; trying again shortly")
+        await asyncio.sleep(POLL_SECONDS)
