@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format e2e bench audit messages clean
+.PHONY: run test lint format e2e bench audit messages compile-messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(MAKE) --no-print-directory compile-messages
 	touch $(STAMP)
 
 ## run: start the platform on http://127.0.0.1:8000 (embedded SQLite under var/, demo data on first run)
@@ -35,6 +36,18 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## messages: extract every translatable string and update the ro/en catalogues, then compile them
+messages: $(STAMP)
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
+		-o webinar/locale/messages.pot .
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i webinar/locale/messages.pot -d webinar/locale -D messages
+	$(MAKE) --no-print-directory compile-messages
+
+# The .mo files are built here, not committed.
+compile-messages:
+	@if ls webinar/locale/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile --quiet -d webinar/locale -D messages; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

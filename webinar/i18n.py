@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from contextvars import ContextVar
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("ro", "en")
@@ -19,10 +22,26 @@ _active: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)
 _catalogues: dict[str, NullTranslations] = {}
 
 
+def _load(language: str) -> NullTranslations:
+    """The compiled catalogue; compiled in memory from the .po file when the build has not made the .mo."""
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    mo, po = folder / "messages.mo", folder / "messages.po"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as fh:
+        parsed = read_po(fh, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, parsed)
+    buffer.seek(0)
+    return Translations(buffer, domain="messages")
+
+
 def catalogue(language: str) -> NullTranslations:
-    """The compiled catalogue of a language (loaded once)."""
+    """The catalogue of a language (loaded once per process)."""
     if language not in _catalogues:
-        _catalogues[language] = Translations.load(str(LOCALE_DIR), [language], domain="messages")
+        _catalogues[language] = _load(language)
     return _catalogues[language]
 
 
