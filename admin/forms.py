@@ -28,13 +28,14 @@ LOGINS = ("link", "link_and_password")
 PERSON_FIELDS = ("field_job_title", "field_member_id", "field_organisation", "field_phone")
 TIME_FIELDS = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+NOT_ZONES = {"localtime", "Factory", "posixrules"}  # files of the system's zone directory, not places
 YEARS = (2000, 2100)  # far enough either way; keeps time-zone arithmetic away from datetime's limits
 
 
 @functools.cache
 def timezone_names() -> list[str]:
     """Every IANA time zone name this machine knows, sorted (for validation and the form's suggestions)."""
-    return sorted(zoneinfo.available_timezones())
+    return sorted(zoneinfo.available_timezones() - NOT_ZONES)
 
 
 @functools.cache

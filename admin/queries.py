@@ -23,12 +23,6 @@ async def organisation_slug_taken(conn: Connection, slug: str) -> bool:
     return await conn.fetch_one(sa.select(organisations.c.id).where(organisations.c.slug == slug)) is not None
 
 
-async def organisation_exists(conn: Connection, organisation_id: int) -> bool:
-    """Whether there is an organisation with this id."""
-    query = sa.select(organisations.c.id).where(organisations.c.id == organisation_id)
-    return await conn.fetch_one(query) is not None
-
-
 async def staff_user(conn: Connection, user_id: int) -> StaffUser | None:
     """A staff account by id, active or not."""
     row = await conn.fetch_one(staff_users.select().where(staff_users.c.id == user_id))

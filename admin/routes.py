@@ -4,13 +4,60 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
+from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import events as event_views
+from admin.views import organisations as organisation_views
+from admin.views import outbox as outbox_views
+from admin.views import registrants as registrant_views
+from admin.views import users as user_views
+from reports.routes import routes as report_routes
 
 admin_routes = [
     Route("/", dashboard.dashboard, name="dashboard"),
     Route("/login", auth.login_form, methods=["GET"], name="login_form"),
     Route("/login", auth.login, methods=["POST"], name="login"),
     Route("/logout", auth.logout, methods=["POST"], name="logout"),
+    Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
+    Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
+    Route("/users", user_views.users, methods=["GET"], name="users"),
+    Route("/users", user_views.user_create, methods=["POST"], name="user_create"),
+    Route(
+        "/users/{user_id:int}/revoke-sessions",
+        user_views.user_revoke_sessions,
+        methods=["POST"],
+        name="user_revoke_sessions",
+    ),
+    Route("/users/{user_id:int}/deactivate", user_views.user_deactivate, methods=["POST"], name="user_deactivate"),
+    Route("/events/new", event_views.event_new, methods=["GET"], name="event_new"),
+    Route("/events", event_views.event_create, methods=["POST"], name="event_create"),
+    Route("/events/{event_id:int}", event_views.event, methods=["GET"], name="event"),
+    Route("/events/{event_id:int}", event_views.event_update, methods=["POST"], name="event_update"),
+    Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
+    Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
+    Route(
+        "/events/{event_id:int}/registrants/approve",
+        registrant_views.approve,
+        methods=["POST"],
+        name="registrants_approve",
+    ),
+    Route(
+        "/events/{event_id:int}/registrants/reject",
+        registrant_views.reject,
+        methods=["POST"],
+        name="registrants_reject",
+    ),
+    Route(
+        "/events/{event_id:int}/registrants/{registration_id:int}",
+        registrant_views.registrant,
+        methods=["GET"],
+        name="registrant",
+    ),
+    Route("/outbox", outbox_views.outbox, methods=["GET"], name="outbox"),
+    Route("/outbox/{message_id:int}", outbox_views.outbox_message, methods=["GET"], name="outbox_message"),
+    Route("/outbox/{message_id:int}/retry", outbox_views.outbox_retry, methods=["POST"], name="outbox_retry"),
+    Route("/audit", audit_views.audit, methods=["GET"], name="audit"),
+    *report_routes,
 ]
 
 routes = [Mount("/admin", routes=admin_routes, name="admin")]

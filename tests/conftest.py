@@ -305,3 +305,70 @@ def create_viewing_session(db: DB) -> Callable[..., Awaitable[int]]:
             )
 
     return factory
+
+
+class SMTPRecorder:
+    """An aiosmtpd handler that keeps every message it receives, or answers with `refuse_with` when set."""
+
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMail] = []
+        self.refuse_with: str | None = None  # e.g. "421 Try again later" or "550 No such user"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+        import email.policy
+
+        if self.refuse_with:
+            return self.refuse_with
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+class ReceivedMail:
+    """One message as the SMTP server got it: the envelope and the parsed message."""
+
+    def __init__(self, mail_from: str, rcpt_tos: list[str], message: Any) -> None:
+        self.mail_from = mail_from
+        self.rcpt_tos = rcpt_tos
+        self.message = message
+
+
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1 for the duration of a test."""
+
+    def __init__(self, host: str, port: int, handler: SMTPRecorder) -> None:
+        self.host, self.port, self.handler = host, port, handler
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        return self.handler.messages
+
+
+@pytest.fixture
+def smtp_server() -> Any:
+    """A real aiosmtpd server on a free port; `smtp_server.handler.refuse_with = "421 …"` makes it refuse."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    handler = SMTPRecorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SMTPServer("127.0.0.1", port, handler)
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp_server: SMTPServer) -> Settings:
+    """The test settings with MAIL_BACKEND=smtp pointing at the test SMTP server."""
+    return settings.with_overrides(
+        mail_backend="smtp",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_timeout=5.0,
+        mail_from="Webinar <no-reply@webinar.test>",
+    )

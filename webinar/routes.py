@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from webinar.access import views as access_views
 from webinar.events import views as event_views
 from webinar.health import healthz, readyz
+from webinar.presence.channel import presence
+from webinar.registration import views as registration_views
 from webinar.settings import PROJECT_ROOT
 
 routes = [
@@ -14,5 +17,14 @@ routes = [
     Route("/healthz", healthz, name="healthz"),
     Route("/readyz", readyz, name="readyz"),
     Route("/events/{slug}", event_views.event_page, name="event"),
+    Route("/events/{slug}/register", registration_views.register, methods=["POST"], name="register"),
+    Route("/events/{slug}/registered", registration_views.registered, methods=["GET"], name="registered"),
+    Route("/events/{slug}/join/{token}", access_views.join, methods=["GET"], name="join"),
+    Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
+    Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),
+    Route("/events/{slug}/send-link", access_views.send_link, methods=["POST"], name="send_link"),
+    Route("/events/{slug}/watch", access_views.watch, methods=["GET"], name="watch"),
+    Route("/events/{slug}/logout", access_views.logout, methods=["POST"], name="logout"),
+    WebSocketRoute("/events/{slug}/presence", presence, name="presence"),
     Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]

@@ -86,7 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     config = Config(environ=env)
     var_dir = Path(config("WEBINAR_VAR_DIR", default=str(PROJECT_ROOT / "var")))
     https_only = config("HTTPS_ONLY", cast=bool, default=False)
-    secret = config("SECRET_KEY", cast=Secret, default="")
+    secret = Secret(config("SECRET_KEY", default=""))
     if not str(secret):
         if https_only:
             raise SettingsError(
@@ -106,7 +106,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_host=config("SMTP_HOST", default="localhost"),
         smtp_port=config("SMTP_PORT", cast=int, default=25),
         smtp_username=config("SMTP_USERNAME", default=""),
-        smtp_password=config("SMTP_PASSWORD", cast=Secret, default=""),
+        smtp_password=Secret(config("SMTP_PASSWORD", default="")),
         smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
         smtp_ssl=config("SMTP_SSL", cast=bool, default=False),
         mail_from=config("MAIL_FROM", default="Webinar <no-reply@localhost>"),
@@ -116,4 +116,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         debug=config("DEBUG", cast=bool, default=False),
         run_background=config("WEBINAR_BACKGROUND", cast=bool, default=True),
         processor_name=config("PROCESSOR_NAME", default="the platform operator"),
+        # Viewing-session timing (SPEC §4: 90 s); shortened only by tests that kill a server.
+        presence_timeout_seconds=config("PRESENCE_TIMEOUT_SECONDS", cast=int, default=90),
+        heartbeat_seconds=config("HEARTBEAT_SECONDS", cast=int, default=30),
     )

@@ -10,7 +10,10 @@ from starlette.applications import Starlette
 
 def loops() -> list[Callable[[Starlette], Coroutine[Any, Any, None]]]:
     """Every background loop of the platform."""
-    return []
+    from webinar.mail.sender import sender_loop
+    from webinar.presence import sweeper
+
+    return [sender_loop, sweeper.run]
 
 
 async def run_worker(settings: object) -> None:

@@ -31,6 +31,7 @@ async def login_form(request: Request) -> Response:
 
 
 def _render(request: Request, email: str, next_url: str, error: str | None, status: int = 200) -> Response:
+    request.scope.setdefault("state", {}).setdefault("staff", None)  # the nav asks; a failed login has no one
     i18n.activate(i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT_LANGUAGE)
     return request.app.state.templates.TemplateResponse(
         request, "admin/login.html", {"email": email, "next": next_url, "error": error}, status_code=status

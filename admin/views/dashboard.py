@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from admin.auth import organisation_scope, staff_required
 from webinar.events import queries as event_queries
+from webinar.presence.queries import live_now_by_event
 
 
 @staff_required
@@ -14,4 +15,7 @@ async def dashboard(request: Request) -> Response:
     user = request.state.staff
     async with request.app.state.db.connection() as conn:
         events = await event_queries.with_counts(conn, organisation_scope(user))
-    return request.app.state.templates.TemplateResponse(request, "admin/dashboard.html", {"events": events})
+        live = await live_now_by_event(conn, request.app.state.settings.presence_timeout_seconds)
+    return request.app.state.templates.TemplateResponse(
+        request, "admin/dashboard.html", {"events": events, "live": live}
+    )

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from webinar import i18n
 from webinar.clock import now
 from webinar.events import queries
+from webinar.registration.views import render_event
 
 
 async def home(request: Request) -> Response:
@@ -25,8 +26,4 @@ async def event_page(request: Request) -> Response:
         event = await queries.by_slug(conn, request.path_params["slug"])
         if event is None or event.purged_at is not None:
             raise HTTPException(404)
-        organisation = await queries.organisation(conn, event.organisation_id)
-    i18n.activate(event.language)
-    return request.app.state.templates.TemplateResponse(
-        request, "webinar/event.html", {"event": event, "organisation": organisation}
-    )
+        return await render_event(request, conn, event)

@@ -24,7 +24,7 @@ def escape_text(value: str) -> str:
     """A TEXT value per RFC 5545 §3.3.11: backslash, semicolon, comma and newlines escaped."""
     value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return "".join(ch for ch in value if ch == "\t" or ord(ch) >= 32 and ord(ch) != 127)
+    return "".join(ch for ch in value if ch == "\t" or (ord(ch) >= 32 and ord(ch) != 127))
 
 
 def _param(value: str) -> str:

@@ -142,7 +142,9 @@ async def _mark_failed(db: DB, msg: Message, error: str, permanent: bool) -> Non
                 last_error=error[:1000],
             )
         )
-    log.warning("mail %s to message #%s failed (attempt %s): %s", "dead" if dead else "deferred", msg.id, attempts, error)
+    log.warning(
+        "mail %s to message #%s failed (attempt %s): %s", "dead" if dead else "deferred", msg.id, attempts, error
+    )
 
 
 async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:

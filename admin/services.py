@@ -1,0 +1,175 @@
+"""The back office's changes: each one transaction, each leaving an audit entry that names the staff member."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from databases.core import Connection
+
+from admin import queries
+from admin.account_forms import OrganisationInput, StaffInput
+from webinar import audit
+from webinar.accounts import passwords, sessions, staff
+from webinar.accounts.staff import StaffUser
+from webinar.clock import now
+from webinar.db import DB
+from webinar.events import queries as event_queries
+from webinar.events import services as event_services
+from webinar.events.services import EventInput
+from webinar.tables import organisations, staff_users
+from webinar.text import slugify
+
+
+class Taken(Exception):
+    """A unique value (slug, e-mail address) is already used; `field` names the form field."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, for the audit log."""
+
+    user: StaffUser
+    ip: str | None
+
+
+@asynccontextmanager
+async def _taken_on_duplicate(field: str) -> AsyncIterator[None]:
+    """Turn a UNIQUE constraint's refusal (a race lost to a concurrent request) into Taken(field)."""
+    try:
+        yield
+    except (asyncpg.exceptions.UniqueViolationError, sqlite3.IntegrityError) as exc:
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" not in str(exc):
+            raise
+        raise Taken(field) from exc
+
+
+async def _audit(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    organisation_id: int | None,
+    event_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        conn,
+        action,
+        actor=actor.user.email,
+        actor_staff_id=actor.user.id,
+        organisation_id=organisation_id,
+        event_id=event_id,
+        ip=actor.ip,
+        details=details,
+    )
+
+
+async def create_organisation(db: DB, actor: Actor, data: OrganisationInput) -> int:
+    """Store a client organisation; Taken('slug') when its slug is used."""
+    async with _taken_on_duplicate("slug"), db.transaction() as conn:
+        if await queries.organisation_slug_taken(conn, data.slug):
+            raise Taken("slug")
+        org_id: int = await conn.fetch_val(
+            organisations.insert().values(**dataclasses.asdict(data), created_at=now()).returning(organisations.c.id)
+        )
+        await _audit(conn, actor, "organisation.created", organisation_id=org_id, details={"slug": data.slug})
+    return org_id
+
+
+async def create_staff_account(db: DB, actor: Actor, data: StaffInput) -> int:
+    """Store a staff account with an Argon2id hash of its password; Taken('email') when the address is used."""
+    password_hash = await passwords.hash_password(data.password)  # before the transaction: it takes a while
+    async with _taken_on_duplicate("email"), db.transaction() as conn:
+        if await staff.email_taken(conn, data.email):
+            raise Taken("email")
+        user_id = await staff.create(
+            conn, email=data.email, password_hash=password_hash, role=data.role, organisation_id=data.organisation_id
+        )
+        details = {"staff_user_id": user_id, "email": data.email, "role": data.role}
+        await _audit(conn, actor, "staff.created", organisation_id=data.organisation_id, details=details)
+    return user_id
+
+
+async def revoke_staff_sessions(db: DB, actor: Actor, user_id: int) -> bool:
+    """End every session of a staff account ("log out everywhere"); False when there is no such account."""
+    async with db.transaction() as conn:
+        user = await queries.staff_user(conn, user_id)
+        if user is None:
+            return False
+        await sessions.revoke_all(conn, staff_user_id=user_id)
+        details = {"staff_user_id": user_id, "email": user.email}
+        await _audit(conn, actor, "staff.sessions_revoked", organisation_id=user.organisation_id, details=details)
+    return True
+
+
+async def deactivate_staff(db: DB, actor: Actor, user_id: int) -> bool:
+    """Switch a staff account off and end its sessions; False when there is no such account."""
+    async with db.transaction() as conn:
+        user = await queries.staff_user(conn, user_id)
+        if user is None:
+            return False
+        await conn.execute(staff_users.update().where(staff_users.c.id == user_id).values(is_active=False))
+        await sessions.revoke_all(conn, staff_user_id=user_id)
+        details = {"staff_user_id": user_id, "email": user.email}
+        await _audit(conn, actor, "staff.deactivated", organisation_id=user.organisation_id, details=details)
+    return True
+
+
+async def _with_slug(conn: Connection, data: EventInput, event_id: int | None) -> EventInput:
+    """The event data with a free slug: made from the title when empty; Taken('slug') when the one given is used."""
+    if not data.slug:
+        return dataclasses.replace(data, slug=await event_services.unique_slug(conn, slugify(data.title), event_id))
+    if await event_queries.slug_taken(conn, data.slug, event_id):
+        raise Taken("slug")
+    return data
+
+
+async def create_event(db: DB, actor: Actor, data: EventInput) -> int:
+    """Store a new event with version 1 of its consent text; Taken('slug') when the slug is used."""
+    async with _taken_on_duplicate("slug"), db.transaction() as conn:
+        data = await _with_slug(conn, data, None)
+        event_id = await event_services.create_event(conn, data)
+        details = {"slug": data.slug, "title": data.title}
+        await _audit(
+            conn, actor, "event.created", organisation_id=data.organisation_id, event_id=event_id, details=details
+        )
+    return event_id
+
+
+async def _changed_fields(conn: Connection, event_id: int, data: EventInput) -> list[str]:
+    old = await event_queries.by_id(conn, event_id)
+    consent = await event_queries.current_consent(conn, event_id)
+    changed = [
+        f.name
+        for f in dataclasses.fields(data)
+        if f.name != "consent_text" and getattr(old, f.name) != getattr(data, f.name)
+    ]
+    if consent is None or consent.text != data.consent_text:
+        changed.append("consent_text")
+    return changed
+
+
+async def update_event(db: DB, actor: Actor, event_id: int, data: EventInput) -> list[str]:
+    """Change an event (a new consent text becomes a new version); returns the names of the fields that changed."""
+    async with _taken_on_duplicate("slug"), db.transaction() as conn:
+        data = await _with_slug(conn, data, event_id)
+        changed = await _changed_fields(conn, event_id, data)
+        await event_services.update_event(conn, event_id, data)
+        await _audit(
+            conn,
+            actor,
+            "event.updated",
+            organisation_id=data.organisation_id,
+            event_id=event_id,
+            details={"changed": changed},
+        )
+    return changed

@@ -1,0 +1,110 @@
+"""Events in the back office: the event's page, and the form that creates or edits one (operators)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin import queries, services
+from admin.auth import operator_required, organisation_scope, staff_required
+from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
+from admin.views.helpers import actor, path_id, render
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.i18n import gettext as _
+from webinar.presence.queries import live_now
+from webinar.web.forms import read_form
+
+
+def _slug_taken() -> str:
+    return _("Another event already uses this address (slug); choose another or leave it empty.")
+
+
+async def _load_event(request: Request) -> Event:
+    """The event named in the URL, if this staff member may see it; 404 otherwise (also for other organisations)."""
+    event_id = path_id(request, "event_id")
+    async with request.app.state.db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id, organisation_scope(request.state.staff))
+    if event is None:
+        raise HTTPException(404)
+    return event
+
+
+async def _form_page(
+    request: Request, event: Event | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    async with request.app.state.db.connection() as conn:
+        organisations = await queries.all_organisations(conn)
+        versions = await event_queries.consent_versions(conn, event.id) if event else []
+    context = {
+        "event": event,
+        "organisations": organisations,
+        "versions": versions,
+        "timezones": timezone_names(),
+        "values": values,
+        "errors": errors,
+    }
+    return render(request, "admin/event_form.html", context, status)
+
+
+async def _organisation_ids(request: Request) -> set[int]:
+    async with request.app.state.db.connection() as conn:
+        return {org.id for org in await queries.all_organisations(conn)}
+
+
+@staff_required
+async def event(request: Request) -> Response:
+    """One event's page: when, where, how many people, which consent wording; links to what can be done."""
+    found = await _load_event(request)
+    async with request.app.state.db.connection() as conn:
+        counts = await queries.registration_counts(conn, found.id)
+        consent = await event_queries.current_consent(conn, found.id)
+        organisation = await event_queries.organisation(conn, found.organisation_id)
+        watching = await live_now(conn, found.id, request.app.state.settings.presence_timeout_seconds)
+    context = {"event": found, "counts": counts, "consent": consent, "organisation": organisation}
+    context["watching_now"] = watching
+    return render(request, "admin/event.html", context)
+
+
+@operator_required
+async def event_new(request: Request) -> Response:
+    ids = await _organisation_ids(request)
+    return await _form_page(request, None, new_event_values(next(iter(ids)) if len(ids) == 1 else None), {})
+
+
+@operator_required
+async def event_create(request: Request) -> Response:
+    data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
+    if data is not None:
+        try:
+            event_id = await services.create_event(request.app.state.db, actor(request), data)
+        except services.Taken:
+            errors = {"slug": _slug_taken()}
+    if errors:
+        return await _form_page(request, None, values, errors, status=422)
+    return RedirectResponse(request.url_for("admin:event", event_id=event_id), status_code=303)
+
+
+@operator_required
+async def event_edit(request: Request) -> Response:
+    found = await _load_event(request)
+    async with request.app.state.db.connection() as conn:
+        consent = await event_queries.current_consent(conn, found.id)
+    return await _form_page(request, found, event_values(found, consent.text if consent else ""), {})
+
+
+@operator_required
+async def event_update(request: Request) -> Response:
+    found = await _load_event(request)
+    data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
+    if data is not None:
+        try:
+            await services.update_event(request.app.state.db, actor(request), found.id, data)
+        except services.Taken:
+            errors = {"slug": _slug_taken()}
+    if errors:
+        return await _form_page(request, found, values, errors, status=422)
+    return RedirectResponse(request.url_for("admin:event", event_id=found.id), status_code=303)

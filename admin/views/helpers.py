@@ -1,0 +1,33 @@
+"""What every back-office handler needs: the acting staff member, ids from the path, rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin.services import Actor
+from webinar.web.client_ip import client_ip
+
+MAX_ID = 2**63 - 1  # larger ids cannot exist, and PostgreSQL would refuse to compare with them
+
+
+def actor(request: Request) -> Actor:
+    """The logged-in staff member and their address, for the audit log."""
+    return Actor(request.state.staff, client_ip(request, request.app.state.settings.trusted_proxies))
+
+
+def path_id(request: Request, name: str) -> int:
+    """An integer id from the URL; 404 when it cannot be one."""
+    value: int = request.path_params[name]
+    if not 0 < value <= MAX_ID:
+        raise HTTPException(404)
+    return value
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A back-office page."""
+    response: Response = request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
+    return response

@@ -1,0 +1,102 @@
+"""An event's registrants: search, filter, page; approve or reject one or many; one registrant's record."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin.auth import organisation_scope, staff_required
+from admin.views.helpers import MAX_ID, path_id, render
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.registration import queries, services
+from webinar.registration.views import mailer
+from webinar.tables import STATUSES
+from webinar.web.client_ip import client_ip
+from webinar.web.forms import read_form
+
+MAX_PAGE = 100_000
+
+
+async def _event(request: Request) -> Event:
+    """The event in the URL if this staff member may see it; 404 otherwise (also another organisation's)."""
+    async with request.app.state.db.connection() as conn:
+        event = await event_queries.by_id(conn, path_id(request, "event_id"), organisation_scope(request.state.staff))
+    if event is None:
+        raise HTTPException(404)
+    return event
+
+
+def page_number(value: str | None) -> int:
+    """The page asked for; anything that is not a sensible page number means the first page."""
+    return int(value) if value and value.isdigit() and 0 < int(value) <= MAX_PAGE else 1
+
+
+@staff_required
+async def registrants(request: Request) -> Response:
+    """GET /admin/events/{event_id}/registrants?q=&status=&page=."""
+    event = await _event(request)
+    q = request.query_params.get("q", "").strip()[:200]
+    status = request.query_params.get("status", "")
+    status = status if status in STATUSES else ""
+    page = page_number(request.query_params.get("page"))
+    async with request.app.state.db.connection() as conn:
+        rows, total = await queries.search(conn, event.id, q, status or None, page)
+        counts = await queries.status_counts(conn, event.id)
+    pages = max(1, -(-total // queries.PAGE_SIZE))
+    context = {
+        "event": event,
+        "rows": rows,
+        "total": total,
+        "counts": counts,
+        "statuses": STATUSES,
+        "q": q,
+        "status": status,
+        "page": page,
+        "pages": pages,
+        "done": request.query_params.get("done", ""),
+    }
+    return render(request, "admin/registrants.html", context)
+
+
+def _ids(form: FormData) -> list[int]:
+    values = [v for v in form.getlist("ids") if isinstance(v, str)]
+    return [int(v) for v in values if v.isdigit() and 0 < int(v) <= MAX_ID]
+
+
+async def _decide(request: Request, decision: str) -> Response:
+    event = await _event(request)
+    form = await read_form(request)
+    user = request.state.staff
+    actor = services.Actor(user.id, user.email, client_ip(request, request.app.state.settings.trusted_proxies))
+    changed = await services.decide(request.app.state.db, mailer(request), event, _ids(form), decision, actor)
+    target = request.url_for("admin:registrants", event_id=event.id).include_query_params(done=f"{decision}:{changed}")
+    return RedirectResponse(str(target), status_code=303)
+
+
+@staff_required
+async def approve(request: Request) -> Response:
+    """POST …/registrants/approve with one `ids` field per registrant."""
+    return await _decide(request, "approve")
+
+
+@staff_required
+async def reject(request: Request) -> Response:
+    """POST …/registrants/reject with one `ids` field per registrant."""
+    return await _decide(request, "reject")
+
+
+@staff_required
+async def registrant(request: Request) -> Response:
+    """One registrant: their data, their consent records and their viewing sessions."""
+    event = await _event(request)
+    async with request.app.state.db.connection() as conn:
+        reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
+        if reg is None:
+            raise HTTPException(404)
+        consents = await queries.consents(conn, reg.id)
+        viewing = await queries.sessions(conn, reg.id)
+    context = {"event": event, "reg": reg, "consents": consents, "sessions": viewing}
+    return render(request, "admin/registrant.html", context)

@@ -1,0 +1,96 @@
+"""One small class per report: identifier, title, header and an async row iterator (pretix's ListExporter)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from databases.core import Connection
+
+from reports import queries
+from reports.forms import Interval
+from reports.writer import Row
+from webinar.events.queries import Event
+
+
+class Exporter:
+    """A report: subclasses set the class attributes and yield one row per line after the header."""
+
+    identifier: ClassVar[str]
+    title: ClassVar[str]
+    header: ClassVar[tuple[str, ...]]
+    uses_interval: ClassVar[bool] = False
+
+    def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        raise NotImplementedError
+
+
+class RegisteredExporter(Exporter):
+    """Everyone registered (not erased), with their consent time and marketing choice."""
+
+    identifier = "registered"
+    title = "Registered"
+    header = (
+        "Email", "First name", "Last name", "Job title", "Member ID", "Organisation", "Phone", "Status",
+        "Registered at", "Consent given at", "Marketing opt-in",
+    )  # fmt: skip
+
+    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        async for p in queries.batched(lambda after: queries.registrants_after(conn, event.id, after)):
+            yield (
+                p.email, p.first_name, p.last_name, p.job_title, p.member_id, p.organisation, p.phone, p.status,
+                p.created_at, p.consent_given_at, p.marketing_opt_in,
+            )  # fmt: skip
+
+
+class ActiveExporter(Exporter):
+    """Registrants with at least one viewing session, with their sessions summed up.
+
+    Last logout is the latest session end (its last heartbeat while a session is still open);
+    minutes watched is the sum of (logout or last heartbeat) minus login, rounded to one decimal.
+    """
+
+    identifier = "active"
+    title = "Active"
+    header = (
+        "Email",
+        "First name",
+        "Last name",
+        "Organisation",
+        "Sessions",
+        "First login",
+        "Last logout",
+        "Minutes watched",
+    )
+
+    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        after = 0
+        while batch := await queries.active_after(conn, event.id, after):
+            spans: dict[int, list[queries.Span]] = {p.id: [] for p in batch}
+            for span in await queries.spans_of(conn, list(spans)):
+                spans[span.registration_id].append(span)
+            for p in batch:
+                mine = spans[p.id]
+                yield (
+                    p.email, p.first_name, p.last_name, p.organisation, len(mine),
+                    min(s.started_at for s in mine), max(s.end for s in mine), round(sum(s.minutes for s in mine), 1),
+                )  # fmt: skip
+            after = batch[-1].id
+
+
+class TrafficExporter(Exporter):
+    """One row per viewing session overlapping the interval; an erased registrant's sessions keep times only."""
+
+    identifier = "traffic"
+    title = "Traffic"
+    header = ("Email", "First name", "Last name", "Login at", "Logout at", "Minutes", "IP address", "End reason")
+    uses_interval = True
+
+    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        async for s in queries.batched(lambda after: queries.sessions_after(conn, event.id, interval, after)):
+            ip = None if s.erased else s.ip
+            yield (s.email, s.first_name, s.last_name, s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
+
+
+EXPORTERS: dict[str, Exporter] = {e.identifier: e for e in (RegisteredExporter(), ActiveExporter(), TrafficExporter())}
+FORMATS = ("csv", "xlsx")

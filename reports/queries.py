@@ -1,0 +1,237 @@
+"""SQL for reports: keyset-paginated batches (constant memory at any row count), returning frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from reports.forms import Interval
+from webinar.events.queries import to_dataclass
+from webinar.tables import consent_records, registrations, viewing_sessions
+
+BATCH_SIZE = 1000
+
+r = registrations
+vs = viewing_sessions
+# A session's end for reports: its logout time, or its last heartbeat while it is still open.
+session_end = sa.func.coalesce(vs.c.ended_at, vs.c.last_seen_at)
+
+
+def minutes_between(start: dt.datetime, end: dt.datetime) -> float:
+    """Whole-session minutes, rounded to one decimal."""
+    return round(max((end - start).total_seconds(), 0.0) / 60, 1)
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+K = TypeVar("K", bound=HasId)
+
+
+async def batched(fetch: Callable[[int], Awaitable[Sequence[K]]]) -> AsyncIterator[K]:
+    """Every row of a keyset-paginated query: `fetch(after_id)` returns the next batch ordered by id."""
+    after = 0
+    while True:
+        batch = await fetch(after)
+        for item in batch:
+            yield item
+        if len(batch) < BATCH_SIZE:
+            return
+        after = batch[-1].id
+
+
+@dataclass(frozen=True)
+class Registrant:
+    id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    job_title: str | None
+    member_id: str | None
+    organisation: str | None
+    phone: str | None
+    status: str
+    created_at: dt.datetime
+    consent_given_at: dt.datetime | None
+    marketing_opt_in: bool
+
+
+def _consent_given_at() -> Any:
+    cr = consent_records
+    return (
+        sa.select(sa.func.max(cr.c.recorded_at))
+        .where(cr.c.registration_id == r.c.id, cr.c.purpose == "processing", cr.c.action == "given")
+        .scalar_subquery()
+    )
+
+
+async def registrants_after(conn: Connection, event_id: int, after_id: int) -> list[Registrant]:
+    """The next batch of not-erased registrants of an event (never the password hash)."""
+    query = (
+        sa.select(
+            r.c.id, r.c.email, r.c.first_name, r.c.last_name, r.c.job_title, r.c.member_id, r.c.organisation,
+            r.c.phone, r.c.status, r.c.created_at, r.c.marketing_opt_in,
+            sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"),
+        )
+        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id)
+        .order_by(r.c.id)
+        .limit(BATCH_SIZE)
+    )  # fmt: skip
+    return [to_dataclass(Registrant, row) for row in await conn.fetch_all(query)]
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    organisation: str | None
+
+
+async def active_after(conn: Connection, event_id: int, after_id: int) -> list[Person]:
+    """The next batch of not-erased registrants with at least one viewing session."""
+    has_session = sa.exists().where(vs.c.registration_id == r.c.id)
+    query = (
+        sa.select(r.c.id, r.c.email, r.c.first_name, r.c.last_name, r.c.organisation)
+        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id, has_session)
+        .order_by(r.c.id)
+        .limit(BATCH_SIZE)
+    )
+    return [to_dataclass(Person, row) for row in await conn.fetch_all(query)]
+
+
+@dataclass(frozen=True)
+class Span:
+    id: int
+    registration_id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    last_seen_at: dt.datetime
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.ended_at or self.last_seen_at
+
+    @property
+    def minutes(self) -> float:
+        return minutes_between(self.started_at, self.end)
+
+
+_SPAN_COLUMNS = (vs.c.id, vs.c.registration_id, vs.c.started_at, vs.c.ended_at, vs.c.last_seen_at)
+
+
+async def spans_of(conn: Connection, registration_ids: Sequence[int]) -> list[Span]:
+    """The viewing sessions of some registrations (one batch of them)."""
+    if not registration_ids:
+        return []
+    query = sa.select(*_SPAN_COLUMNS).where(vs.c.registration_id.in_(list(registration_ids)))
+    return [to_dataclass(Span, row) for row in await conn.fetch_all(query)]
+
+
+def overlaps(interval: Interval) -> list[Any]:
+    """Conditions for a session overlapping the interval (an instant session at its start counts too)."""
+    conditions: list[Any] = []
+    if interval.end is not None:
+        conditions.append(vs.c.started_at < interval.end)
+    if interval.start is not None:
+        conditions.append(sa.or_(session_end > interval.start, vs.c.started_at >= interval.start))
+    return conditions
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    registration_id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    last_seen_at: dt.datetime
+    ip: str | None
+    end_reason: str | None
+    erased: bool
+
+    @property
+    def minutes(self) -> float:
+        return minutes_between(self.started_at, self.ended_at or self.last_seen_at)
+
+
+def _sessions_query(event_id: int, interval: Interval) -> Any:
+    return (
+        sa.select(
+            vs.c.id, vs.c.registration_id, r.c.email, r.c.first_name, r.c.last_name, vs.c.started_at, vs.c.ended_at,
+            vs.c.last_seen_at, vs.c.ip, vs.c.end_reason, r.c.erased_at.is_not(None).label("erased"),
+        )
+        .join(r, r.c.id == vs.c.registration_id)
+        .where(vs.c.event_id == event_id, *overlaps(interval))
+    )  # fmt: skip
+
+
+async def sessions_after(conn: Connection, event_id: int, interval: Interval, after_id: int) -> list[SessionRow]:
+    """The next batch (by id) of viewing sessions overlapping the interval, with who they belong to."""
+    query = _sessions_query(event_id, interval).where(vs.c.id > after_id).order_by(vs.c.id).limit(BATCH_SIZE)
+    return [to_dataclass(SessionRow, row) for row in await conn.fetch_all(query)]
+
+
+async def sessions_page(
+    conn: Connection, event_id: int, interval: Interval, offset: int, limit: int
+) -> list[SessionRow]:
+    """One page of the sessions overlapping the interval, in login order."""
+    query = _sessions_query(event_id, interval).order_by(vs.c.started_at, vs.c.id).offset(offset).limit(limit)
+    return [to_dataclass(SessionRow, row) for row in await conn.fetch_all(query)]
+
+
+async def spans_by_start(conn: Connection, event_id: int, interval: Interval) -> AsyncIterator[Span]:
+    """Every session overlapping the interval in (login time, id) order, fetched in keyset batches."""
+    last: tuple[dt.datetime, int] | None = None
+    while True:
+        query = sa.select(*_SPAN_COLUMNS).where(vs.c.event_id == event_id, *overlaps(interval))
+        if last is not None:
+            query = query.where(
+                sa.or_(vs.c.started_at > last[0], sa.and_(vs.c.started_at == last[0], vs.c.id > last[1]))
+            )
+        rows = await conn.fetch_all(query.order_by(vs.c.started_at, vs.c.id).limit(BATCH_SIZE))
+        for row in rows:
+            yield to_dataclass(Span, row)
+        if len(rows) < BATCH_SIZE:
+            return
+        last = (rows[-1]["started_at"], rows[-1]["id"])
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    sessions: int
+    active: int
+    first_start: dt.datetime | None
+    last_end: dt.datetime | None
+
+
+async def session_counts(conn: Connection, event_id: int, interval: Interval) -> SessionCounts:
+    """How many sessions and distinct viewers overlap the interval, and the earliest login / latest end."""
+    query = sa.select(
+        sa.func.count(vs.c.id).label("sessions"),
+        sa.func.count(sa.distinct(vs.c.registration_id)).label("active"),
+        sa.type_coerce(sa.func.min(vs.c.started_at), vs.c.started_at.type).label("first_start"),
+        sa.type_coerce(sa.func.max(session_end), vs.c.started_at.type).label("last_end"),
+    ).where(vs.c.event_id == event_id, *overlaps(interval))
+    return to_dataclass(SessionCounts, await conn.fetch_one(query))
+
+
+async def registration_counts(conn: Connection, event_id: int) -> tuple[int, int]:
+    """(registered = approved + pending, approved) for an event."""
+    row = await conn.fetch_one(
+        sa.select(
+            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
+            sa.func.count().filter(r.c.status == "approved").label("approved"),
+        ).where(r.c.event_id == event_id)
+    )
+    return (row["registered"] or 0, row["approved"] or 0) if row else (0, 0)

@@ -1,0 +1,12 @@
+"""The reports' URL table, included in the back office's Mount("/admin") (so its names are `admin:…`)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from reports import views
+
+routes = [
+    Route("/events/{event_id:int}/reports/{report}.{fmt}", views.export, methods=["GET"], name="report"),
+    Route("/events/{event_id:int}/traffic", views.traffic_page, methods=["GET"], name="traffic"),
+]

@@ -1,0 +1,96 @@
+// The stream page: plays the stream (native HLS or the vendored hls.js) and keeps this page's viewing
+// session alive over the presence WebSocket: a heartbeat every N seconds, "leave" when the page goes away,
+// and reconnection with backoff after a break (the server resumes the same session within 90 s).
+const player = document.getElementById("player");
+const statusLine = document.getElementById("stream-status");
+
+function say(text) {
+  if (statusLine) statusLine.textContent = text || "";
+}
+
+function startVideo() {
+  const video = document.getElementById("stream");
+  const url = player.dataset.streamUrl;
+  if (!video || video.tagName !== "VIDEO" || !url) return;
+  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = url;
+    video.addEventListener("error", () => say(player.dataset.msgUnavailable));
+    return;
+  }
+  const Hls = window.Hls;
+  if (!Hls || !Hls.isSupported()) {
+    say(player.dataset.msgUnsupported);
+    return;
+  }
+  const hls = new Hls();
+  hls.on(Hls.Events.ERROR, (_event, data) => {
+    if (!data.fatal) return;
+    say(player.dataset.msgUnavailable);
+    window.setTimeout(() => hls.loadSource(url), 10000);
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => say(""));
+  hls.loadSource(url);
+  hls.attachMedia(video);
+}
+
+const presence = {
+  socket: null,
+  session: null,
+  timer: null,
+  attempt: 0,
+  stopped: false,
+  heartbeatMs: Math.max(1, Number(player.dataset.heartbeatSeconds) || 30) * 1000,
+
+  connect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${window.location.host}${player.dataset.presencePath}`);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.timer = window.setInterval(() => this.send("heartbeat"), this.heartbeatMs);
+    });
+    socket.addEventListener("message", (event) => {
+      try {
+        const message = JSON.parse(event.data);
+        if (message.type === "open") this.session = message.session;
+      } catch {
+        // Nothing else is expected from the server.
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      window.clearInterval(this.timer);
+      if (this.socket === socket) this.socket = null;
+      if (this.stopped || event.code === 1008) return;
+      const delay = Math.min(30000, 1000 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+      this.attempt += 1;
+      window.setTimeout(() => this.connect(), delay);
+    });
+  },
+
+  send(type) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(this.session ? { type, session: this.session } : { type }));
+    }
+  },
+
+  leave() {
+    this.stopped = true;
+    this.send("leave");
+    if (this.socket) this.socket.close(1000);
+  },
+};
+
+if (player) {
+  startVideo();
+  presence.connect();
+  // Logging out ends the session on the server ("logout"); do not reconnect meanwhile.
+  const logout = document.querySelector("form.logout");
+  if (logout) logout.addEventListener("submit", () => { presence.stopped = true; });
+  window.addEventListener("pagehide", () => presence.leave());
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) {
+      presence.stopped = false;
+      presence.connect();
+    }
+  });
+}

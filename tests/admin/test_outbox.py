@@ -1,0 +1,67 @@
+"""The mail queue page: operators only, a safe preview, and retrying dead messages."""
+
+from __future__ import annotations
+
+import httpx
+import sqlalchemy as sa
+
+from tests.conftest import csrf_from, login_staff
+from webinar.db import DB
+from webinar.mail import outbox as mail_outbox
+from webinar.tables import outbox
+
+
+async def _queue(db: DB, status: str = "queued", html: str = "<p>Salut</p>") -> int:
+    async with db.transaction() as conn:
+        message_id = await mail_outbox.enqueue(
+            conn,
+            kind="confirmation",
+            to_address="ana@example.org",
+            subject="Confirmare",
+            body_text="Salut Ana",
+            body_html=html,
+            mail_from="Webinar <no-reply@webinar.test>",
+        )
+        await conn.execute(outbox.update().where(outbox.c.id == message_id).values(status=status))
+    return message_id
+
+
+async def test_operator_sees_the_queue_with_counts_and_filter(operator_client, db: DB) -> None:
+    await _queue(db, "dead")
+    await _queue(db, "sent")
+    http = await operator_client()
+    page = await http.get("/admin/outbox")
+    assert page.status_code == 200 and "ana@example.org" in page.text and '/admin/outbox">Mail queue' in page.text
+    dead = await http.get("/admin/outbox", params={"status": "dead", "page": "x"})
+    assert dead.text.count('class="badge dead"') == 1
+
+
+async def test_preview_shows_html_escaped_never_rendered(operator_client, db: DB) -> None:
+    message_id = await _queue(db, html='<script>alert(1)</script><img src=x onerror="y">')
+    http = await operator_client()
+    page = await http.get(f"/admin/outbox/{message_id}")
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "Salut Ana" in page.text
+
+
+async def test_retry_puts_a_dead_message_back_in_the_queue(operator_client, db: DB) -> None:
+    message_id = await _queue(db, "dead")
+    sent_id = await _queue(db, "sent")
+    http = await operator_client()
+    token = csrf_from((await http.get(f"/admin/outbox/{message_id}")).text)
+    response = await http.post(f"/admin/outbox/{message_id}/retry", data={"csrf_token": token})
+    assert response.status_code == 303
+    async with db.connection() as conn:
+        assert await conn.fetch_val(sa.select(outbox.c.status).where(outbox.c.id == message_id)) == "queued"
+    refused = await http.post(f"/admin/outbox/{sent_id}/retry", data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert (await http.post("/admin/outbox/999999/retry", data={"csrf_token": token})).status_code == 404
+
+
+async def test_organisers_get_404(client: httpx.AsyncClient, create_organisation, create_staff, db: DB) -> None:
+    message_id = await _queue(db)
+    user = await create_staff("organiser", await create_organisation())
+    await login_staff(client, user.email)
+    assert (await client.get("/admin/outbox")).status_code == 404
+    assert (await client.get(f"/admin/outbox/{message_id}")).status_code == 404

@@ -1,0 +1,144 @@
+"""End-to-end fixtures: the platform served by a real uvicorn process on SQLite or PostgreSQL, and Chromium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from webinar.settings import PROJECT_ROOT, Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Short presence timings so that a killed server's session is swept in seconds, not 90 s.
+PRESENCE_TIMEOUT = 6
+HEARTBEAT = 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One `uvicorn` process serving the app on a free port; started, killed and restarted by tests."""
+
+    def __init__(self, database_url: str, secret: str, var_dir: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = var_dir / "server.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secret,
+            "BASE_URL": self.base_url,
+            "WEBINAR_VAR_DIR": str(var_dir),
+            "MAIL_BACKEND": "console",
+            "PRESENCE_TIMEOUT_SECONDS": str(PRESENCE_TIMEOUT),
+            "HEARTBEAT_SECONDS": str(HEARTBEAT),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [str(Path(sys.executable).parent / "webinar"), "migrate"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            cwd=PROJECT_ROOT,
+        )
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "webinar.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no goodbye to open WebSockets (a crash)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def server(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """The platform on the test's database (SQLite file or emptied PostgreSQL), migrated, served by uvicorn."""
+    running = Server(database_url, str(settings.secret_key), tmp_path / "server-var")
+    (tmp_path / "server-var").mkdir()
+    running.migrate()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (which must never download a browser of its own)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

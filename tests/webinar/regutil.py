@@ -1,0 +1,61 @@
+"""Helpers shared by the registration and mail tests: opening the form and counting what was stored."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from tests.conftest import csrf_from
+from webinar.db import DB
+from webinar.tables import consent_records, outbox, registrations
+
+VERSION_RE = re.compile(r'name="consent_version" value="(\d+)"')
+
+
+async def open_form(client: httpx.AsyncClient, slug: str) -> dict[str, str]:
+    """GET the event page; the hidden fields its form posts back (CSRF token and consent version)."""
+    response = await client.get(f"/events/{slug}")
+    assert response.status_code == 200, response.text[:300]
+    match = VERSION_RE.search(response.text)
+    assert match, "no registration form on the page"
+    return {"csrf_token": csrf_from(response.text), "consent_version": match.group(1)}
+
+
+def person(**overrides: Any) -> dict[str, str]:
+    """A valid submission for the default test event."""
+    values = {
+        "first_name": "Ștefan",
+        "last_name": "Popescu",
+        "email": "stefan.popescu@example.org",
+        "job_title": "Inginer",
+        "organisation": "Institutul de Fizică",
+        "consent_processing": "on",
+        "age_confirmed": "on",
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+async def counts(db: DB) -> tuple[int, int, int]:
+    """How many registrations, consent records and outbox messages exist."""
+    async with db.connection() as conn:
+        return (
+            await conn.fetch_val(sa.select(sa.func.count()).select_from(registrations)),
+            await conn.fetch_val(sa.select(sa.func.count()).select_from(consent_records)),
+            await conn.fetch_val(sa.select(sa.func.count()).select_from(outbox)),
+        )
+
+
+async def outbox_rows(db: DB) -> list[Any]:
+    """Every outbox row, oldest first."""
+    async with db.connection() as conn:
+        return list(await conn.fetch_all(outbox.select().order_by(outbox.c.id)))
+
+
+async def registration_rows(db: DB) -> list[Any]:
+    """Every registration row, oldest first."""
+    async with db.connection() as conn:
+        return list(await conn.fetch_all(registrations.select().order_by(registrations.c.id)))

@@ -1,0 +1,313 @@
+"""Getting in and out: join links, password login, "e-mail me my link", the gated stream page, logout."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from tests.conftest import csrf_for
+from tests.webinar.access_helpers import join, join_path, load_event, on_now
+from webinar.accounts.passwords import hash_password
+from webinar.clock import now
+from webinar.tables import outbox, registrations, web_sessions
+from webinar.web.cookies import COOKIE_NAME
+
+PASSWORD = "parola-sigura-42"
+
+
+async def attendee_sessions(db, registration_id: int) -> list:
+    async with db.connection() as conn:
+        return list(
+            await conn.fetch_all(web_sessions.select().where(web_sessions.c.registration_id == registration_id))
+        )
+
+
+async def test_valid_join_link_logs_in_and_opens_the_stream(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    response = await client.get(join_path(settings, event, reg))
+    assert response.status_code == 303
+    assert response.headers["location"].endswith(f"/events/{event.slug}/watch")
+    assert COOKIE_NAME in response.headers["set-cookie"]
+    [row] = await attendee_sessions(db, reg)
+    assert row["kind"] == "attendee" and row["event_id"] == event.id and row["ip"] == "127.0.0.1"
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 200
+    assert '<video id="stream"' in page.text and "/static/vendor/hls/hls.min.js" in page.text
+    assert f'data-stream-url="{event.stream_url}"' in page.text
+    assert 'data-heartbeat-seconds="30"' in page.text
+    assert "<script>" not in page.text  # no inline script
+    assert "frame-src 'none'" in page.headers["content-security-policy"]
+
+
+async def test_join_replaces_the_browsers_previous_session(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    await join(client, settings, event, reg)
+    rows = await attendee_sessions(db, reg)
+    assert len(rows) == 2 and sum(r["revoked_at"] is None for r in rows) == 1
+
+
+async def test_forged_expired_revoked_and_foreign_tokens_are_refused_clearly(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    other = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    other_reg = await create_registration(other.id)
+    good = join_path(settings, event, reg)
+    cases = {
+        "forged": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
+        "garbage": f"/events/{event.slug}/join/not-a-token",
+        "expired": join_path(settings, event, reg, expires=now() - dt.timedelta(seconds=1)),
+        "revoked": join_path(settings, event, reg, version=0),
+        "other event": join_path(settings, event, other_reg),
+        "other event's page": join_path(settings, other, reg),
+    }
+    for name, path in cases.items():
+        response = await client.get(path)
+        assert response.status_code == 400, name
+        assert "E-mail me my join link" in response.text, name
+        assert f"/events/{event.slug}/send-link" in response.text or "send-link" in response.text
+    assert await attendee_sessions(db, reg) == []
+    assert (await client.get(f"/events/{event.slug}/watch")).status_code == 303
+
+
+async def test_erased_and_refused_registrations_cannot_join(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    erased = await create_registration(event.id, erased_at=now())
+    rejected = await create_registration(event.id, status="rejected")
+    cancelled = await create_registration(event.id, status="cancelled")
+    assert (await client.get(join_path(settings, event, erased))).status_code == 400
+    for reg in (rejected, cancelled):
+        response = await client.get(join_path(settings, event, reg))
+        assert response.status_code == 403
+        assert "not approved" in response.text
+        assert await attendee_sessions(db, reg) == []
+
+
+async def test_pending_registration_sees_that_approval_is_awaited(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now(approval="manual")))
+    reg = await create_registration(event.id, status="pending")
+    await join(client, settings, event, reg)
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 200
+    assert "awaiting the organiser" in page.text and "<video" not in page.text
+
+
+async def test_registration_rejected_after_login_gets_403(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    async with db.transaction() as conn:
+        await conn.execute(registrations.update().where(registrations.c.id == reg).values(status="rejected"))
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 403 and "<video" not in page.text
+
+
+async def test_watch_without_a_session_for_this_event_goes_to_login(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    other = await load_event(db, await create_event(**on_now()))
+    response = await client.get(f"/events/{event.slug}/watch")
+    assert response.status_code == 303 and response.headers["location"].endswith(f"/events/{event.slug}/login")
+    await join(client, settings, other, await create_registration(other.id))
+    response = await client.get(f"/events/{event.slug}/watch")  # logged in, but for another event
+    assert response.status_code == 303
+
+
+async def test_waiting_page_before_doors_open_with_a_countdown(client, db, settings, create_event, create_registration):
+    start = dt.datetime(2030, 3, 5, 12, 0, tzinfo=dt.UTC)  # 14:00 in Bucharest
+    event = await load_event(db, await create_event(starts_at=start, ends_at=start + dt.timedelta(hours=2)))
+    await join(client, settings, event, await create_registration(event.id))
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 200
+    assert "14:00" in page.text and 'id="countdown"' in page.text and "data-seconds-left=" in page.text
+    assert "/static/js/countdown.js" in page.text and "<video" not in page.text
+
+
+async def test_doors_open_before_the_start(client, db, settings, create_event, create_registration):
+    start = now() + dt.timedelta(minutes=20)
+    event = await load_event(db, await create_event(starts_at=start, ends_at=start + dt.timedelta(hours=1)))
+    await join(client, settings, event, await create_registration(event.id))
+    assert "<video" in (await client.get(f"/events/{event.slug}/watch")).text
+
+
+async def test_over_page_after_the_end_and_grace(client, db, settings, create_event, create_registration):
+    start = now() - dt.timedelta(hours=3)
+    event = await load_event(db, await create_event(starts_at=start, ends_at=start + dt.timedelta(hours=2)))
+    await join(client, settings, event, await create_registration(event.id))
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 200 and "This event is over" in page.text and "<video" not in page.text
+
+
+async def test_embed_url_is_framed_and_allowed_by_csp_on_this_page_only(
+    client, db, settings, create_event, create_registration
+):
+    embed = "https://player.example.com/embed/123?x=1"
+    event = await load_event(db, await create_event(**on_now(stream_url="", embed_url=embed)))
+    await join(client, settings, event, await create_registration(event.id))
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert '<iframe id="stream" src="https://player.example.com/embed/123?x=1"' in page.text
+    assert "frame-src https://player.example.com" in page.headers["content-security-policy"]
+    assert "hls.min.js" not in page.text
+    assert "frame-src 'none'" in (await client.get(f"/events/{event.slug}")).headers["content-security-policy"]
+
+
+async def test_logout_ends_the_session_and_a_replayed_cookie_gets_the_login_page(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    old_cookie = client.cookies.get(COOKIE_NAME)
+    page = await client.get(f"/events/{event.slug}/watch")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    response = await client.post(f"/events/{event.slug}/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["location"].endswith(f"/events/{event.slug}")
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    [row] = await attendee_sessions(db, reg)
+    assert row["revoked_at"] is not None
+    client.cookies.set(COOKIE_NAME, old_cookie)
+    replay = await client.get(f"/events/{event.slug}/watch")
+    assert replay.status_code == 303 and replay.headers["location"].endswith(f"/events/{event.slug}/login")
+
+
+async def test_logout_without_csrf_token_is_refused(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    assert (await client.post(f"/events/{event.slug}/logout", data={})).status_code == 403
+    [row] = await attendee_sessions(db, reg)
+    assert row["revoked_at"] is None
+
+
+async def _password_event(db, create_event, create_registration) -> tuple:
+    event = await load_event(db, await create_event(**on_now(login="link_and_password")))
+    reg = await create_registration(event.id, email="Ana.Pop@Example.org", password_hash=await hash_password(PASSWORD))
+    return event, reg
+
+
+async def test_login_with_password(client, db, create_event, create_registration):
+    event, reg = await _password_event(db, create_event, create_registration)
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    response = await client.post(
+        f"/events/{event.slug}/login", data={"email": "ana.pop@example.org", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303 and response.headers["location"].endswith("/watch")
+    assert len(await attendee_sessions(db, reg)) == 1
+    assert "<video" in (await client.get(f"/events/{event.slug}/watch")).text
+
+
+async def test_wrong_password_and_unknown_address_get_the_same_answer(client, db, create_event, create_registration):
+    event, reg = await _password_event(db, create_event, create_registration)
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    answers = []
+    for email, password in (("ana.pop@example.org", "wrong-password"), ("nobody@example.org", PASSWORD)):
+        response = await client.post(
+            f"/events/{event.slug}/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+        answers.append((response.status_code, response.text.replace(email, "")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400 and "Wrong e-mail address or password." in answers[0][1]
+    assert await attendee_sessions(db, reg) == []
+
+
+async def test_password_login_is_not_offered_for_link_only_events(client, db, create_event):
+    event = await load_event(db, await create_event(**on_now(login="link")))
+    page = await client.get(f"/events/{event.slug}/login")
+    assert 'name="password"' not in page.text and "E-mail me my join link" in page.text
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    response = await client.post(
+        f"/events/{event.slug}/login", data={"email": "a@example.org", "password": "x" * 10, "csrf_token": token}
+    )
+    assert response.status_code == 404
+
+
+async def test_login_is_rate_limited(client, db, create_event, create_registration):
+    event, _reg = await _password_event(db, create_event, create_registration)
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    data = {"email": "ana.pop@example.org", "password": "wrong-password", "csrf_token": token}
+    statuses = [(await client.post(f"/events/{event.slug}/login", data=data)).status_code for _ in range(11)]
+    assert statuses[:10] == [400] * 10 and statuses[10] == 429
+    response = await client.post(f"/events/{event.slug}/login", data={**data, "password": PASSWORD})
+    assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
+
+
+async def outbox_rows(db) -> list:
+    async with db.connection() as conn:
+        return list(await conn.fetch_all(outbox.select().order_by(outbox.c.id)))
+
+
+async def test_send_link_gives_the_same_answer_and_mails_only_approved_registrants(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    approved = await create_registration(event.id, email="ioana@example.org")
+    await create_registration(event.id, email="pending@example.org", status="pending")
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    answers = []
+    for email in ("IOANA@example.org", "nobody@example.org", "pending@example.org"):
+        response = await client.post(f"/events/{event.slug}/send-link", data={"email": email, "csrf_token": token})
+        answers.append((response.status_code, response.headers["location"]))
+    assert len(set(answers)) == 1 and answers[0][0] == 303 and answers[0][1].endswith("/login?sent=1")
+    [mail] = await outbox_rows(db)
+    assert mail["to_address"] == "ioana@example.org" and mail["registration_id"] == approved
+    assert mail["kind"] == "join_link"
+    assert join_path(settings, event, approved) in mail["body_text"]
+    page = await client.get(answers[0][1])
+    assert "If this address is registered" in page.text
+
+
+async def test_send_link_with_a_bad_address_is_a_422_and_sends_nothing(client, db, create_event):
+    event = await load_event(db, await create_event(**on_now()))
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    response = await client.post(
+        f"/events/{event.slug}/send-link", data={"email": "not an address", "csrf_token": token}
+    )
+    assert response.status_code == 422 and "Enter a valid e-mail address." in response.text
+    assert await outbox_rows(db) == []
+
+
+async def test_send_link_is_rate_limited(client, db, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    await create_registration(event.id, email="ioana@example.org")
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    data = {"email": "ioana@example.org", "csrf_token": token}
+    statuses = [(await client.post(f"/events/{event.slug}/send-link", data=data)).status_code for _ in range(6)]
+    assert statuses == [303] * 5 + [429]
+    assert len(await outbox_rows(db)) == 5
+    response = await client.post(f"/events/{event.slug}/send-link", data=data)
+    assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
+
+
+async def test_staff_session_is_not_an_attendee_session(client, db, create_event, create_staff):
+    from tests.conftest import login_staff
+
+    event = await load_event(db, await create_event(**on_now()))
+    user = await create_staff("operator")
+    await login_staff(client, user.email)
+    response = await client.get(f"/events/{event.slug}/watch")
+    assert response.status_code == 303
+
+
+async def test_attendee_session_rows_store_no_raw_id(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    raw = client.cookies.get(COOKIE_NAME)
+    async with db.connection() as conn:
+        hashes = [r[0] for r in await conn.fetch_all(sa.select(web_sessions.c.id_hash))]
+    assert all(raw.split(".")[0] not in h for h in hashes)
+
+
+async def test_stream_page_assets_are_served_with_the_hls_license_beside_them(client) -> None:
+    for path in ("/static/js/watch.js", "/static/js/countdown.js", "/static/vendor/hls/hls.min.js"):
+        assert (await client.get(path)).status_code == 200, path
+    license_text = (await client.get("/static/vendor/hls/LICENSE")).text
+    assert "Copyright" in license_text

@@ -1,0 +1,206 @@
+"""E-mail through a real SMTP server: the MIME structure, join links, retries, leases and the console backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import httpx
+import sqlalchemy as sa
+
+from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
+from webinar.access.tokens import JOIN, read_token
+from webinar.clock import now
+from webinar.db import DB
+from webinar.mail import ics
+from webinar.mail.sender import claim_one, deliver_due
+from webinar.tables import outbox
+
+LINK_RE = re.compile(r"http://testserver/events/([\w-]+)/join/([\w.\-]+)")
+
+
+async def _register(client: httpx.AsyncClient, slug: str, **overrides: str) -> None:
+    hidden = await open_form(client, slug)
+    response = await client.post(f"/events/{slug}/register", data={**person(**overrides), **hidden})
+    assert response.status_code == 303, response.text[:500]
+
+
+def _parts(message) -> dict[str, object]:
+    return {part.get_content_type(): part for part in message.walk() if not part.is_multipart()}
+
+
+async def test_confirmation_arrives_with_text_html_calendar_and_a_valid_join_link(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    await create_event(slug="mail", title="Știință, date; și <viitor>")
+    await _register(client, "mail")
+    assert await deliver_due(smtp_settings, db) == 1
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["stefan.popescu@example.org"]
+    message = received.message
+    assert "Știință, date; și <viitor>" in message["Subject"]
+    assert message["To"] == "stefan.popescu@example.org" and message["Message-ID"]
+    parts = _parts(message)
+    assert set(parts) == {"text/plain", "text/html", "text/calendar"}
+    assert parts["text/calendar"].get_param("method") == "REQUEST"
+    text = parts["text/plain"].get_content()
+    assert "<viitor>" in text  # plain text is not HTML-escaped
+    assert "&lt;viitor&gt;" in parts["text/html"].get_content()
+    slug, token = LINK_RE.search(text).groups()
+    [reg] = await registration_rows(db)
+    claims = read_token(str(smtp_settings.secret_key), JOIN, token, now())
+    assert slug == "mail" and claims and claims.registration_id == reg["id"] and claims.token_version == 1
+    calendar = parts["text/calendar"].get_content()
+    assert "SUMMARY:Știință\\, date\\; și <viitor>" in calendar.replace("\r\n ", "")
+    [row] = await outbox_rows(db)
+    assert row["status"] == "sent" and row["sent_at"] is not None and row["attempts"] == 1
+    assert await deliver_due(smtp_settings, db) == 0  # never twice
+    assert len(smtp_server.messages) == 1
+
+
+async def test_header_injection_through_a_name_is_impossible(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    await create_event(slug="inject")
+    hidden = await open_form(client, "inject")
+    bad = await client.post(
+        "/events/inject/register", data={**person(last_name="X\r\nBcc: someone@example.org"), **hidden}
+    )
+    assert bad.status_code == 422
+    await _register(client, "inject", last_name="X Bcc: someone@example.org")
+    [reg] = await registration_rows(db)
+    assert reg["last_name"] == "X Bcc: someone@example.org"
+    await deliver_due(smtp_settings, db)
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["stefan.popescu@example.org"]
+    assert received.message["Bcc"] is None and "someone@example.org" not in str(received.message["To"])
+
+
+async def test_a_421_reply_is_retried_with_backoff_and_then_delivered(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    await create_event(slug="retry")
+    await _register(client, "retry")
+    smtp_server.handler.refuse_with = "421 Try again later"
+    assert await deliver_due(smtp_settings, db) == 0
+    [row] = await outbox_rows(db)
+    assert row["status"] == "queued" and row["attempts"] == 1 and "421" in row["last_error"]
+    assert now() < row["next_attempt_at"] <= now() + dt.timedelta(seconds=30)
+    assert await deliver_due(smtp_settings, db) == 0  # not due yet
+    smtp_server.handler.refuse_with = None
+    async with db.transaction() as conn:
+        await conn.execute(outbox.update().values(next_attempt_at=now()))
+    assert await deliver_due(smtp_settings, db) == 1
+    [row] = await outbox_rows(db)
+    assert row["status"] == "sent" and row["attempts"] == 2 and len(smtp_server.messages) == 1
+
+
+async def test_a_permanent_5xx_reply_makes_the_message_dead(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    await create_event(slug="dead")
+    await _register(client, "dead")
+    smtp_server.handler.refuse_with = "550 Mailbox unavailable"
+    await deliver_due(smtp_settings, db)
+    [row] = await outbox_rows(db)
+    assert row["status"] == "dead" and "550" in row["last_error"]
+
+
+async def test_an_unreachable_server_defers_and_gives_up_after_a_day(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_settings
+) -> None:
+    await create_event(slug="down")
+    await _register(client, "down")
+    unreachable = smtp_settings.with_overrides(smtp_port=1, smtp_timeout=2.0)
+    await deliver_due(unreachable, db)
+    [row] = await outbox_rows(db)
+    assert row["status"] == "queued" and row["last_error"]
+    async with db.transaction() as conn:
+        await conn.execute(outbox.update().values(next_attempt_at=now(), created_at=now() - dt.timedelta(hours=25)))
+    await deliver_due(unreachable, db)
+    [row] = await outbox_rows(db)
+    assert row["status"] == "dead" and row["attempts"] == 2
+
+
+async def test_an_expired_lease_makes_a_message_claimable_again(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="lease")
+    await _register(client, "lease")
+    first = await claim_one(db, dt.timedelta(minutes=1), owner="crashed")
+    assert first is not None
+    assert await claim_one(db, dt.timedelta(minutes=1), owner="other") is None  # leased
+    async with db.transaction() as conn:
+        await conn.execute(outbox.update().values(locked_until=now() - dt.timedelta(seconds=1)))
+    again = await claim_one(db, dt.timedelta(minutes=1), owner="other")
+    assert again is not None and again.id == first.id
+    async with db.connection() as conn:
+        assert await conn.fetch_val(sa.select(outbox.c.lock_owner)) == "other"
+
+
+async def test_console_backend_logs_and_marks_sent(
+    client: httpx.AsyncClient, create_event, db: DB, settings, caplog
+) -> None:
+    await create_event(slug="console")
+    await _register(client, "console")
+    with caplog.at_level(logging.INFO, logger="webinar.mail"):
+        assert await deliver_due(settings, db) == 1
+    assert "stefan.popescu@example.org" in caplog.text
+    [row] = await outbox_rows(db)
+    assert row["status"] == "sent"
+
+
+async def test_manual_registrant_gets_no_link_until_approved(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings, operator_client
+) -> None:
+    from tests.conftest import csrf_from
+
+    event_id = await create_event(slug="approveme", approval="manual")
+    await _register(client, "approveme")
+    await deliver_due(smtp_settings, db)
+    assert not LINK_RE.search(smtp_server.messages[0].message.get_body(("plain",)).get_content())
+    [reg] = await registration_rows(db)
+    http = await operator_client()
+    page = await http.get(f"/admin/events/{event_id}/registrants")
+    response = await http.post(
+        f"/admin/events/{event_id}/registrants/approve",
+        data={"ids": str(reg["id"]), "csrf_token": csrf_from(page.text)},
+    )
+    assert response.status_code == 303
+    await deliver_due(smtp_settings, db)
+    approved = smtp_server.messages[1].message
+    assert "text/calendar" in _parts(approved)
+    _slug, token = LINK_RE.search(approved.get_body(("plain",)).get_content()).groups()
+    assert read_token(str(smtp_settings.secret_key), JOIN, token, now()).registration_id == reg["id"]
+
+
+def test_ics_escapes_folds_and_uses_crlf() -> None:
+    start = dt.datetime(2030, 3, 5, 12, 0, tzinfo=dt.UTC)
+    text = ics.render(
+        ics.Invitation(
+            uid="u@x",
+            title="Ș" * 60 + ", a; b\nc",
+            description="line1\nline2",
+            url="https://x.test/e",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            organiser_name='Org "Ana"',
+            organiser_email="o@x.test",
+            attendee_email="a@x.test",
+            stamp=start,
+        )
+    )
+    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    assert "DTSTART:20300305T120000Z" in text
+    unfolded = text.replace("\r\n ", "")
+    assert "\\, a\\; b\\nc" in unfolded and "DESCRIPTION:line1\\nline2" in unfolded
+    assert 'CN="Org Ana"' in unfolded
+
+
+def test_sender_loop_is_registered() -> None:
+    from webinar.mail.sender import sender_loop
+    from webinar.worker import loops
+
+    assert sender_loop in loops()

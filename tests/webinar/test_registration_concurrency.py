@@ -1,0 +1,64 @@
+"""Registrations under real concurrency (PostgreSQL): never past capacity, never a second row for a double-click."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
+from webinar.db import DB
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _clients(app: Starlette, cookies: httpx.Cookies, n: int) -> list[httpx.AsyncClient]:
+    """`n` browsers from different addresses sharing one session cookie (the per-IP rate limit is 20)."""
+    return [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"10.0.{i // 250}.{i % 250 + 1}", 40000)),
+            base_url="http://testserver",
+            cookies=cookies,
+        )
+        for i in range(n)
+    ]
+
+
+async def test_200_simultaneous_registrations_for_the_last_5_seats_give_exactly_5(
+    app: Starlette, client: httpx.AsyncClient, create_event, create_registration, db: DB
+) -> None:
+    event_id = await create_event(slug="rush", capacity=10)
+    for _ in range(5):
+        await create_registration(event_id, status="approved")
+    hidden = await open_form(client, "rush")
+    clients = _clients(app, client.cookies, 20)
+    try:
+        responses = await asyncio.gather(
+            *(
+                clients[i % 20].post("/events/rush/register", data={**person(email=f"p{i}@example.org"), **hidden})
+                for i in range(200)
+            )
+        )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(303) == 5 and statuses.count(409) == 195
+    rows = await registration_rows(db)
+    assert len(rows) == 10 and sum(r["status"] in ("approved", "pending") for r in rows) == 10
+    assert [m["kind"] for m in await outbox_rows(db)] == ["confirmation"] * 5
+
+
+async def test_20_identical_simultaneous_posts_give_one_row_and_one_confirmation(
+    app: Starlette, client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="doubleclick")
+    hidden = await open_form(client, "doubleclick")
+    responses = await asyncio.gather(
+        *(client.post("/events/doubleclick/register", data={**person(), **hidden}) for _ in range(20))
+    )
+    assert {r.status_code for r in responses} == {303}
+    assert len(await registration_rows(db)) == 1
+    kinds = [m["kind"] for m in await outbox_rows(db)]
+    assert kinds.count("confirmation") == 1 and kinds.count("already_registered") <= 1 and len(kinds) <= 2

@@ -1,0 +1,153 @@
+"""Getting in and out: join links, password login, "e-mail me my link", logout. Each is one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from databases.core import Connection
+from starlette.templating import Jinja2Templates
+
+from webinar.access import queries
+from webinar.access.queries import Attendee
+from webinar.access.tokens import JOIN, TokenClaims, read_token
+from webinar.accounts import passwords, sessions
+from webinar.clock import now
+from webinar.db import DB
+from webinar.events.queries import Event
+from webinar.presence import services as presence
+from webinar.settings import Settings
+from webinar.web import ratelimit
+
+LOGIN_LIMIT = 10  # per address per window; per IP it is five times that
+SEND_LINK_LIMIT = 5
+WINDOW = dt.timedelta(minutes=15)
+# How long after the end the stream page stays open.
+GRACE = dt.timedelta(minutes=30)
+
+
+class JoinRefusal(enum.Enum):
+    INVALID = "invalid"  # forged, expired, revoked, another event's, erased: 400
+    REFUSED = "refused"  # rejected or cancelled: 403
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from, as stored on the session."""
+
+    ip: str
+    user_agent: str
+    old_sid: str | None
+
+
+def check_join_token(claims: TokenClaims | None, event: Event, attendee: Attendee | None) -> JoinRefusal | None:
+    """Why a join token's claims may not log anyone in to this event, or None when they may."""
+    if claims is None or attendee is None or attendee.id != claims.registration_id:
+        return JoinRefusal.INVALID
+    if attendee.event_id != event.id or attendee.erased_at is not None:
+        return JoinRefusal.INVALID
+    if attendee.token_version != claims.token_version:
+        return JoinRefusal.INVALID
+    if attendee.status not in ("approved", "pending"):
+        return JoinRefusal.REFUSED
+    return None
+
+
+async def join(db: DB, settings: Settings, event: Event, token: str, client: Client) -> str | JoinRefusal:
+    """Log in with a join link: a new attendee session (the browser's old one revoked), or why not."""
+    claims = read_token(str(settings.secret_key), JOIN, token, now())
+    async with db.transaction() as conn:
+        attendee = await queries.registration(conn, claims.registration_id) if claims else None
+        refusal = check_join_token(claims, event, attendee)
+        if refusal is not None or attendee is None:
+            return refusal or JoinRefusal.INVALID
+        return await _start_session(conn, settings, event, attendee, client)
+
+
+async def _start_session(conn: Connection, settings: Settings, event: Event, attendee: Attendee, client: Client) -> str:
+    """A new attendee session for this browser; its previous one (if any) revoked."""
+    if client.old_sid is not None:
+        # A page still open under the old session reconnects under the new one, as a new viewing session.
+        await presence.close_for_web_session(conn, sessions.id_hash(client.old_sid), "left")
+        await sessions.revoke(conn, client.old_sid)
+    return await sessions.create(
+        conn,
+        kind="attendee",
+        registration_id=attendee.id,
+        event_id=event.id,
+        max_age=min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+
+
+async def password_login(
+    db: DB, settings: Settings, event: Event, email: str, password: str, client: Client
+) -> str | None:
+    """Log in with e-mail and password (rate-limited); the new session id, or None for any wrong answer."""
+    async with db.connection() as conn:
+        await ratelimit.hit(conn, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW)
+        attendee = await queries.registration_by_email(conn, event.id, email) if email else None
+    ok = await passwords.verify_password(attendee.password_hash if attendee else None, password)
+    if not ok or attendee is None:
+        return None
+    async with db.transaction() as conn:
+        return await _start_session(conn, settings, event, attendee, client)
+
+
+async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
+    """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
+    from webinar.mail.notifications import send_join_link
+
+    async with db.connection() as conn:
+        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
+    async with db.transaction() as conn:
+        attendee = await queries.registration_by_email(conn, event.id, email)
+        if attendee is not None and attendee.status == "approved" and attendee.email:
+            await send_join_link(conn, settings, templates, event, attendee)
+
+
+async def logout(db: DB, event: Event, raw_sid: str | None, idle: dt.timedelta) -> None:
+    """End this browser's viewing sessions (reason `logout`) and its attendee session."""
+    if raw_sid is None:
+        return
+    async with db.transaction() as conn:
+        found = await queries.attendee_session(conn, raw_sid, event.id, idle)
+        if found is not None:
+            await presence.close_for_web_session(conn, found.id_hash, "logout")
+        await sessions.revoke(conn, raw_sid)
+
+
+class Gate(enum.Enum):
+    LOGIN = "login"
+    PENDING = "pending"
+    REFUSED = "refused"
+    WAITING = "waiting"
+    OVER = "over"
+    OPEN = "open"
+
+
+def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
+    """What the stream page shows this visitor now (SPEC §3.4)."""
+    if attendee is None:
+        return Gate.LOGIN
+    if attendee.status == "pending":
+        return Gate.PENDING
+    if attendee.status != "approved":
+        return Gate.REFUSED
+    if at < event.doors_open_at:
+        return Gate.WAITING
+    if at > event.ends_at + GRACE:
+        return Gate.OVER
+    return Gate.OPEN
+
+
+async def viewer(db: DB, settings: Settings, event: Event, raw_sid: str | None) -> Attendee | None:
+    """The attendee this browser is logged in as, for this event."""
+    idle = dt.timedelta(minutes=settings.session_idle_minutes)
+    async with db.connection() as conn:
+        found = await queries.attendee_session(conn, raw_sid, event.id, idle)
+    return found.attendee if found else None

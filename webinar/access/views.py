@@ -1,0 +1,142 @@
+"""Attendee access pages: join link, login, "e-mail me my link", the gated stream page, logout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webinar import i18n
+from webinar.access import forms, services
+from webinar.access.services import Gate, JoinRefusal
+from webinar.clock import now
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.web.client_ip import client_ip
+from webinar.web.cookies import current_sid, set_sid
+from webinar.web.forms import read_form
+
+
+async def _event(request: Request) -> Event:
+    async with request.app.state.db.connection() as conn:
+        event = await event_queries.by_slug(conn, request.path_params["slug"])
+    if event is None or event.purged_at is not None:
+        raise HTTPException(404)
+    i18n.activate(event.language)
+    return event
+
+
+def _client(request: Request) -> services.Client:
+    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    return services.Client(ip, request.headers.get("user-agent", ""), current_sid(request))
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(request, f"webinar/{name}", context, status_code=status)
+
+
+def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectResponse:
+    return RedirectResponse(str(request.url_for(name, slug=event.slug)) + query, status_code=303)
+
+
+async def join(request: Request) -> Response:
+    """`GET /events/{slug}/join/{token}`: log in with the personal link, or say clearly why not."""
+    event = await _event(request)
+    result = await services.join(
+        request.app.state.db, request.app.state.settings, event, request.path_params["token"], _client(request)
+    )
+    if isinstance(result, JoinRefusal):
+        status = 403 if result is JoinRefusal.REFUSED else 400
+        context = {"event": event, "refused": result is JoinRefusal.REFUSED, "errors": {}, "link_email": ""}
+        return _render(request, "join_invalid.html", context, status)
+    set_sid(request, result)
+    return _to(request, "watch", event)
+
+
+def _login_page(request: Request, event: Event, status: int = 200, **context: Any) -> Response:
+    values = {"event": event, "email": "", "link_email": "", "errors": {}, "error": None}
+    values["sent"] = request.query_params.get("sent") == "1"
+    values.update(context)
+    return _render(request, "login.html", values, status)
+
+
+async def login_page(request: Request) -> Response:
+    """`GET /events/{slug}/login`: password login (where enabled) and "e-mail me my join link"."""
+    return _login_page(request, await _event(request))
+
+
+async def login(request: Request) -> Response:
+    """`POST /events/{slug}/login`: e-mail + password; the same answer for an unknown address and a wrong password."""
+    event = await _event(request)
+    if event.login != "link_and_password":
+        raise HTTPException(404)
+    data, errors = forms.login_form(await read_form(request))
+    if errors:
+        return _login_page(request, event, 422, email=data.email, errors=errors)
+    app = request.app
+    sid = await services.password_login(
+        app.state.db, app.state.settings, event, data.email, data.password, _client(request)
+    )
+    if sid is None:
+        error = i18n.gettext("Wrong e-mail address or password.")
+        return _login_page(request, event, 400, email=data.email, error=error)
+    set_sid(request, sid)
+    return _to(request, "watch", event)
+
+
+async def send_link(request: Request) -> Response:
+    """`POST /events/{slug}/send-link`: the same answer whether or not the address is registered."""
+    event = await _event(request)
+    email, errors = forms.send_link_form(await read_form(request))
+    if errors:
+        return _login_page(request, event, 422, link_email=email, errors=errors)
+    app = request.app
+    ip = client_ip(request, app.state.settings.trusted_proxies)
+    await services.send_link(app.state.db, app.state.settings, app.state.templates, event, email, ip)
+    return _to(request, "login_form", event, "?sent=1")
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("https", "http") and parts.netloc else None
+
+
+async def watch(request: Request) -> Response:
+    """`GET /events/{slug}/watch`: the stream page, gated by session, status and time (SPEC §3.4)."""
+    event = await _event(request)
+    settings = request.app.state.settings
+    attendee = await services.viewer(request.app.state.db, settings, event, current_sid(request))
+    at = now()
+    state = services.gate(event, attendee, at)
+    context: dict[str, Any] = {"event": event, "attendee": attendee}
+    if state is Gate.LOGIN:
+        return _to(request, "login_form", event)
+    if state is Gate.REFUSED:
+        raise HTTPException(403, i18n.gettext("Your registration for this event is not approved."))
+    if state is Gate.PENDING:
+        return _render(request, "pending.html", context)
+    if state is Gate.WAITING:
+        context["seconds_left"] = max(1, int((event.doors_open_at - at) / dt.timedelta(seconds=1)) + 1)
+        return _render(request, "waiting.html", context)
+    if state is Gate.OVER:
+        return _render(request, "over.html", context)
+    embed = "" if event.stream_url else event.embed_url
+    if embed and (origin := _origin(embed)):
+        request.scope.setdefault("state", {})["csp_frame_src"] = origin
+    context.update(embed_url=embed, heartbeat_seconds=settings.heartbeat_seconds)
+    return _render(request, "watch.html", context)
+
+
+async def logout(request: Request) -> Response:
+    """`POST /events/{slug}/logout`: end the viewing session(s) and the attendee session, clear the cookie."""
+    event = await _event(request)
+    await read_form(request)
+    settings = request.app.state.settings
+    idle = dt.timedelta(minutes=settings.session_idle_minutes)
+    await services.logout(request.app.state.db, event, current_sid(request), idle)
+    set_sid(request, None)
+    return _to(request, "event", event)

@@ -1,0 +1,41 @@
+"""E-mails sent from the attendee's side of access: "e-mail me my join link"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from databases.core import Connection
+from starlette.templating import Jinja2Templates
+
+from webinar.access.tokens import JOIN, make_token
+from webinar.events.queries import Event
+from webinar.mail import outbox
+from webinar.mail.render import one_line, render_email
+from webinar.settings import Settings
+
+
+def join_link(settings: Settings, event: Event, registration_id: int, token_version: int) -> str:
+    """The personal join link of a registration."""
+    token = make_token(str(settings.secret_key), JOIN, registration_id, token_version, event.join_link_expires_at)
+    return f"{settings.base_url}/events/{event.slug}/join/{token}"
+
+
+async def send_join_link(
+    conn: Connection, settings: Settings, templates: Jinja2Templates, event: Event, registration: Any
+) -> int:
+    """Queue the join-link e-mail for an approved registration (inside the caller's transaction)."""
+    assert registration.email
+    url = join_link(settings, event, registration.id, registration.token_version)
+    context = {"event": event, "join_url": url, "title": one_line(event.title), "first_name": registration.first_name}
+    rendered = render_email(templates.env, "join_link", context, registration.language)
+    return await outbox.enqueue(
+        conn,
+        kind="join_link",
+        to_address=registration.email,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        mail_from=settings.mail_from,
+        event_id=event.id,
+        registration_id=registration.id,
+    )

@@ -1,0 +1,124 @@
+"""The presence channel `WS /events/{slug}/presence`: one viewing session per open stream page (docs/presence.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from webinar.db import DB
+from webinar.presence import services
+from webinar.settings import Settings
+from webinar.web.client_ip import client_ip
+from webinar.web.cookies import current_sid
+
+log = logging.getLogger("webinar.presence")
+
+POLICY_VIOLATION = 1008
+MAX_MESSAGE = 1024
+TOUCH_WEB_SESSION_EVERY = 60.0
+# 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
+CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
+
+
+def same_site(websocket: WebSocket, base_url: str) -> bool:
+    """Whether the Origin header names our own site (browsers always send it on WebSockets)."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return False
+    base = urlsplit(base_url)
+    if origin == f"{base.scheme}://{base.netloc}":
+        return True
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    host = websocket.headers.get("host")
+    return host is not None and origin == f"{scheme}://{host}"
+
+
+def parse(text: str | None, session_id: int) -> str | None:
+    """The message type ('heartbeat' or 'leave'), or None for anything else (garbage, someone else's session)."""
+    if text is None or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("type") not in ("heartbeat", "leave"):
+        return None
+    if "session" in message and message["session"] != session_id:
+        return None
+    kind: str = message["type"]
+    return kind
+
+
+async def presence(websocket: WebSocket) -> None:
+    """Authenticate by the attendee session cookie, open or resume a viewing session, and keep it alive."""
+    settings: Settings = websocket.app.state.settings
+    db = websocket.app.state.db
+    idle = dt.timedelta(minutes=settings.session_idle_minutes)
+    if not same_site(websocket, settings.base_url):
+        log.warning("presence: cross-site origin %r refused", websocket.headers.get("origin"))
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    viewer = await services.authenticate(db, websocket.path_params["slug"], current_sid(websocket), idle)
+    if viewer is None:
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    ip = client_ip(websocket, settings.trusted_proxies)
+    session_id = await services.open_or_resume(
+        db, viewer, ip, websocket.headers.get("user-agent", ""), settings.presence_timeout_seconds
+    )
+    await websocket.send_json({"type": "open", "session": session_id, "heartbeat": settings.heartbeat_seconds})
+    reason = "left"
+    try:
+        reason = await _serve(websocket, settings, viewer, session_id, idle)
+    finally:
+        # Shielded: a server shutting down cancels us, and the close must still be written.
+        await asyncio.shield(_close_quietly(db, session_id, reason))
+    if websocket.application_state != WebSocketState.DISCONNECTED:
+        try:
+            await websocket.close(code=CLOSE_CODES.get(reason, 1000))
+        except RuntimeError:
+            pass  # the client went away meanwhile
+
+
+async def _serve(
+    websocket: WebSocket, settings: Settings, viewer: services.Viewer, session_id: int, idle: dt.timedelta
+) -> str:
+    """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
+    db = websocket.app.state.db
+    touched = time.monotonic()
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), timeout=settings.presence_timeout_seconds)
+        except TimeoutError:
+            return "timeout"
+        if message["type"] == "websocket.disconnect":
+            return "left"
+        kind = parse(message.get("text"), session_id)
+        if kind is None:
+            log.warning("presence: unexpected message on session %s closed the channel", session_id)
+            return "garbage"
+        if kind == "leave":
+            return "left"
+        if not await services.heartbeat(db, session_id, viewer, idle):
+            log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
+            return "ended"
+        if time.monotonic() - touched > TOUCH_WEB_SESSION_EVERY:
+            await services.touch_web_session(db, viewer.web_session_hash)
+            touched = time.monotonic()
+
+
+async def _close_quietly(db: DB, session_id: int, reason: str) -> None:
+    """Record the end of the session; never raise out of the channel."""
+    if reason == "ended":
+        return
+    try:
+        await services.close(db, session_id, "timeout" if reason == "timeout" else "left")
+    except Exception:
+        log.exception("presence: could not close viewing session %s", session_id)

@@ -1,0 +1,154 @@
+"""Viewing sessions: open or resume on connect, heartbeat, close (left, logout, timeout), and the sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from webinar.access import queries as access_queries
+from webinar.clock import now
+from webinar.db import DB
+from webinar.events import queries as event_queries
+from webinar.tables import viewing_sessions, web_sessions
+
+vs = viewing_sessions
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is on the stream page: an approved registration, through one attendee web session."""
+
+    event_id: int
+    registration_id: int
+    web_session_hash: str
+
+
+async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelta) -> Viewer | None:
+    """The viewer behind a presence channel: a live attendee session of this event, approved; else None."""
+    async with db.transaction() as conn:
+        event = await event_queries.by_slug(conn, slug)
+        if event is None or event.purged_at is not None:
+            return None
+        found = await access_queries.attendee_session(conn, raw_sid, event.id, idle)
+    if found is None or found.attendee.status != "approved":
+        return None
+    return Viewer(event.id, found.attendee.id, found.id_hash)
+
+
+async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeout_seconds: int) -> int:
+    """The viewing session to use for a new connection: this web session's recent one, reopened, or a new one.
+
+    A break shorter than the timeout (reload, blip, restart) never splits a session: an open session seen
+    within it, or one closed as `left` within it, goes on.
+    """
+    at = now()
+    horizon = at - dt.timedelta(seconds=timeout_seconds)
+    async with db.transaction() as conn:
+        recent = await conn.fetch_val(
+            sa.select(vs.c.id)
+            .where(
+                vs.c.web_session_hash == viewer.web_session_hash,
+                vs.c.registration_id == viewer.registration_id,
+                sa.or_(
+                    sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
+                    sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
+                ),
+            )
+            .order_by(vs.c.started_at.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            await conn.execute(
+                vs.update().where(vs.c.id == recent).values(last_seen_at=at, ended_at=None, end_reason=None)
+            )
+            return int(recent)
+        new_id = await conn.fetch_val(
+            vs.insert()
+            .values(
+                event_id=viewer.event_id,
+                registration_id=viewer.registration_id,
+                web_session_hash=viewer.web_session_hash,
+                started_at=at,
+                last_seen_at=at,
+                ip=ip[:45] or None,
+                user_agent=user_agent[:500],
+            )
+            .returning(vs.c.id)
+        )
+        return int(new_id)
+
+
+async def heartbeat(db: DB, session_id: int, viewer: Viewer, idle: dt.timedelta) -> bool:
+    """Record a heartbeat (one UPDATE); False when the session was closed or its web session ended.
+
+    A session another tab of the same browser closed as `left` is taken up again: the page is still there.
+    """
+    at = now()
+    web_session_live = (
+        sa.select(web_sessions.c.id_hash)
+        .where(
+            web_sessions.c.id_hash == viewer.web_session_hash,
+            web_sessions.c.revoked_at.is_(None),
+            web_sessions.c.expires_at > at,
+            web_sessions.c.last_seen_at > at - idle,
+        )
+        .exists()
+    )
+    async with db.transaction() as conn:
+        updated = await conn.fetch_val(
+            vs.update()
+            .where(
+                vs.c.id == session_id,
+                sa.or_(vs.c.ended_at.is_(None), vs.c.end_reason == "left"),
+                web_session_live,
+            )
+            .values(last_seen_at=at, ended_at=None, end_reason=None)
+            .returning(vs.c.id)
+        )
+    return updated is not None
+
+
+async def touch_web_session(db: DB, web_session_hash: str) -> None:
+    """Keep the attendee's web session from idling out while the page is open."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            web_sessions.update()
+            .where(web_sessions.c.id_hash == web_session_hash, web_sessions.c.revoked_at.is_(None))
+            .values(last_seen_at=now())
+        )
+
+
+async def close(db: DB, session_id: int, reason: str) -> None:
+    """Close one open session: `left`/`logout` now, `timeout` at its last heartbeat."""
+    ended_at = vs.c.last_seen_at if reason == "timeout" else now()
+    async with db.transaction() as conn:
+        await conn.execute(
+            vs.update()
+            .where(vs.c.id == session_id, vs.c.ended_at.is_(None))
+            .values(ended_at=ended_at, end_reason=reason)
+        )
+
+
+async def close_for_web_session(conn: Connection, web_session_hash: str, reason: str) -> None:
+    """Close every open session of one web session (logout), inside the caller's transaction."""
+    await conn.execute(
+        vs.update()
+        .where(vs.c.web_session_hash == web_session_hash, vs.c.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
+
+
+async def sweep(db: DB, timeout_seconds: int) -> int:
+    """Close, at their last heartbeat, open sessions not seen within the timeout; returns how many."""
+    horizon = now() - dt.timedelta(seconds=timeout_seconds)
+    async with db.transaction() as conn:
+        closed = await conn.fetch_all(
+            vs.update()
+            .where(vs.c.ended_at.is_(None), vs.c.last_seen_at < horizon)
+            .values(ended_at=vs.c.last_seen_at, end_reason="timeout")
+            .returning(vs.c.id)
+        )
+    return len(closed)

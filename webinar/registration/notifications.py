@@ -1,0 +1,87 @@
+"""The e-mails a registrant receives: rendered in their language and queued in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+import jinja2
+from databases.core import Connection
+
+from webinar.access.tokens import JOIN, make_token
+from webinar.clock import now
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.mail import ics, outbox
+from webinar.mail.render import one_line, render_email
+from webinar.registration.queries import Registration
+from webinar.settings import Settings
+
+WITH_JOIN_LINK = ("confirmation", "approved")
+KINDS = ("confirmation", "received", "approved", "rejected", "already_registered")
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """What composing an e-mail needs from the app: its settings and its Jinja environment."""
+
+    settings: Settings
+    env: jinja2.Environment
+
+
+def join_url(settings: Settings, event: Event, registration: Registration) -> str:
+    """The personal join link of an approved registrant."""
+    token = make_token(
+        str(settings.secret_key), JOIN, registration.id, registration.token_version, event.join_link_expires_at
+    )
+    return f"{settings.base_url}/events/{event.slug}/join/{token}"
+
+
+def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
+    domain = parseaddr(mailer.settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    return ics.render(
+        ics.Invitation(
+            uid=f"event-{event.id}-registration-{reg.id}@{domain}",
+            title=event.title,
+            description=f"{event.title}\n{url}",
+            url=url,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
+            organiser_name=organiser,
+            organiser_email=parseaddr(mailer.settings.mail_from)[1],
+            attendee_email=reg.email or "",
+            stamp=now(),
+        )
+    )
+
+
+async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: Registration) -> int:
+    """Render one registrant e-mail and put it in the outbox (inside the caller's transaction)."""
+    assert kind in KINDS and reg.email
+    org = await event_queries.organisation(conn, event.organisation_id)
+    organiser = org.name if org else ""
+    url = join_url(mailer.settings, event, reg) if kind in WITH_JOIN_LINK or reg.status == "approved" else None
+    base = mailer.settings.base_url
+    context = {
+        "event": event,
+        "registration": reg,
+        "organiser": organiser,
+        "join_url": url,
+        "event_url": f"{base}/events/{event.slug}",
+        "privacy_url": f"{base}/events/{event.slug}/privacy",
+        "title": one_line(event.title),
+    }
+    rendered = render_email(mailer.env, kind, context, reg.language)
+    invitation = _invitation(mailer, event, reg, url, organiser) if url and kind in WITH_JOIN_LINK else None
+    return await outbox.enqueue(
+        conn,
+        kind=kind,
+        to_address=reg.email,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        ics=invitation,
+        mail_from=mailer.settings.mail_from,
+        event_id=event.id,
+        registration_id=reg.id,
+    )

@@ -1,0 +1,149 @@
+"""SQL for registrations, their consent records and viewing sessions, returning frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases.core import Connection
+
+from webinar.events.queries import to_dataclass
+from webinar.tables import consent_records, registrations, viewing_sessions
+from webinar.text import fold
+
+PAGE_SIZE = 50
+HOLDS_SEAT = ("approved", "pending")
+
+
+@dataclass(frozen=True)
+class Registration:
+    id: int
+    event_id: int
+    email: str | None
+    email_normalised: str | None
+    first_name: str | None
+    last_name: str | None
+    job_title: str | None
+    member_id: str | None
+    organisation: str | None
+    phone: str | None
+    status: str
+    marketing_opt_in: bool
+    token_version: int
+    language: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    decided_at: dt.datetime | None
+    erased_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    id: int
+    purpose: str
+    action: str
+    consent_text_id: int | None
+    text_version: int | None
+    text_sha256: str | None
+    recorded_at: dt.datetime
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class ViewingSession:
+    id: int
+    started_at: dt.datetime
+    last_seen_at: dt.datetime
+    ended_at: dt.datetime | None
+    end_reason: str | None
+    ip: str | None
+    user_agent: str | None
+
+
+_COLUMNS = [registrations.c[name] for name in Registration.__dataclass_fields__]
+
+
+async def seats_taken(conn: Connection, event_id: int) -> int:
+    """How many registrations hold a seat (approved or pending)."""
+    query = sa.select(sa.func.count()).where(
+        registrations.c.event_id == event_id, registrations.c.status.in_(HOLDS_SEAT)
+    )
+    return int(await conn.fetch_val(query))
+
+
+async def by_id(conn: Connection, event_id: int, registration_id: int) -> Registration | None:
+    """One registration of one event."""
+    row = await conn.fetch_one(
+        sa.select(*_COLUMNS).where(registrations.c.id == registration_id, registrations.c.event_id == event_id)
+    )
+    return to_dataclass(Registration, row) if row else None
+
+
+async def by_email(conn: Connection, event_id: int, email_normalised: str, lock: bool = False) -> Registration | None:
+    """The event's registration for an address; `lock` holds the row (PostgreSQL) until the transaction ends."""
+    query = sa.select(*_COLUMNS).where(
+        registrations.c.event_id == event_id, registrations.c.email_normalised == email_normalised
+    )
+    row = await conn.fetch_one(query.with_for_update() if lock else query)
+    return to_dataclass(Registration, row) if row else None
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(event_id: int, q: str, status: str | None) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [registrations.c.event_id == event_id]
+    for word in fold(q).split():
+        where.append(registrations.c.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
+    if status:
+        where.append(registrations.c.status == status)
+    return where
+
+
+async def search(
+    conn: Connection, event_id: int, q: str, status: str | None, page: int
+) -> tuple[list[Registration], int]:
+    """One page of an event's registrants matching a folded search and a status, and how many match."""
+    where = _filters(event_id, q, status)
+    total = int(await conn.fetch_val(sa.select(sa.func.count()).select_from(registrations).where(*where)))
+    rows = await conn.fetch_all(
+        sa.select(*_COLUMNS)
+        .where(*where)
+        .order_by(registrations.c.created_at.desc(), registrations.c.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    return [to_dataclass(Registration, r) for r in rows], total
+
+
+async def status_counts(conn: Connection, event_id: int) -> dict[str, int]:
+    """How many of the event's registrants are in each status."""
+    rows = await conn.fetch_all(
+        sa.select(registrations.c.status, sa.func.count().label("n"))
+        .where(registrations.c.event_id == event_id)
+        .group_by(registrations.c.status)
+    )
+    return {row["status"]: int(row["n"]) for row in rows}
+
+
+async def consents(conn: Connection, registration_id: int) -> list[ConsentRecord]:
+    """Every consent record of a registration, oldest first."""
+    rows = await conn.fetch_all(
+        consent_records.select()
+        .where(consent_records.c.registration_id == registration_id)
+        .order_by(consent_records.c.recorded_at, consent_records.c.id)
+    )
+    return [to_dataclass(ConsentRecord, r) for r in rows]
+
+
+async def sessions(conn: Connection, registration_id: int) -> list[ViewingSession]:
+    """Every viewing session of a registration, oldest first."""
+    rows = await conn.fetch_all(
+        viewing_sessions.select()
+        .where(viewing_sessions.c.registration_id == registration_id)
+        .order_by(viewing_sessions.c.started_at)
+    )
+    return [to_dataclass(ViewingSession, r) for r in rows]

@@ -1,0 +1,109 @@
+"""Public registration: the form on the event page, its submission, and the page that follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from databases.core import Connection
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webinar import i18n
+from webinar.clock import now
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.registration import forms, queries, services
+from webinar.registration.notifications import Mailer
+from webinar.web import ratelimit
+from webinar.web.client_ip import client_ip
+from webinar.web.forms import read_form, text
+
+RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
+# Outside the window (or full) a POST is refused with 409 Conflict: the request is fine, the event's state is not.
+REFUSED_STATUS = 409
+
+
+async def _load_event(conn: Connection, slug: str) -> Event:
+    event = await event_queries.by_slug(conn, slug)
+    if event is None or event.purged_at is not None:
+        raise HTTPException(404)
+    return event
+
+
+async def registration_state(conn: Connection, event: Event) -> str:
+    """'open', 'full', or why the window is shut ('not_yet', 'closed', 'over')."""
+    state = services.window_state(event, now())
+    if state == "open" and event.capacity is not None:
+        if await queries.seats_taken(conn, event.id) >= event.capacity:
+            return "full"
+    return state
+
+
+async def render_event(
+    request: Request,
+    conn: Connection,
+    event: Event,
+    form: FormData | None = None,
+    errors: dict[str, str] | None = None,
+    state: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The event page with its registration form (or the reason there is none)."""
+    i18n.activate(event.language)
+    context = {
+        "event": event,
+        "organisation": await event_queries.organisation(conn, event.organisation_id),
+        "consent": await event_queries.current_consent(conn, event.id),
+        "state": state or await registration_state(conn, event),
+        "values": forms.typed_values(form),
+        "errors": errors or {},
+        "fields": forms.OPTIONAL_FIELDS,
+    }
+    return request.app.state.templates.TemplateResponse(request, "webinar/event.html", context, status_code=status_code)
+
+
+def mailer(request: Request) -> Mailer:
+    """The e-mail composer of this app."""
+    return Mailer(request.app.state.settings, request.app.state.templates.env)
+
+
+async def register(request: Request) -> Response:
+    """POST /events/{slug}/register."""
+    settings, db = request.app.state.settings, request.app.state.db
+    ip = client_ip(request, settings.trusted_proxies)
+    async with db.connection() as conn:
+        event = await _load_event(conn, request.path_params["slug"])
+        await ratelimit.hit(conn, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW)
+    form = await read_form(request)
+    done = RedirectResponse(request.url_for("registered", slug=event.slug), status_code=303)
+    if text(form, "website"):  # the honeypot: people never see it, bots fill it in; store nothing
+        return done
+    async with db.connection() as conn:
+        state = await registration_state(conn, event)
+        if state not in ("open", "full"):
+            return await render_event(request, conn, event, state=state, status_code=REFUSED_STATUS)
+        consent = await event_queries.current_consent(conn, event.id)
+        if consent is None:
+            raise HTTPException(409, "Registration is not available for this event.")
+        data, errors = forms.parse(form, event, consent)
+        if data is None:
+            return await render_event(request, conn, event, form, errors, state="open", status_code=422)
+    meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
+    outcome = await services.register(db, mailer(request), event, data, meta)
+    if outcome in (services.REGISTERED, services.DUPLICATE):
+        return done
+    async with db.connection() as conn:
+        if outcome == services.STALE_CONSENT:
+            errors = {"consent_processing": forms.stale_consent_message()}
+            return await render_event(request, conn, event, form, errors, state="open", status_code=422)
+        return await render_event(request, conn, event, state=None, status_code=REFUSED_STATUS)
+
+
+async def registered(request: Request) -> Response:
+    """What happens next, the same for a new registration and a repeated one (no account enumeration)."""
+    async with request.app.state.db.connection() as conn:
+        event = await _load_event(conn, request.path_params["slug"])
+    i18n.activate(event.language)
+    return request.app.state.templates.TemplateResponse(request, "webinar/registered.html", {"event": event})
