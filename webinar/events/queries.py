@@ -13,8 +13,9 @@ from webinar.tables import consent_texts, events, organisations, registrations
 
 
 @dataclass(frozen=True)
-class Event:
-    id: int
+class EventFields:
+    """The editable columns of an event (what the event form sets), times in UTC."""
+
     organisation_id: int
     title: str
     slug: str
@@ -38,6 +39,13 @@ class Event:
     min_age: int | None
     retention_days: int
     listed: bool
+
+
+@dataclass(frozen=True)
+class Event(EventFields):
+    """A stored event."""
+
+    id: int
     created_at: dt.datetime
     updated_at: dt.datetime
     purged_at: dt.datetime | None

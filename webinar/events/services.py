@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass
 
@@ -11,6 +10,7 @@ from databases.core import Connection
 
 from webinar.clock import now
 from webinar.events import queries
+from webinar.events.queries import EventFields
 from webinar.tables import consent_texts, events
 
 DEFAULT_CONSENT_TEXT = {
@@ -26,32 +26,9 @@ DEFAULT_CONSENT_TEXT = {
 
 
 @dataclass(frozen=True)
-class EventInput:
-    """An event's editable data, validated, with times already in UTC."""
+class EventInput(EventFields):
+    """An event's editable data, validated, plus the consent wording to show on its form."""
 
-    organisation_id: int
-    title: str
-    slug: str
-    description: str
-    language: str
-    timezone: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    registration_opens_at: dt.datetime | None
-    registration_closes_at: dt.datetime | None
-    doors_open_minutes: int
-    stream_url: str
-    embed_url: str
-    capacity: int | None
-    approval: str
-    login: str
-    field_job_title: str
-    field_member_id: str
-    field_organisation: str
-    field_phone: str
-    min_age: int | None
-    retention_days: int
-    listed: bool
     consent_text: str
 
 
