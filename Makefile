@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format e2e bench audit messages compile-messages clean
+.PHONY: run test lint format e2e bench audit lock messages compile-messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,21 +33,38 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## bench: the load benchmarks against baselines of the same run (docs/performance.md); QUICK=1 for a short run
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	QUICK=$(QUICK) $(BIN)/python -m bench
+
+## audit: pip-audit on requirements.lock, bandit on the code, sqlmap against a scratch instance's forms
+audit: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[audit]'
+	$(BIN)/python scripts/audit.py
+
+## lock: pin what the venv runs into requirements.lock (what `make audit` checks)
+lock: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable > requirements.lock
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 ## messages: extract every translatable string and update the ro/en catalogues, then compile them
 messages: $(STAMP)
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
-		-o webinar/locale/messages.pot .
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i webinar/locale/messages.pot -d webinar/locale -D messages
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -k npgettext:1c,2,3 -k N_ \
+		--project=webinar --no-location --sort-output -o webinar/locale/messages.pot .
+	for lang in ro en; do \
+		$(BIN)/pybabel -q update --init-missing --no-fuzzy-matching --ignore-obsolete -l $$lang \
+			-i webinar/locale/messages.pot -d webinar/locale -D messages || exit 1; \
+	done
 	$(MAKE) --no-print-directory compile-messages
 
 # The .mo files are built here, not committed.
 compile-messages:
 	@if ls webinar/locale/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile --quiet -d webinar/locale -D messages; fi
+		$(BIN)/pybabel -q compile -d webinar/locale -D messages; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

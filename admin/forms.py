@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from webinar.events.queries import Event
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
+from webinar.i18n import ngettext
 from webinar.tables import FIELD_MODES
 from webinar.web.forms import has_control_chars, text
 
@@ -81,7 +82,9 @@ class FieldReader:
         elif required and not value:
             self.errors[name] = _("This field is required.")
         elif len(value) > max_length:
-            self.errors[name] = _("Use at most %(n)s characters.") % {"n": max_length}
+            self.errors[name] = ngettext(
+                "Use at most %(n)s character.", "Use at most %(n)s characters.", max_length
+            ) % {"n": max_length}
         return value
 
     def choice(self, name: str, options: Collection[str]) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
+from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
 from admin.views import events as event_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
+from admin.views import privacy as privacy_views
 from admin.views import registrants as registrant_views
 from admin.views import users as user_views
 from reports.routes import routes as report_routes
@@ -18,6 +20,7 @@ admin_routes = [
     Route("/login", auth.login_form, methods=["GET"], name="login_form"),
     Route("/login", auth.login, methods=["POST"], name="login"),
     Route("/logout", auth.logout, methods=["POST"], name="logout"),
+    Route("/account/language", account_views.account_language, methods=["POST"], name="account_language"),
     Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
     Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
     Route("/users", user_views.users, methods=["GET"], name="users"),
@@ -53,6 +56,20 @@ admin_routes = [
         methods=["GET"],
         name="registrant",
     ),
+    Route(
+        "/events/{event_id:int}/registrants/{registration_id:int}/erase",
+        privacy_views.registrant_erase_form,
+        methods=["GET"],
+        name="registrant_erase_form",
+    ),
+    Route(
+        "/events/{event_id:int}/registrants/{registration_id:int}/erase",
+        privacy_views.registrant_erase,
+        methods=["POST"],
+        name="registrant_erase",
+    ),
+    Route("/events/{event_id:int}/purge", privacy_views.event_purge_form, methods=["GET"], name="event_purge_form"),
+    Route("/events/{event_id:int}/purge", privacy_views.event_purge, methods=["POST"], name="event_purge"),
     Route("/outbox", outbox_views.outbox, methods=["GET"], name="outbox"),
     Route("/outbox/{message_id:int}", outbox_views.outbox_message, methods=["GET"], name="outbox_message"),
     Route("/outbox/{message_id:int}/retry", outbox_views.outbox_retry, methods=["POST"], name="outbox_retry"),

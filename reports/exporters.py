@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from databases.core import Connection
 
-from reports import queries
+from reports import pgcopy, queries
 from reports.forms import Interval
 from reports.writer import Row
 from webinar.events.queries import Event
+from webinar.i18n import N_
 
 
 class Exporter:
@@ -24,12 +25,16 @@ class Exporter:
     def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
         raise NotImplementedError
 
+    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
+        """The SQL with which PostgreSQL writes this report's CSV itself (reports/pgcopy.py); None: Python path."""
+        return None
+
 
 class RegisteredExporter(Exporter):
     """Everyone registered (not erased), with their consent time and marketing choice."""
 
     identifier = "registered"
-    title = "Registered"
+    title = N_("Registered")
     header = (
         "Email", "First name", "Last name", "Job title", "Member ID", "Organisation", "Phone", "Status",
         "Registered at", "Consent given at", "Marketing opt-in",
@@ -42,6 +47,9 @@ class RegisteredExporter(Exporter):
                 p.created_at, p.consent_given_at, p.marketing_opt_in,
             )  # fmt: skip
 
+    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
+        return pgcopy.registered_query(event, interval, delimiter)
+
 
 class ActiveExporter(Exporter):
     """Registrants with at least one viewing session, with their sessions summed up.
@@ -51,7 +59,7 @@ class ActiveExporter(Exporter):
     """
 
     identifier = "active"
-    title = "Active"
+    title = N_("Active")
     header = (
         "Email",
         "First name",
@@ -82,7 +90,7 @@ class TrafficExporter(Exporter):
     """One row per viewing session overlapping the interval; an erased registrant's sessions keep times only."""
 
     identifier = "traffic"
-    title = "Traffic"
+    title = N_("Traffic")
     header = ("Email", "First name", "Last name", "Login at", "Logout at", "Minutes", "IP address", "End reason")
     uses_interval = True
 
@@ -90,6 +98,9 @@ class TrafficExporter(Exporter):
         async for s in queries.batched(lambda after: queries.sessions_after(conn, event.id, interval, after)):
             ip = None if s.erased else s.ip
             yield (s.email, s.first_name, s.last_name, s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
+
+    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
+        return pgcopy.traffic_query(event, interval, delimiter)
 
 
 EXPORTERS: dict[str, Exporter] = {e.identifier: e for e in (RegisteredExporter(), ActiveExporter(), TrafficExporter())}

@@ -23,8 +23,12 @@ session_end = sa.func.coalesce(vs.c.ended_at, vs.c.last_seen_at)
 
 
 def minutes_between(start: dt.datetime, end: dt.datetime) -> float:
-    """Whole-session minutes, rounded to one decimal."""
-    return round(max((end - start).total_seconds(), 0.0) / 60, 1)
+    """Whole-session minutes to one decimal, halves rounded up, in exact integer arithmetic.
+
+    Exact (not float `round`), so PostgreSQL's COPY path (reports/pgcopy.py) computes the very same digits.
+    """
+    micros = max((end - start) // dt.timedelta(microseconds=1), 0)
+    return ((micros + 3_000_000) // 6_000_000) / 10
 
 
 class HasId(Protocol):

@@ -171,7 +171,8 @@ def event_input(organisation_id: int, **overrides: Any) -> EventInput:
         "title": "Conferința Națională de Științe",
         "slug": f"conf-{uuid.uuid4().hex[:8]}",
         "description": "O conferință despre știință.",
-        "language": "ro",
+        # English pages by default, so tests can assert the source strings; tests/webinar/test_i18n.py covers "ro".
+        "language": "en",
         "timezone": "Europe/Bucharest",
         "starts_at": start,
         "ends_at": start + dt.timedelta(hours=2),

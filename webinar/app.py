@@ -16,7 +16,13 @@ from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
 from webinar.web.errors import exception_handlers
-from webinar.web.middleware import BodyLimitMiddleware, OriginCheckMiddleware, SecurityHeadersMiddleware
+from webinar.web.language import LanguageMiddleware
+from webinar.web.middleware import (
+    BodyLimitMiddleware,
+    NulRefusalMiddleware,
+    OriginCheckMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 log = logging.getLogger("webinar")
 
@@ -56,8 +62,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware = [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(NulRefusalMiddleware),
         Middleware(OriginCheckMiddleware, base_url=settings.base_url),
         Middleware(SessionCookieMiddleware, secret=str(settings.secret_key), https_only=settings.https_only),
+        Middleware(LanguageMiddleware, https_only=settings.https_only),
     ]
     app = Starlette(
         debug=False,

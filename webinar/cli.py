@@ -22,6 +22,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from webinar import migrate
 
+    if settings.is_sqlite and args.workers > 1:
+        print("SQLite allows one writer: use --workers 1, or PostgreSQL (DATABASE_URL) for more.", file=sys.stderr)
+        return 2
     if not migrate.is_current(settings.database_url):
         print("The database is not at the newest migration; run `webinar migrate` first.", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from databases import Database
 from databases.core import Connection
 
@@ -21,6 +22,15 @@ class _SQLiteConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.execute("PRAGMA foreign_keys = ON")
         self.execute("PRAGMA synchronous = NORMAL")
+
+
+class DatabaseUnavailable(ConnectionError):
+    """No connection could be had (server down, refusing connections, pool starved): a 503, not a bug."""
+
+
+# What opening a connection raises when the server cannot serve us: refused, not accepting connections for this
+# database (ALLOW_CONNECTIONS false raises 55000), shutting down, too many clients, or too slow to answer.
+_CONNECT_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class DB:
@@ -53,12 +63,35 @@ class DB:
             await self.database.disconnect()
 
     @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Connection]:
+        """A pooled connection; failing to get one is DatabaseUnavailable, whatever the driver called it."""
+        holder = self.database.connection()
+        try:
+            conn = await holder.__aenter__()
+        except _CONNECT_FAILURES as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            await holder.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        await holder.__aexit__(None, None, None)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """One atomic unit of work: `async with db.transaction() as conn:` and pass `conn` down."""
-        async with self.database.connection() as conn:
+        async with self._acquire() as conn:
             if self.is_sqlite:
-                async with self._write_lock, conn.transaction():
-                    yield conn
+                async with self._write_lock:
+                    # IMMEDIATE takes the write lock up front (waiting up to the busy timeout): a deferred BEGIN
+                    # that reads first fails at once with SQLITE_BUSY when another connection wrote meanwhile.
+                    await conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield conn
+                    except BaseException:
+                        await conn.execute("ROLLBACK")
+                        raise
+                    await conn.execute("COMMIT")
             else:
                 async with conn.transaction():
                     yield conn
@@ -66,7 +99,7 @@ class DB:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection for reads that need no transaction."""
-        async with self.database.connection() as conn:
+        async with self._acquire() as conn:
             yield conn
 
 

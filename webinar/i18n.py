@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -52,6 +54,16 @@ def activate(language: str) -> str:
     return language
 
 
+@contextmanager
+def use(language: str) -> Iterator[str]:
+    """Work in `language` inside the block (an e-mail, a calendar file), then give the previous language back."""
+    token = _active.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    try:
+        yield _active.get()
+    finally:
+        _active.reset(token)
+
+
 def active() -> str:
     """The language of the current task."""
     return _active.get()
@@ -65,6 +77,21 @@ def gettext(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """Translate a message with a plural form into the active language."""
     return catalogue(_active.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """Translate a message whose English is shared with another meaning (the context tells them apart)."""
+    return str(catalogue(_active.get()).pgettext(context, message))
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    """Plural forms of a message in a context (e.g. a count's label, where English repeats a status word)."""
+    return str(catalogue(_active.get()).npgettext(context, singular, plural, n))
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction only; it is translated where it is shown (statuses, report titles)."""
+    return message
 
 
 _ = gettext
@@ -89,6 +116,15 @@ def from_accept_language(header: str | None) -> str | None:
 
 
 def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> str:
-    """A UTC time shown in the event's time zone, formatted for the active locale."""
+    """A UTC time shown in the event's time zone, formatted for the active locale.
+
+    `fmt` is a Babel format name, or "event": the whole date with the weekday and the time to the minute
+    ("joi, 5 martie 2026, 14:00"; "Thursday, March 5, 2026, 2:00 PM").
+    """
     zone = ZoneInfo(timezone)
-    return format_datetime(value.astimezone(zone), format=fmt, tzinfo=zone, locale=Locale.parse(_active.get()))
+    local, locale = value.astimezone(zone), Locale.parse(_active.get())
+    if fmt == "event":
+        date = format_date(local, format="full", locale=locale)
+        time = format_time(local, format="short", tzinfo=zone, locale=locale)
+        return str(locale.datetime_formats["full"]).format(time, date)
+    return format_datetime(local, format=fmt, tzinfo=zone, locale=locale)

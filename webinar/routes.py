@@ -9,6 +9,7 @@ from webinar.access import views as access_views
 from webinar.events import views as event_views
 from webinar.health import healthz, readyz
 from webinar.presence.channel import presence
+from webinar.privacy import views as privacy_views
 from webinar.registration import views as registration_views
 from webinar.settings import PROJECT_ROOT
 
@@ -26,5 +27,22 @@ routes = [
     Route("/events/{slug}/watch", access_views.watch, methods=["GET"], name="watch"),
     Route("/events/{slug}/logout", access_views.logout, methods=["POST"], name="logout"),
     WebSocketRoute("/events/{slug}/presence", presence, name="presence"),
+    Route("/events/{slug}/privacy", privacy_views.privacy, methods=["GET"], name="privacy"),
+    Route("/events/{slug}/me", privacy_views.me, methods=["GET"], name="me"),
+    Route("/events/{slug}/me", privacy_views.me_update, methods=["POST"], name="me_update"),
+    Route("/events/{slug}/me/export.json", privacy_views.me_export, methods=["GET"], name="me_export"),
+    Route("/events/{slug}/me/erase", privacy_views.me_erase_form, methods=["GET"], name="me_erase_form"),
+    Route("/events/{slug}/me/erase", privacy_views.me_erase, methods=["POST"], name="me_erase"),
+    Route("/events/{slug}/me/erased", privacy_views.me_erased, methods=["GET"], name="me_erased"),
+    Route(
+        "/events/{slug}/me/confirm-email/{token}",
+        privacy_views.me_confirm_email,
+        methods=["GET"],
+        name="me_confirm_email",
+    ),
+    Route(
+        "/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe_form, methods=["GET"], name="unsubscribe_form"
+    ),
+    Route("/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe, methods=["POST"], name="unsubscribe"),
     Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]

@@ -48,6 +48,10 @@ class Settings:
     db_timeout_seconds: float = 5.0
     presence_timeout_seconds: int = 90
     heartbeat_seconds: int = 30
+    # The outbox sender's first retry delay (it doubles per attempt, up to an hour); shortened by fault tests.
+    mail_retry_seconds: float = 20.0
+    # Multiplies every per-IP and per-account rate limit; >1 only for load tests and scanners on scratch instances.
+    rate_limit_scale: float = 1.0
     processor_name: str = "the platform operator"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -119,4 +123,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Viewing-session timing (SPEC §4: 90 s); shortened only by tests that kill a server.
         presence_timeout_seconds=config("PRESENCE_TIMEOUT_SECONDS", cast=int, default=90),
         heartbeat_seconds=config("HEARTBEAT_SECONDS", cast=int, default=30),
+        mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
+        rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
     )

@@ -11,6 +11,7 @@ from starlette.templating import Jinja2Templates
 
 from webinar import i18n
 from webinar.web.forms import csrf_token
+from webinar.web.language import switcher_links
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -28,12 +29,17 @@ def make_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are part of the release: no stat() of the file on every render (a hot-path cost).
+        auto_reload=False,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
+    )
     env.filters["local_datetime"] = i18n.local_datetime
     env.filters["tz_abbrev"] = _tz_abbrev
     env.globals["csrf_token"] = csrf_token
     env.globals["active_language"] = i18n.active
+    env.globals["language_links"] = switcher_links
     return env
 
 

@@ -12,8 +12,9 @@ def loops() -> list[Callable[[Starlette], Coroutine[Any, Any, None]]]:
     """Every background loop of the platform."""
     from webinar.mail.sender import sender_loop
     from webinar.presence import sweeper
+    from webinar.privacy.retention import retention_loop
 
-    return [sender_loop, sweeper.run]
+    return [sender_loop, sweeper.run, retention_loop]
 
 
 async def run_worker(settings: object) -> None:
@@ -35,4 +36,15 @@ async def run_worker(settings: object) -> None:
 
 async def run_purge(settings: object) -> str:
     """Erase registrations past retention once (`webinar purge`); returns a summary."""
-    return "Retention purge is not available yet."
+    from webinar.db import DB
+    from webinar.privacy.retention import purge_due
+    from webinar.settings import Settings
+
+    assert isinstance(settings, Settings)
+    db = DB(settings)
+    await db.connect()
+    try:
+        summary = await purge_due(db)  # idempotent, so it needs no lease: a concurrent run erases nobody twice
+    finally:
+        await db.disconnect()
+    return str(summary)

@@ -14,6 +14,7 @@ from webinar.web import ratelimit
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form, text
+from webinar.web.language import choose_language
 
 LOGIN_LIMIT = 10  # attempts per account, and per IP (x5), in each window
 LOGIN_WINDOW = dt.timedelta(minutes=15)
@@ -32,7 +33,7 @@ async def login_form(request: Request) -> Response:
 
 def _render(request: Request, email: str, next_url: str, error: str | None, status: int = 200) -> Response:
     request.scope.setdefault("state", {}).setdefault("staff", None)  # the nav asks; a failed login has no one
-    i18n.activate(i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT_LANGUAGE)
+    choose_language(request)
     return request.app.state.templates.TemplateResponse(
         request, "admin/login.html", {"email": email, "next": next_url, "error": error}, status_code=status
     )
@@ -46,8 +47,9 @@ async def login(request: Request) -> Response:
     ip = client_ip(request, settings.trusted_proxies)
     db = request.app.state.db
     async with db.connection() as conn:
-        await ratelimit.hit(conn, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW)
-        await ratelimit.hit(conn, f"staff-login:account:{email.casefold()}", LOGIN_LIMIT, LOGIN_WINDOW)
+        scale = settings.rate_limit_scale
+        await ratelimit.hit(conn, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW, scale)
+        await ratelimit.hit(conn, f"staff-login:account:{email.casefold()}", LOGIN_LIMIT, LOGIN_WINDOW, scale)
         found = await staff.credentials(conn, email) if email else None
     ok = await passwords.verify_password(found[1] if found else None, password)
     if not ok or found is None:

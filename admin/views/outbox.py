@@ -10,11 +10,14 @@ from admin.auth import operator_required
 from admin.views.helpers import path_id, render
 from admin.views.registrants import page_number
 from webinar import audit
+from webinar.i18n import N_
+from webinar.i18n import gettext as _
 from webinar.mail import outbox as mail_outbox
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
 
-STATUSES = ("queued", "sending", "sent", "dead", "cancelled")
+# Marked for the catalogue: the page shows each status through gettext.
+STATUSES = (N_("queued"), N_("sending"), N_("sent"), N_("dead"), N_("cancelled"))
 
 
 @operator_required
@@ -59,7 +62,7 @@ async def outbox_retry(request: Request) -> Response:
         if await mail_outbox.get(conn, message_id) is None:
             raise HTTPException(404)
         if not await mail_outbox.retry(conn, message_id):
-            raise HTTPException(409, "Only queued or dead messages can be retried.")
+            raise HTTPException(409, _("Only queued or dead messages can be retried."))
         await audit.record(
             conn,
             "outbox.retry",

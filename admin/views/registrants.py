@@ -11,6 +11,7 @@ from admin.auth import organisation_scope, staff_required
 from admin.views.helpers import MAX_ID, path_id, render
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.i18n import N_
 from webinar.registration import queries, services
 from webinar.registration.views import mailer
 from webinar.tables import STATUSES
@@ -18,6 +19,8 @@ from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
 
 MAX_PAGE = 100_000
+# The stored statuses (webinar.tables.STATUSES), marked for the catalogue: pages show them through gettext.
+STATUS_LABELS = (N_("pending"), N_("approved"), N_("rejected"), N_("cancelled"))
 
 
 async def _event(request: Request) -> Event:

@@ -53,6 +53,7 @@ const presence = {
       try {
         const message = JSON.parse(event.data);
         if (message.type === "open") this.session = message.session;
+        // "ack" answers each heartbeat; the page has nothing to do with it.
       } catch {
         // Nothing else is expected from the server.
       }

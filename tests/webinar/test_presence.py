@@ -55,6 +55,7 @@ async def test_connect_opens_a_session_heartbeat_keeps_it_and_leave_closes_it(
         assert await live_now(conn, event.id) == 1 and await live_now(conn) == 1
     await age(db, session_id, 40)
     await ws.send(json.dumps({"type": "heartbeat", "session": session_id}))
+    assert json.loads((await ws.receive())["text"]) == {"type": "ack"}  # each heartbeat is acknowledged
     await ws.send(json.dumps({"type": "leave"}))
     assert (await ws.receive())["type"] == "websocket.close"
     await ws.finished()

@@ -23,6 +23,7 @@ class Attendee:
     first_name: str | None
     last_name: str | None
     status: str
+    marketing_opt_in: bool
     token_version: int
     password_hash: str | None
     language: str

@@ -87,8 +87,9 @@ async def password_login(
 ) -> str | None:
     """Log in with e-mail and password (rate-limited); the new session id, or None for any wrong answer."""
     async with db.connection() as conn:
-        await ratelimit.hit(conn, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW)
-        await ratelimit.hit(conn, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW)
+        scale = settings.rate_limit_scale
+        await ratelimit.hit(conn, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW, scale)
+        await ratelimit.hit(conn, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW, scale)
         attendee = await queries.registration_by_email(conn, event.id, email) if email else None
     ok = await passwords.verify_password(attendee.password_hash if attendee else None, password)
     if not ok or attendee is None:
@@ -102,8 +103,9 @@ async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, even
     from webinar.mail.notifications import send_join_link
 
     async with db.connection() as conn:
-        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW)
-        await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
+        scale = settings.rate_limit_scale
+        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW, scale)
+        await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
     async with db.transaction() as conn:
         attendee = await queries.registration_by_email(conn, event.id, email)
         if attendee is not None and attendee.status == "approved" and attendee.email:

@@ -1,4 +1,4 @@
-"""Signed, purpose-salted, expiring tokens: join links and unsubscribe links."""
+"""Signed, purpose-salted, expiring tokens: join links, unsubscribe links and e-mail change confirmations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 JOIN = "webinar.join"
 UNSUBSCRIBE = "webinar.unsubscribe"
+# Confirms a new address typed on /me; the token carries that address, so only its mailbox can apply it.
+EMAIL_CHANGE = "webinar.email-change"
 
 
 @dataclass(frozen=True)
@@ -36,3 +38,24 @@ def read_token(secret: str, purpose: str, token: str, at: dt.datetime) -> TokenC
     except (BadSignature, ValueError, TypeError):
         return None
     return claims if claims.expires_at > at else None
+
+
+def make_email_change_token(
+    secret: str, registration_id: int, token_version: int, new_email: str, expires_at: dt.datetime
+) -> str:
+    """A token confirming that `new_email` may become the registration's address (purpose EMAIL_CHANGE)."""
+    serializer = URLSafeSerializer(secret, salt=EMAIL_CHANGE)
+    return serializer.dumps([registration_id, token_version, int(expires_at.timestamp()), new_email])
+
+
+def read_email_change_token(secret: str, token: str, at: dt.datetime) -> tuple[TokenClaims, str] | None:
+    """The claims and the new address of a genuine, unexpired e-mail change token; None for anything else."""
+    try:
+        payload = URLSafeSerializer(secret, salt=EMAIL_CHANGE).loads(token)
+        registration_id, version, expires, new_email = payload
+        claims = TokenClaims(int(registration_id), int(version), dt.datetime.fromtimestamp(int(expires), dt.UTC))
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(new_email, str) or claims.expires_at <= at:
+        return None
+    return claims, new_email

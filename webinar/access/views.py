@@ -19,6 +19,7 @@ from webinar.events.queries import Event
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
+from webinar.web.language import choose_language
 
 
 async def _event(request: Request) -> Event:
@@ -26,7 +27,7 @@ async def _event(request: Request) -> Event:
         event = await event_queries.by_slug(conn, request.path_params["slug"])
     if event is None or event.purged_at is not None:
         raise HTTPException(404)
-    i18n.activate(event.language)
+    choose_language(request, event.language)
     return event
 
 

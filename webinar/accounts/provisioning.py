@@ -23,7 +23,7 @@ def staff_problems(email: str, password: str, role: str) -> dict[str, str]:
     if len(password) < staff.MIN_PASSWORD_LENGTH:
         problems["password"] = f"the password must have at least {staff.MIN_PASSWORD_LENGTH} characters"
     elif len(password) > 128:
-        problems["password"] = "the password must have at most 128 characters"  # noqa: S105 (a message, not a secret)
+        problems["password"] = "the password must have at most 128 characters"  # noqa: S105 - a message, not a secret  # nosec B105
     if role not in staff.ROLES:
         problems["role"] = "the role must be operator or organiser"
     return problems

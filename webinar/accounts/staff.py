@@ -108,3 +108,8 @@ async def all_users(conn: Connection) -> list[StaffListItem]:
         .order_by(staff_users.c.email_normalised)
     )
     return [to_dataclass(StaffListItem, r) for r in rows]
+
+
+async def set_language(conn: Connection, user_id: int, language: str) -> None:
+    """Change the language a staff user reads the back office in."""
+    await conn.execute(staff_users.update().where(staff_users.c.id == user_id).values(language=language))

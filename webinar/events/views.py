@@ -6,15 +6,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from webinar import i18n
 from webinar.clock import now
 from webinar.events import queries
 from webinar.registration.views import render_event
+from webinar.web.language import choose_language
 
 
 async def home(request: Request) -> Response:
     """Upcoming listed events."""
-    i18n.activate(i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT_LANGUAGE)
+    choose_language(request)
     async with request.app.state.db.connection() as conn:
         upcoming = await queries.upcoming_listed(conn, now())
     return request.app.state.templates.TemplateResponse(request, "webinar/home.html", {"events": upcoming})

@@ -11,6 +11,7 @@ from webinar.access.tokens import JOIN, make_token
 from webinar.events.queries import Event
 from webinar.mail import outbox
 from webinar.mail.render import one_line, render_email
+from webinar.privacy.links import marketing_extras, privacy_url
 from webinar.settings import Settings
 
 
@@ -26,7 +27,15 @@ async def send_join_link(
     """Queue the join-link e-mail for an approved registration (inside the caller's transaction)."""
     assert registration.email
     url = join_link(settings, event, registration.id, registration.token_version)
-    context = {"event": event, "join_url": url, "title": one_line(event.title), "first_name": registration.first_name}
+    unsubscribe_url, headers = marketing_extras(settings, event, registration)
+    context = {
+        "event": event,
+        "join_url": url,
+        "title": one_line(event.title),
+        "first_name": registration.first_name,
+        "privacy_url": privacy_url(settings, event),
+        "unsubscribe_url": unsubscribe_url,
+    }
     rendered = render_email(templates.env, "join_link", context, registration.language)
     return await outbox.enqueue(
         conn,
@@ -38,4 +47,5 @@ async def send_join_link(
         mail_from=settings.mail_from,
         event_id=event.id,
         registration_id=registration.id,
+        headers=headers,
     )

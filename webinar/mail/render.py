@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +23,6 @@ def one_line(value: str) -> str:
     return " ".join(cleaned.split())
 
 
-@contextmanager
-def language(code: str) -> Iterator[None]:
-    """Render in the recipient's language, then give the caller's language back."""
-    previous = i18n.active()
-    i18n.activate(code)
-    try:
-        yield
-    finally:
-        i18n.activate(previous)
-
-
 def _text_env(env: jinja2.Environment) -> jinja2.Environment:
     # Plain text is never HTML: escaping would turn "Ana & Ion" into "Ana &amp; Ion".
     cached: jinja2.Environment | None = getattr(env, "_webinar_text_env", None)
@@ -47,7 +34,7 @@ def _text_env(env: jinja2.Environment) -> jinja2.Environment:
 
 def render_email(env: jinja2.Environment, name: str, context: dict[str, Any], lang: str) -> Rendered:
     """Render `emails/<name>.txt` and `.html` in a language; the subject is the text template's subject block."""
-    with language(lang):
+    with i18n.use(lang):
         text_template = _text_env(env).get_template(f"emails/{name}.txt")
         subject = "".join(text_template.blocks["subject"](text_template.new_context(dict(context))))
         text = text_template.render(context)

@@ -36,10 +36,10 @@ class PermanentFailure(Exception):
     """The SMTP server refused the message for good (a 5xx reply): retrying cannot help."""
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    """Delay before the next try: 20 s doubling up to 1 h, with jitter so senders do not stampede."""
-    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
-    return dt.timedelta(seconds=base * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not a secret
+def backoff(attempts: int, first: float = FIRST_RETRY_SECONDS) -> dt.timedelta:
+    """Delay before the next try: 20 s (MAIL_RETRY_SECONDS) doubling up to 1 h, with jitter against stampedes."""
+    base = min(MAX_RETRY_SECONDS, first * 2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=base * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not a secret  # nosec B311
 
 
 def lease_for(settings: Settings) -> dt.timedelta:
@@ -125,7 +125,9 @@ async def _mark_sent(db: DB, msg: Message) -> None:
         )
 
 
-async def _mark_failed(db: DB, msg: Message, error: str, permanent: bool) -> None:
+async def _mark_failed(
+    db: DB, msg: Message, error: str, permanent: bool, first_retry: float = FIRST_RETRY_SECONDS
+) -> None:
     at = now()
     attempts = msg.attempts + 1
     dead = permanent or at - msg.created_at >= GIVE_UP_AFTER
@@ -136,7 +138,7 @@ async def _mark_failed(db: DB, msg: Message, error: str, permanent: bool) -> Non
             .values(
                 status="dead" if dead else "queued",
                 attempts=attempts,
-                next_attempt_at=at + backoff(attempts),
+                next_attempt_at=at + backoff(attempts, first_retry),
                 locked_until=None,
                 lock_owner=None,
                 last_error=error[:1000],
@@ -160,7 +162,9 @@ async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
         await _mark_failed(db, msg, str(exc), permanent=True)
         return False
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        await _mark_failed(db, msg, f"{type(exc).__name__}: {exc}", permanent=False)
+        await _mark_failed(
+            db, msg, f"{type(exc).__name__}: {exc}", permanent=False, first_retry=settings.mail_retry_seconds
+        )
         return False
     # Recorded at once, in its own commit, so a later failure in this pass cannot cause a second send.
     await _mark_sent(db, msg)

@@ -23,6 +23,7 @@ POLICY_VIOLATION = 1008
 MAX_MESSAGE = 1024
 TOUCH_WEB_SESSION_EVERY = 60.0
 # 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
+ACK = '{"type": "ack"}'
 CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
 
 
@@ -109,6 +110,8 @@ async def _serve(
         if not await services.heartbeat(db, session_id, viewer, idle):
             log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
             return "ended"
+        # A tiny ack lets clients (and the benchmark) measure heartbeat handling; pages ignore it.
+        await websocket.send_text(ACK)
         if time.monotonic() - touched > TOUCH_WEB_SESSION_EVERY:
             await services.touch_web_session(db, viewer.web_session_hash)
             touched = time.monotonic()

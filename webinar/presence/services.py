@@ -28,7 +28,7 @@ class Viewer:
 
 async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelta) -> Viewer | None:
     """The viewer behind a presence channel: a live attendee session of this event, approved; else None."""
-    async with db.transaction() as conn:
+    async with db.transaction() if db.is_sqlite else db.connection() as conn:
         event = await event_queries.by_slug(conn, slug)
         if event is None or event.purged_at is not None:
             return None
@@ -97,7 +97,8 @@ async def heartbeat(db: DB, session_id: int, viewer: Viewer, idle: dt.timedelta)
         )
         .exists()
     )
-    async with db.transaction() as conn:
+    # One UPDATE is atomic by itself: on PostgreSQL no BEGIN/COMMIT round trips (SQLite keeps its writer lock).
+    async with db.transaction() if db.is_sqlite else db.connection() as conn:
         updated = await conn.fetch_val(
             vs.update()
             .where(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData
 
 from webinar.events.queries import ConsentText, Event
 from webinar.i18n import gettext as _
+from webinar.i18n import ngettext
 from webinar.web.forms import has_control_chars, text
 
 OPTIONAL_FIELDS = ("job_title", "member_id", "organisation", "phone")
@@ -49,7 +50,9 @@ def _name(value: str, errors: dict[str, str], field: str) -> None:
     if not value:
         errors[field] = _("Please enter your name.") if field == "first_name" else _("Please enter your last name.")
     elif len(value) > NAME_MAX:
-        errors[field] = _("Please use at most %(n)s characters.") % {"n": NAME_MAX}
+        errors[field] = ngettext(
+            "Please use at most %(n)s character.", "Please use at most %(n)s characters.", NAME_MAX
+        ) % {"n": NAME_MAX}
     elif has_control_chars(value):
         errors[field] = _("This contains characters that are not allowed.")
 
@@ -58,7 +61,11 @@ def _email(value: str, errors: dict[str, str]) -> None:
     if not value:
         errors["email"] = _("Please enter your e-mail address.")
     elif len(value) > EMAIL_MAX:
-        errors["email"] = _("An e-mail address has at most %(n)s characters.") % {"n": EMAIL_MAX}
+        errors["email"] = ngettext(
+            "An e-mail address has at most %(n)s character.",
+            "An e-mail address has at most %(n)s characters.",
+            EMAIL_MAX,
+        ) % {"n": EMAIL_MAX}
     elif has_control_chars(value):
         errors["email"] = _("This contains characters that are not allowed.")
     else:
@@ -78,7 +85,9 @@ def _optional(event: Event, form: FormData, field: str, errors: dict[str, str]) 
             errors[field] = _("This field is required.")
         return None
     if len(value) > FIELD_MAX:
-        errors[field] = _("Please use at most %(n)s characters.") % {"n": FIELD_MAX}
+        errors[field] = ngettext(
+            "Please use at most %(n)s character.", "Please use at most %(n)s characters.", FIELD_MAX
+        ) % {"n": FIELD_MAX}
     elif has_control_chars(value):
         errors[field] = _("This contains characters that are not allowed.")
     elif field == "phone" and not (PHONE_CHARS.match(value) and 6 <= sum(ch.isdigit() for ch in value) <= 20):
@@ -113,30 +122,53 @@ def _consents(event: Event, form: FormData, consent: ConsentText, errors: dict[s
     elif version != consent.version:
         errors["consent_processing"] = stale_consent_message()
     if event.min_age and not form.get("age_confirmed"):
-        errors["age_confirmed"] = _("Please confirm that you are at least %(age)s years old.") % {"age": event.min_age}
+        errors["age_confirmed"] = ngettext(
+            "Please confirm that you are at least %(age)s year old.",
+            "Please confirm that you are at least %(age)s years old.",
+            event.min_age,
+        ) % {"age": event.min_age}
     return version
 
 
-def parse(form: FormData, event: Event, consent: ConsentText) -> tuple[RegistrationData | None, dict[str, str]]:
-    """Validate a submission; returns the data, or None and a message per bad field."""
-    errors: dict[str, str] = {}
+@dataclass(frozen=True)
+class PersonalDetails:
+    """The personal fields of a registration, as typed (valid once no error was reported for them)."""
+
+    first_name: str
+    last_name: str
+    email: str
+    job_title: str | None
+    member_id: str | None
+    organisation: str | None
+    phone: str | None
+
+
+def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> PersonalDetails:
+    """Validate the personal fields (names, e-mail, the event's extra fields) by the registration rules.
+
+    Shared by the registration form and the attendee's correction form on /me, so both apply the same rules.
+    """
     first, last, email = text(form, "first_name"), text(form, "last_name"), text(form, "email")
     _name(first, errors, "first_name")
     _name(last, errors, "last_name")
     _email(email, errors)
     extra = {field: _optional(event, form, field, errors) for field in OPTIONAL_FIELDS}
+    return PersonalDetails(first_name=first, last_name=last, email=email, **extra)
+
+
+def parse(form: FormData, event: Event, consent: ConsentText) -> tuple[RegistrationData | None, dict[str, str]]:
+    """Validate a submission; returns the data, or None and a message per bad field."""
+    errors: dict[str, str] = {}
+    details = parse_details(form, event, errors)
     password = _password(event, form, errors)
     version = _consents(event, form, consent, errors)
     if errors:
         return None, errors
     data = RegistrationData(
-        first_name=first,
-        last_name=last,
-        email=email,
         password=password,
         consent_version=version,
         marketing=bool(form.get("consent_marketing")),
         age_confirmed=bool(event.min_age and form.get("age_confirmed")),
-        **extra,
+        **asdict(details),
     )
     return data, errors

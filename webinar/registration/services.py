@@ -53,7 +53,9 @@ async def lock_event(conn: Connection, event_id: int) -> None:
         await conn.fetch_one(sa.select(events.c.id).where(events.c.id == event_id).with_for_update())
 
 
-async def _insert(conn: Connection, event: Event, data: RegistrationData, password_hash: str | None) -> int | None:
+async def _insert(
+    conn: Connection, event: Event, data: RegistrationData, password_hash: str | None, language: str
+) -> int | None:
     at = now()
     stmt = insert_for(conn, registrations).values(
         event_id=event.id,
@@ -70,7 +72,7 @@ async def _insert(conn: Connection, event: Event, data: RegistrationData, passwo
         status="approved" if event.approval == "auto" else "pending",
         marketing_opt_in=data.marketing,
         token_version=1,
-        language=event.language,
+        language=language,
         created_at=at,
         updated_at=at,
     )
@@ -114,8 +116,13 @@ async def _already_registered(conn: Connection, mailer: Mailer, event: Event, em
     return DUPLICATE
 
 
-async def register(db: DB, mailer: Mailer, event: Event, data: RegistrationData, meta: RequestMeta) -> str:
-    """Register one person with their consents and first e-mail, atomically; returns the outcome."""
+async def register(
+    db: DB, mailer: Mailer, event: Event, data: RegistrationData, meta: RequestMeta, language: str | None = None
+) -> str:
+    """Register one person with their consents and first e-mail, atomically; returns the outcome.
+
+    `language` is the one the person read the form in (default: the event's); their e-mails are written in it.
+    """
     password_hash = await hash_password(data.password) if data.password else None
     async with db.transaction() as conn:
         if window_state(event, now()) != "open":
@@ -130,7 +137,7 @@ async def register(db: DB, mailer: Mailer, event: Event, data: RegistrationData,
             return await _already_registered(conn, mailer, event, email_normalised)
         if event.capacity is not None and await queries.seats_taken(conn, event.id) >= event.capacity:
             return FULL
-        reg_id = await _insert(conn, event, data, password_hash)
+        reg_id = await _insert(conn, event, data, password_hash, language or event.language)
         if reg_id is None:  # a simultaneous identical submission won the race
             return await _already_registered(conn, mailer, event, email_normalised)
         await _record_consents(conn, reg_id, event.id, consent, data, meta)

@@ -10,15 +10,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webinar import i18n
 from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
-from webinar.registration import forms, queries, services
+from webinar.i18n import gettext as _
+from webinar.registration import fastpath, forms, queries, services
 from webinar.registration.notifications import Mailer
 from webinar.web import ratelimit
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form, text
+from webinar.web.language import choose_language
 
 RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
 # Outside the window (or full) a POST is refused with 409 Conflict: the request is fine, the event's state is not.
@@ -51,7 +52,7 @@ async def render_event(
     status_code: int = 200,
 ) -> Response:
     """The event page with its registration form (or the reason there is none)."""
-    i18n.activate(event.language)
+    choose_language(request, event.language)
     context = {
         "event": event,
         "organisation": await event_queries.organisation(conn, event.organisation_id),
@@ -73,25 +74,49 @@ async def register(request: Request) -> Response:
     """POST /events/{slug}/register."""
     settings, db = request.app.state.settings, request.app.state.db
     ip = client_ip(request, settings.trusted_proxies)
+    ctx = None
     async with db.connection() as conn:
-        event = await _load_event(conn, request.path_params["slug"])
-        await ratelimit.hit(conn, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW)
+        if db.is_sqlite:
+            event = await _load_event(conn, request.path_params["slug"])
+        else:  # the hot path: event, consent, organiser and a registration id in one query
+            ctx = await fastpath.load(conn, request.path_params["slug"])
+            if ctx is None or ctx.event.purged_at is not None:
+                raise HTTPException(404)
+            event = ctx.event
+        await ratelimit.hit(conn, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, settings.rate_limit_scale)
+    language = choose_language(request, event.language)  # errors, the stored language and the e-mails use it
     form = await read_form(request)
     done = RedirectResponse(request.url_for("registered", slug=event.slug), status_code=303)
     if text(form, "website"):  # the honeypot: people never see it, bots fill it in; store nothing
         return done
+    meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
+    if ctx is not None and fastpath.applies(event, ctx.consent) and services.window_state(event, now()) == "open":
+        assert ctx.consent is not None
+        data, _errors = forms.parse(form, event, ctx.consent)
+        if data is not None:
+            async with db.connection() as conn:
+                if await fastpath.register(conn, mailer(request), ctx, data, meta, language):
+                    return done
+            # A duplicate address or a consent text changed meanwhile: the general path below knows what to do.
+    return await _register_slowly(request, event, form, meta, done, language)
+
+
+async def _register_slowly(
+    request: Request, event: Event, form: FormData, meta: services.RequestMeta, done: Response, language: str
+) -> Response:
+    """Every case (capacity, closed window, errors, duplicates, SQLite), each outcome in one transaction."""
+    db = request.app.state.db
     async with db.connection() as conn:
         state = await registration_state(conn, event)
         if state not in ("open", "full"):
             return await render_event(request, conn, event, state=state, status_code=REFUSED_STATUS)
         consent = await event_queries.current_consent(conn, event.id)
         if consent is None:
-            raise HTTPException(409, "Registration is not available for this event.")
+            raise HTTPException(409, _("Registration is not available for this event."))
         data, errors = forms.parse(form, event, consent)
         if data is None:
             return await render_event(request, conn, event, form, errors, state="open", status_code=422)
-    meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
-    outcome = await services.register(db, mailer(request), event, data, meta)
+    outcome = await services.register(db, mailer(request), event, data, meta, language)
     if outcome in (services.REGISTERED, services.DUPLICATE):
         return done
     async with db.connection() as conn:
@@ -105,5 +130,5 @@ async def registered(request: Request) -> Response:
     """What happens next, the same for a new registration and a repeated one (no account enumeration)."""
     async with request.app.state.db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
-    i18n.activate(event.language)
+    choose_language(request, event.language)
     return request.app.state.templates.TemplateResponse(request, "webinar/registered.html", {"event": event})

@@ -81,6 +81,12 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return render_error(request, 503, headers={"Retry-After": "5"})
 
 
+async def unstorable_text(request: Request, exc: Exception) -> Response:
+    """Text PostgreSQL cannot hold (NUL) that reached a query unchecked: the sender's fault, a 422, never a 500."""
+    log.warning("refused unstorable text on %s %s: %s", request.method, request.url.path, exc)
+    return render_error(request, 422, _("This contains characters that are not allowed."))
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return render_error(request, 500)
@@ -101,9 +107,18 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 )
 
 
+# "invalid byte sequence for encoding UTF8: 0x00" and its kin: the input, not the database, is at fault.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
 def exception_handlers() -> dict:
     """The handler table for `Starlette(exception_handlers=…)`."""
     handlers: dict = {HTTPException: http_exception, RateLimited: rate_limited, Exception: server_error}
     for exc_type in DATABASE_DOWN:
         handlers[exc_type] = database_unavailable
+    for exc_type in UNSTORABLE_TEXT:
+        handlers[exc_type] = unstorable_text
     return handlers

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from webinar.i18n import gettext as _
 from webinar.web.cookies import ensure_sid
 
 MAX_FIELDS = 100
@@ -29,8 +30,9 @@ async def read_form(request: Request) -> FormData:
     except AssertionError as exc:  # python-multipart missing: a deployment bug, not the user's
         raise RuntimeError("form parsing unavailable") from exc
     sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
-        raise HTTPException(403, "The form has expired or was not sent from this site. Please try again.")
+    # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and a hostile token must be a 403.
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
+        raise HTTPException(403, _("The form has expired or was not sent from this site. Please try again."))
     return form
 
 

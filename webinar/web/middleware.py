@@ -91,6 +91,24 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+class NulRefusalMiddleware:
+    """Refuses (400) a path or query string carrying NUL: nothing legitimate does, and PostgreSQL cannot store it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+                if scope["type"] == "http":
+                    await _plain(send, 400, b"Bad request: the address contains a NUL character.")
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+
 class OriginCheckMiddleware:
     """Refuses unsafe requests whose Origin header names another site (a CSRF defence in depth)."""
 

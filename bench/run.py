@@ -1,0 +1,187 @@
+"""The benchmark runner: prepares the databases, starts the servers, runs every scenario, writes results.json.
+
+`python -m bench` (or `make bench`; `QUICK=1` for the short run). Environment: TEST_DATABASE_URL (the
+PostgreSQL server; a scratch database `webinar_bench` is made on it), BENCH_WATCH_RAMP (full run: viewer
+counts tried after 10,000, default "20000").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from bench import export, fixtures, scenarios, watch
+from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
+from bench.scenarios import Scale, result
+from webinar.settings import load_settings
+
+RESULTS = fixtures.ROOT / "bench" / "results.json"
+PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
+
+
+def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SECRET_KEY"))}
+    return env | {
+        "DATABASE_URL": database_url, "SECRET_KEY": secret, "BASE_URL": f"http://127.0.0.1:{port}",
+        "TRUSTED_PROXIES": "127.0.0.1/32", "MAIL_BACKEND": "console", "WEBINAR_VAR_DIR": str(var_dir),
+        "BENCH_DATABASE_URL": database_url,
+        # The web processes serve; the mail sender and sweeper run in a separate `webinar worker` (see run()).
+        "WEBINAR_BACKGROUND": "false",
+    }  # fmt: skip
+
+
+def _table(rows: list[dict]) -> str:
+    lines = [f"{'scenario':<13} {'result':>12} {'unit':<24} {'baseline':>10} {'ratio':>7}  {'pass':<5} target"]
+    for r in rows:
+        lines.append(
+            f"{r['scenario']:<13} {r['result']:>12} {r['unit'][:24]:<24} {r['baseline']:>10} {r['ratio']:>7}  "
+            f"{'PASS' if r['pass'] else 'FAIL':<5} {r['target']}"
+        )
+    return "\n".join(lines)
+
+
+def _pg_data(db_url: str, settings, quick: bool) -> dict:
+    slugs = {
+        "bench-register": {},
+        "bench-join": {},
+        "bench-watch": {},
+        "bench-export": {},
+        "bench-login": {"login": "link_and_password"},
+    }
+    events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
+    ids = events.ids
+    join_n, watch_n = (5000, 1000) if quick else (20000, max(watch.ramp_levels(False)))
+    sessions, registrants = (200_000, 50_000) if quick else (1_000_000, 200_000)
+    print(f"  data: {join_n} join registrants, {watch_n} viewers, {registrants} + {sessions} export rows", flush=True)
+    join_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-join"], "join", join_n))
+    watch_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-watch"], "watch", watch_n))
+    from webinar.accounts.passwords import hash_password
+
+    pw_hash = asyncio.run(hash_password(fixtures.PASSWORD))
+    asyncio.run(fixtures.add_registrants(db_url, ids["bench-login"], "login", 200, pw_hash))
+    asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
+    cookies = asyncio.run(
+        fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
+    )
+    return {"ids": ids, "join_ids": join_ids, "viewers": list(zip(watch_ids, cookies, strict=True)),
+            "sessions": sessions, "registrants": registrants}  # fmt: skip
+
+
+def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
+    hold = 40 if quick else 180
+    levels = watch.ramp_levels(quick)
+    base = watch.baseline(baseline, data["viewers"][: levels[0]], min(hold, 35))
+    steps = {}
+    for n, level in enumerate(levels):
+        steps[level] = watch.step(server, db_url, data["ids"]["bench-watch"], data["viewers"][:level],
+                                  hold if n == 0 else 60, f"{level}")  # fmt: skip
+        if steps[level]["p99_ms"] >= 100 or steps[level]["failed"]:
+            break
+    first = steps[levels[0]]
+    ok = first["p99_ms"] < 100 and first["bad_sessions"] == 0 and first["failed"] == 0 and first["rss_mb"] < 1536
+    reached = max((lv for lv, s in steps.items() if s["p99_ms"] < 100 and not s["failed"]), default=0)
+    return result(
+        "watch", first["p99_ms"], f"ms p99 heartbeat, {levels[0]} viewers", base["p99_ms"],
+        "p99 < 100 ms, every session correct, RSS < 1.5 GB", ok,
+        rss_mb=first["rss_mb"], bad_sessions=first["bad_sessions"], steps=steps, max_viewers_under_100ms=reached,
+    )  # fmt: skip
+
+
+def main() -> int:
+    quick = os.environ.get("QUICK", "") not in ("", "0")
+    scale = Scale(quick)
+    started = time.monotonic()
+    ensure_wrk()
+    print(f"open-files limit raised to {raise_fd_limit()}; {'QUICK' if quick else 'full'} run", flush=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    base_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    db_url = asyncio.run(fixtures.recreate_database(base_url, "webinar_bench"))
+    secret = secrets.token_urlsafe(48)
+    pg_env = _env(db_url, PG_PORT, secret, LOG_DIR / "pg")
+    fixtures.migrate(pg_env)
+    settings = load_settings(pg_env)
+    data = _pg_data(db_url, settings, quick)
+    asyncio.run(_baseline_table(db_url))
+    sqlite_dir = LOG_DIR / "sqlite"
+    shutil.rmtree(sqlite_dir, ignore_errors=True)
+    sqlite_dir.mkdir(parents=True)
+    sqlite_url = f"sqlite:///{sqlite_dir / 'bench.db'}"
+    sqlite_env = _env(sqlite_url, SQLITE_PORT, secret, sqlite_dir)
+    fixtures.migrate(sqlite_env)
+    sqlite_events = asyncio.run(fixtures.create_events(load_settings(sqlite_env), {"bench-register": {}}, False))
+
+    rows: list[dict] = []
+    servers = []
+    try:
+        baseline = baseline_app(BASELINE_PORT, pg_env).start("/ok")
+        server = platform("platform-pg", PG_PORT, pg_env, workers=2).start()
+        worker = mail_worker(pg_env).start(ready_path=None)
+        servers += [baseline, server, worker]
+        print("registration", flush=True)
+        rates = scenarios.baseline_rates(baseline, scale)
+        rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
+        print("join", flush=True)
+        expires_at = asyncio.run(_join_expiry(db_url, data["ids"]["bench-join"]))
+        rows.append(scenarios.join(server, secret, data["join_ids"], expires_at, rates, scale))
+        print("watch", flush=True)
+        rows.append(_watch(server, baseline, db_url, data, quick))
+        print("export", flush=True)
+        rows.append(
+            export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
+        )
+        print("login", flush=True)
+        emails = [f"p{i}@login.example" for i in range(1, 201)]
+        rows.append(scenarios.login(server, emails, scale))
+        server.stop()
+        worker.stop()
+        print("embedded", flush=True)
+        # Embedded mode as `make run` runs it: the background loops inside the one web process (SQLite has one
+        # writer, and the process serialises its write transactions; a second process would contend for it).
+        embedded = platform("platform-sqlite", SQLITE_PORT, sqlite_env | {"WEBINAR_BACKGROUND": "true"}, 1).start()
+        servers.append(embedded)
+        rows.append(
+            scenarios.embedded(embedded, sqlite_dir / "bench.db", sqlite_events.ids["bench-register"], rates, scale)
+        )
+    finally:
+        for s in servers:
+            s.stop()
+    order = ["registration", "join", "watch", "export", "embedded", "login"]
+    rows.sort(key=lambda r: order.index(r["scenario"]))
+    RESULTS.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    print()
+    print(_table(rows))
+    print(f"\n{RESULTS.relative_to(fixtures.ROOT)} written; {time.monotonic() - started:.0f} s in all.")
+    return 0 if all(r["pass"] for r in rows) else 1
+
+
+async def _baseline_table(db_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, email varchar(254),"
+            " first_name varchar(100), last_name varchar(100), organisation varchar(200), consent boolean,"
+            " created_at timestamptz)"
+        )
+    finally:
+        await conn.close()
+
+
+async def _join_expiry(db_url: str, event_id: int):
+    """The join links' expiry, as the platform computes it (event end + 7 days)."""
+    import datetime as dt
+
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        ends_at = await conn.fetchval("SELECT ends_at FROM events WHERE id = $1", event_id)
+    finally:
+        await conn.close()
+    return ends_at + dt.timedelta(days=7)

@@ -1,0 +1,65 @@
+"""Simulated viewers on the presence WebSocket (one client process; the runner starts several).
+
+`python -m bench.viewers SPEC.json OUT.json`: SPEC has url, origin, hold, heartbeat, start_at and viewers
+([registration_id, cookie] pairs). Each viewer connects with its own session cookie and an Origin header,
+waits for `open`, sends a heartbeat every `heartbeat` seconds (the first at a random point of the first
+interval, like pages opened at different times), times each heartbeat's ack, and closes at `start_at + hold`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+
+from websockets.asyncio.client import connect
+
+CONNECTS_AT_ONCE = 100
+
+
+async def viewer(spec: dict, reg_id: int, cookie: str, gate: asyncio.Semaphore, out: dict) -> None:
+    record: dict = {"reg": reg_id, "ok": False, "acks": []}
+    out["viewers"].append(record)
+    end = spec["start_at"] + spec["hold"]
+    try:
+        async with gate:
+            record["t_connect"] = time.time()
+            ws = await connect(
+                spec["url"], origin=spec["origin"], additional_headers={"Cookie": cookie},
+                open_timeout=60, ping_interval=None, max_queue=4,
+            )  # fmt: skip
+            opened = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        record["t_open"] = time.time()
+        record["session"], record["ok"] = opened.get("session"), opened.get("type") == "open"
+        await asyncio.sleep(random.uniform(0, spec["heartbeat"]))
+        while time.time() + 0.5 < end:
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "heartbeat", "session": record["session"]}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if reply.get("type") == "ack":
+                record["acks"].append((time.perf_counter() - sent) * 1000)
+            else:
+                record["unexpected"] = reply
+            await asyncio.sleep(max(0.0, min(spec["heartbeat"], end - time.time())))
+        record["t_close"] = time.time()
+        await ws.close()
+        record["t_closed"] = time.time()
+    except Exception as exc:  # a failed viewer is counted, not fatal
+        record["error"] = f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def main(spec: dict) -> dict:
+    out: dict = {"viewers": []}
+    gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
+    await asyncio.gather(*(viewer(spec, reg, cookie, gate, out) for reg, cookie in spec["viewers"]))
+    return out
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as fh:
+        loaded = json.load(fh)
+    result = asyncio.run(main(loaded))
+    with open(sys.argv[2], "w") as fh:
+        json.dump(result, fh)

@@ -1,0 +1,166 @@
+"""CSV exports written by PostgreSQL: `COPY (SELECT <one finished CSV line per row>) TO STDOUT`, streamed.
+
+Pulling rows through Python and the csv module runs at a fraction of COPY's speed, so on PostgreSQL the
+query itself neutralises formulas, formats times in the event's zone with their offset, rounds minutes and
+quotes fields exactly as `reports.writer` does (tests/reports/test_copy_export.py holds the two paths to the
+same bytes). Each row is one text column; COPY's text format then escapes only backslashes and control
+characters, so every raw LF in its output ends a row: those become CRLF, then the escapes are undone.
+The rows reach the response through a bounded queue, so memory stays flat, and a download the client
+abandons cancels the COPY and hands the connection back at once. SQLite keeps the Python path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from databases.core import Connection
+
+from reports.forms import Interval
+from reports.writer import BOM, encode_rows
+from webinar.events.queries import Event
+
+QUEUE_CHUNKS = 8
+_ESCAPE = re.compile(rb"\\([\\bfnrtv])")
+_UNESCAPED = {b"\\": b"\\", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def text_cell(expr: str, delimiter: str) -> str:
+    """SQL for a text cell: NULL/'' empty, formula triggers prefixed with ', quoted when the csv module would."""
+    neutral = f"(CASE WHEN {expr} ~ '^[-=+@\\t\\r]' THEN '''' || {expr} ELSE {expr} END)"
+    needs_quotes = f"{neutral} ~ '[\"{delimiter}\\r\\n]'"
+    quoted = f"'\"' || replace({neutral}, '\"', '\"\"') || '\"'"
+    return f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {needs_quotes} THEN {quoted} ELSE {neutral} END)"
+
+
+def time_cell(expr: str, zone_param: str) -> str:
+    """SQL for a time as `2026-11-22 14:05:00+02:00` in the event's zone (seconds in the offset only if any)."""
+    local = f"({expr} AT TIME ZONE {zone_param})"
+    off = f"(extract(epoch FROM {local} - ({expr} AT TIME ZONE 'UTC'))::int)"
+    offset = (
+        f"CASE WHEN {off} < 0 THEN '-' ELSE '+' END || lpad((abs({off}) / 3600)::text, 2, '0') || ':' "
+        f"|| lpad((abs({off}) % 3600 / 60)::text, 2, '0') "
+        f"|| CASE WHEN abs({off}) % 60 <> 0 THEN ':' || lpad((abs({off}) % 60)::text, 2, '0') ELSE '' END"
+    )
+    return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS') || {offset} END)"
+
+
+def minutes_cell(start: str, end: str, delimiter: str) -> str:
+    """SQL for whole-session minutes to one decimal, as `queries.minutes_between` rounds them."""
+    tenths = f"((greatest((extract(epoch FROM {end} - {start}) * 1000000)::bigint, 0) + 3000000) / 6000000)"
+    point = "," if delimiter == ";" else "."
+    return f"(({tenths} / 10)::text || '{point}' || ({tenths} % 10)::text)"
+
+
+def _line(cells: list[str], delimiter: str) -> str:
+    return f" || '{delimiter}' || ".join(cells)
+
+
+def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]]:
+    """The traffic report's rows as CSV lines (sessions overlapping the interval, by id)."""
+    d = delimiter
+    ip = "(CASE WHEN r.erased_at IS NULL THEN vs.ip END)"
+    end = "coalesce(vs.ended_at, vs.last_seen_at)"
+    cells = [
+        text_cell("r.email", d), text_cell("r.first_name", d), text_cell("r.last_name", d),
+        time_cell("vs.started_at", "$1"), time_cell("vs.ended_at", "$1"), minutes_cell("vs.started_at", end, d),
+        text_cell(ip, d), text_cell("vs.end_reason", d),
+    ]  # fmt: skip
+    args: list[Any] = [event.timezone, event.id]
+    where = ["vs.event_id = $2"]
+    if interval.end is not None:
+        args.append(interval.end)
+        where.append(f"vs.started_at < ${len(args)}")
+    if interval.start is not None:
+        args.append(interval.start)
+        where.append(f"({end} > ${len(args)} OR vs.started_at >= ${len(args)})")
+    tables = "viewing_sessions vs JOIN registrations r ON r.id = vs.registration_id"
+    sql = f"SELECT {_line(cells, d)} FROM {tables} WHERE {' AND '.join(where)} ORDER BY vs.id"  # noqa: S608 - bound values
+    return sql, args
+
+
+def registered_query(event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]]:
+    """The registered report's rows as CSV lines (not erased, by id; never the password)."""
+    d = delimiter
+    consent = (
+        "(SELECT max(cr.recorded_at) FROM consent_records cr WHERE cr.registration_id = r.id"
+        " AND cr.purpose = 'processing' AND cr.action = 'given')"
+    )
+    texts = ("email", "first_name", "last_name", "job_title", "member_id", "organisation", "phone", "status")
+    cells = [text_cell(f"r.{name}", d) for name in texts]
+    cells += [time_cell("r.created_at", "$1"), time_cell(consent, "$1")]
+    cells.append("(CASE WHEN r.marketing_opt_in THEN 'yes' ELSE 'no' END)")
+    where = "r.event_id = $2 AND r.erased_at IS NULL"
+    sql = f"SELECT {_line(cells, d)} FROM registrations r WHERE {where} ORDER BY r.id"  # noqa: S608 - values are bound
+    return sql, [event.timezone, event.id]
+
+
+class Counter:
+    """How many rows went out (each row ends in exactly one raw LF)."""
+
+    rows = 0
+
+
+async def copy_lines(conn: Connection, sql: str, args: list[Any], counter: Counter) -> AsyncIterator[bytes]:
+    """The rows of `sql` as CRLF-terminated CSV bytes, streamed from COPY through a bounded queue."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
+
+    async def sink(data: bytes) -> None:
+        await queue.put(data)
+
+    async def produce() -> None:
+        try:
+            await conn.raw_connection.copy_from_query(sql, *args, output=sink)
+        except asyncio.CancelledError:
+            raise  # the consumer is gone: nobody waits for the end marker
+        except BaseException:
+            await queue.put(None)
+            raise
+        await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    tail = b""
+    try:
+        while (data := await queue.get()) is not None:
+            data, tail = _whole_rows(tail + data)
+            if data:
+                counter.rows += data.count(b"\n")
+                yield _to_csv(data)
+        await producer  # raises what COPY raised
+        if tail:
+            counter.rows += 1
+            yield _to_csv(tail)
+    finally:
+        if not producer.done():  # the client went away: stop PostgreSQL now, free the connection
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+
+async def csv_stream(
+    header: tuple[str, ...],
+    zone: ZoneInfo,
+    delimiter: str,
+    conn: Connection,
+    sql: str,
+    args: list[Any],
+    counter: Counter,
+) -> AsyncIterator[bytes]:
+    """The whole file: BOM and header from the shared writer, then the rows PostgreSQL wrote."""
+    yield (BOM + encode_rows([header], zone, delimiter)).encode("utf-8")
+    async for chunk in copy_lines(conn, sql, args, counter):
+        yield chunk
+
+
+def _whole_rows(data: bytes) -> tuple[bytes, bytes]:
+    cut = data.rfind(b"\n") + 1
+    return data[:cut], data[cut:]
+
+
+def _to_csv(data: bytes) -> bytes:
+    data = data.replace(b"\n", b"\r\n")
+    if b"\\" in data:
+        data = _ESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], data)
+    return data

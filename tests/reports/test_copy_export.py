@@ -1,0 +1,120 @@
+"""PostgreSQL's COPY path writes the very bytes the Python csv path writes, for data built to trip it up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reports import pgcopy
+from reports.exporters import EXPORTERS
+from reports.forms import Interval
+from reports.writer import csv_stream
+from webinar.events import queries as event_queries
+from webinar.tables import consent_records, registrations
+
+# COPY is PostgreSQL's; on SQLite every export takes the Python path, which the other report tests cover.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+UTC = dt.UTC
+TRICKY_PEOPLE: list[dict[str, Any]] = [
+    {"first_name": 'Ana, "Ani"', "last_name": "Popescu\nIonescu", "organisation": "A;B"},
+    {"first_name": "=1+2", "last_name": "+40 721", "job_title": "-minus", "member_id": "@SUM(A1)"},
+    {"first_name": "\tTab", "last_name": "\rCR", "organisation": "back\\slash \\n not a newline"},
+    {"first_name": "Ștefan Șerban", "last_name": "Țuțuianu\r\nNou", "phone": "", "organisation": None},
+    {"first_name": "Şerban", "last_name": "Ţepeş", "job_title": 'quote"inside', "member_id": " spaced "},
+    {"first_name": "Zoë", "last_name": "naïve – café ✓", "marketing_opt_in": True},
+]
+
+
+async def _people(create_registration: Any, db: Any, event_id: int) -> list[int]:
+    ids = []
+    for n, person in enumerate(TRICKY_PEOPLE):
+        ids.append(await create_registration(event_id, email=f'=p{n},"x"@example.org', **person))
+    erased = await create_registration(event_id, email="gone@example.org")
+    async with db.transaction() as conn:
+        await conn.execute(
+            registrations.update()
+            .where(registrations.c.id == erased)
+            .values(email=None, email_normalised=None, first_name=None, last_name=None, erased_at=dt.datetime.now(UTC))
+        )
+        for reg_id in ids[:4]:  # the others have no consent record: an empty cell
+            at = dt.datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC)
+            await conn.execute(
+                consent_records.insert().values(
+                    registration_id=reg_id, event_id=event_id, purpose="processing", action="given", recorded_at=at
+                )
+            )
+    return [*ids, erased]
+
+
+async def _sessions(create_viewing_session: Any, event_id: int, people: list[int]) -> None:
+    # Around the end of summer time in Bucharest (2026-10-25 01:00 UTC), with ties and odd microseconds.
+    base = dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    lengths = [9, 3, 15, 0, 89.999999, 3600 * 5 + 27, 0.000001, 2 * 86400 + 1]
+    for n, person in enumerate(people):
+        for k, seconds in enumerate(lengths):
+            start = base + dt.timedelta(minutes=17 * n + k, microseconds=123457 * k)
+            end = start + dt.timedelta(seconds=seconds)
+            if k == 3:  # still open: its end is the last heartbeat
+                await create_viewing_session(event_id, person, start, None, last_seen_at=end, ip="2001:db8::1")
+            else:
+                await create_viewing_session(event_id, person, start, end, "left" if k % 2 else "timeout")
+    # A backwards clock: minutes are never negative.
+    await create_viewing_session(event_id, people[0], base, base - dt.timedelta(seconds=5), "logout")
+
+
+async def _both(db: Any, event_id: int, report: str, interval: Interval, delimiter: str) -> tuple[bytes, bytes]:
+    exporter = EXPORTERS[report]
+    async with db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id)
+        zone = ZoneInfo(event.timezone)
+        rows = [row async for row in exporter.iterate(conn, event, interval)]
+
+        async def again() -> Any:
+            for row in rows:
+                yield row
+
+        python = b"".join([c async for c in csv_stream(exporter.header, again(), zone, delimiter)])
+        sql, args = exporter.copy_query(event, interval, delimiter)
+        counter = pgcopy.Counter()
+        chunks = pgcopy.csv_stream(exporter.header, zone, delimiter, conn, sql, args, counter)
+        copied = b"".join([c async for c in chunks])
+    assert counter.rows == len(rows)  # what the audit entry records
+    return python, copied
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Bucharest", "America/St_Johns", "Asia/Kathmandu", "UTC"])
+@pytest.mark.parametrize("delimiter", [",", ";"])
+async def test_copy_path_gives_the_same_bytes_as_the_python_path(
+    database_url, db, create_event, create_registration, create_viewing_session, timezone, delimiter
+):
+    event_id = await create_event(timezone=timezone)
+    people = await _people(create_registration, db, event_id)
+    await _sessions(create_viewing_session, event_id, people)
+    narrow = Interval(dt.datetime(2026, 10, 25, 0, 45, tzinfo=UTC), dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
+    for report, interval in [("registered", Interval()), ("traffic", Interval()), ("traffic", narrow)]:
+        python, copied = await _both(db, event_id, report, interval, delimiter)
+        assert python.count(b"\r\n") > 3
+        assert copied == python, (report, interval)
+
+
+async def test_an_abandoned_copy_download_frees_its_connection_at_once(
+    database_url, db, create_event, create_registration, create_viewing_session
+):
+    event_id = await create_event()
+    people = await _people(create_registration, db, event_id)
+    await _sessions(create_viewing_session, event_id, people)
+    exporter = EXPORTERS["traffic"]
+    async with db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id)
+        sql, args = exporter.copy_query(event, Interval(), ",")
+        sql = sql.replace(" WHERE ", " CROSS JOIN generate_series(1, 100000) WHERE ")  # a long copy
+        stream = pgcopy.copy_lines(conn, sql, args, pgcopy.Counter())
+        first = await anext(stream)
+        assert first.endswith(b"\r\n")
+        await stream.aclose()  # what Starlette does when the client goes away
+        # The same connection answers at once: the COPY was cancelled, not left running.
+        assert await conn.fetch_val("SELECT 1") == 1

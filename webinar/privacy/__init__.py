@@ -1,0 +1,1 @@
+"""Privacy (GDPR): the notice, the attendee's own data (see, correct, download, erase), unsubscribe, retention."""

@@ -1,0 +1,43 @@
+"""The correction form on /me: the registration form's personal fields, validated by the very same rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.datastructures import FormData
+
+from webinar.events.queries import Event
+from webinar.registration.forms import TEXT_FIELDS, PersonalDetails, parse_details
+from webinar.registration.queries import Registration
+from webinar.web.forms import text
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A valid correction: the personal fields as they should be, and the marketing choice."""
+
+    details: PersonalDetails
+    marketing: bool
+
+
+def parse(form: FormData, event: Event) -> tuple[Correction | None, dict[str, str]]:
+    """Validate a correction; returns the data, or None and a message per bad field."""
+    errors: dict[str, str] = {}
+    details = parse_details(form, event, errors)
+    if errors:
+        return None, errors
+    return Correction(details, bool(form.get("consent_marketing"))), errors
+
+
+def values_of(reg: Registration) -> dict[str, str]:
+    """The form's values from the stored registration."""
+    values = {name: getattr(reg, name) or "" for name in TEXT_FIELDS}
+    values["consent_marketing"] = "on" if reg.marketing_opt_in else ""
+    return values
+
+
+def typed_values(form: FormData) -> dict[str, str]:
+    """What the attendee typed, to show again beside the errors."""
+    values = {name: text(form, name) for name in TEXT_FIELDS}
+    values["consent_marketing"] = "on" if form.get("consent_marketing") else ""
+    return values

@@ -1,0 +1,298 @@
+"""The attendee's rights and the staff's erasures: export, correct, confirm a new address, unsubscribe, erase.
+
+Each is one transaction with its audit entry (the pretix shredder / indico delete_or_anonymize_user pattern).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from databases.core import Connection
+
+from webinar import audit
+from webinar.access.tokens import UNSUBSCRIBE, make_email_change_token, read_email_change_token, read_token
+from webinar.clock import now
+from webinar.db import DB
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.mail import outbox
+from webinar.mail.render import one_line, render_email
+from webinar.privacy import queries
+from webinar.privacy.erasure import Erased, Requester, erase
+from webinar.privacy.links import privacy_url, retention_ends_at
+from webinar.registration import notifications
+from webinar.registration import queries as registration_queries
+from webinar.registration.forms import PersonalDetails
+from webinar.registration.notifications import Mailer
+from webinar.registration.queries import Registration
+from webinar.tables import consent_records, events, registrations
+from webinar.text import normalise_email, search_key
+from webinar.web import ratelimit
+
+EMAIL_CHANGE_VALID = dt.timedelta(days=2)
+EMAIL_CHANGE_LIMIT, EMAIL_CHANGE_WINDOW = 5, dt.timedelta(hours=1)
+ATTENDEE = "attendee"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Where an attendee's request came from: kept as proof with a consent change, and in the audit log."""
+
+    ip: str
+    user_agent: str
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {k: _json_value(v) for k, v in dataclasses.asdict(obj).items()}
+
+
+async def _audit_attendee(conn: Connection, action: str, event: Event, reg_id: int, meta: Meta, **details: Any) -> None:
+    await audit.record(
+        conn,
+        action,
+        actor=ATTENDEE,
+        organisation_id=event.organisation_id,
+        event_id=event.id,
+        registration_id=reg_id,
+        ip=meta.ip or None,
+        details=details,
+    )
+
+
+async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict[str, Any] | None:
+    """Everything held about one registration, as a JSON-ready dict (never the password hash); audited."""
+    async with db.transaction() as conn:
+        reg = await registration_queries.by_id(conn, event.id, registration_id)
+        if reg is None or reg.erased_at is not None:
+            return None
+        org = await event_queries.organisation(conn, event.organisation_id)
+        data = {
+            "exported_at": now().isoformat(),
+            "event": {"title": event.title, "slug": event.slug, "starts_at": event.starts_at.isoformat()},
+            "controller": {"name": org.name, "contact_email": org.contact_email} if org else None,
+            "registration": _plain(reg),
+            "consents": [_plain(c) for c in await queries.consents_with_text(conn, reg.id)],
+            "viewing_sessions": [_plain(s) for s in await registration_queries.sessions(conn, reg.id)],
+            "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
+            "retention": {"erased_after": retention_ends_at(event).isoformat()},
+        }
+        await _audit_attendee(conn, "registration.exported", event, reg.id, meta)
+    return data
+
+
+async def _consent_change(conn: Connection, reg: Registration, marketing: bool, meta: Meta) -> None:
+    await conn.execute(
+        consent_records.insert().values(
+            registration_id=reg.id,
+            event_id=reg.event_id,
+            purpose="marketing",
+            action="given" if marketing else "withdrawn",
+            recorded_at=now(),
+            ip=meta.ip[:45] or None,
+            user_agent=meta.user_agent[:500] or None,
+        )
+    )
+
+
+def _changed(reg: Registration, details: PersonalDetails, email_now: bool) -> dict[str, Any]:
+    fields = ("first_name", "last_name", "job_title", "member_id", "organisation", "phone")
+    values = {f: getattr(details, f) for f in fields if getattr(details, f) != getattr(reg, f)}
+    if email_now and details.email != reg.email:
+        values |= {"email": details.email, "email_normalised": normalise_email(details.email)}
+    return values
+
+
+async def _queue_email_change(conn: Connection, mailer: Mailer, event: Event, reg: Registration, new: str) -> None:
+    settings = mailer.settings
+    expires = min(now() + EMAIL_CHANGE_VALID, retention_ends_at(event))
+    token = make_email_change_token(str(settings.secret_key), reg.id, reg.token_version, new, expires)
+    org = await event_queries.organisation(conn, event.organisation_id)
+    context = {
+        "event": event,
+        "registration": reg,
+        "organiser": org.name if org else "",
+        "confirm_url": f"{settings.base_url}/events/{event.slug}/me/confirm-email/{token}",
+        "new_email": new,
+        "event_url": f"{settings.base_url}/events/{event.slug}",
+        "privacy_url": privacy_url(settings, event),
+        "title": one_line(event.title),
+    }
+    rendered = render_email(mailer.env, "confirm_email", context, reg.language)
+    await outbox.enqueue(
+        conn,
+        kind="confirm_email",
+        to_address=new,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        mail_from=settings.mail_from,
+        event_id=event.id,
+        registration_id=reg.id,
+    )
+
+
+async def correct(
+    db: DB, mailer: Mailer, event: Event, registration_id: int, details: PersonalDetails, marketing: bool, meta: Meta
+) -> bool:
+    """Apply the attendee's corrections; a new address only gets a confirmation e-mail. True when one was queued."""
+    new_email = normalise_email(details.email)
+    async with db.connection() as conn:
+        reg = await registration_queries.by_id(conn, event.id, registration_id)
+        if reg is not None and new_email != reg.email_normalised:
+            await ratelimit.hit(conn, f"me-email:{registration_id}", EMAIL_CHANGE_LIMIT, EMAIL_CHANGE_WINDOW)
+    async with db.transaction() as conn:
+        reg = await registration_queries.by_id(conn, event.id, registration_id)
+        if reg is None or reg.erased_at is not None:
+            return False
+        email_now = new_email == reg.email_normalised  # only the spelling (case) changed: same mailbox
+        values = _changed(reg, details, email_now)
+        if values:
+            names = (values.get("first_name", reg.first_name), values.get("last_name", reg.last_name))
+            values["search_text"] = search_key(*names, values.get("email", reg.email))
+            await conn.execute(
+                registrations.update().where(registrations.c.id == reg.id).values(**values, updated_at=now())
+            )
+        if marketing != reg.marketing_opt_in:
+            await _consent_change(conn, reg, marketing, meta)
+            await conn.execute(
+                registrations.update().where(registrations.c.id == reg.id).values(marketing_opt_in=marketing)
+            )
+        # Someone else's address is not revealed: the same answer, but nothing is sent to it.
+        queued = not email_now and not await queries.email_taken(conn, event.id, new_email, reg.id)
+        if queued:
+            await _queue_email_change(conn, mailer, event, reg, details.email)
+        changed = sorted(k for k in values if k not in ("search_text", "email_normalised"))
+        await _audit_attendee(
+            conn, "registration.corrected", event, reg.id, meta, fields=changed, marketing=marketing, new_email=queued
+        )
+    return not email_now
+
+
+class EmailChange(enum.Enum):
+    DONE = "done"
+    INVALID = "invalid"  # forged, expired, reused, another event's, or the registration was erased
+    TAKEN = "taken"  # the address now belongs to another registration of the event
+
+
+async def confirm_email(db: DB, mailer: Mailer, event: Event, token: str) -> EmailChange:
+    """Apply a confirmed new address (uniqueness checked again); a fresh join link goes to it when approved."""
+    found = read_email_change_token(str(mailer.settings.secret_key), token, now())
+    if found is None:
+        return EmailChange.INVALID
+    claims, new = found
+    async with db.transaction() as conn:
+        reg = await registration_queries.by_id(conn, event.id, claims.registration_id)
+        if reg is None or reg.erased_at is not None or reg.token_version != claims.token_version:
+            return EmailChange.INVALID
+        if await queries.email_taken(conn, event.id, normalise_email(new), reg.id):
+            return EmailChange.TAKEN
+        # The old join links went to the old mailbox: they stop working, and a new one goes to the new address.
+        await conn.execute(
+            registrations.update()
+            .where(registrations.c.id == reg.id)
+            .values(
+                email=new,
+                email_normalised=normalise_email(new),
+                search_text=search_key(reg.first_name, reg.last_name, new),
+                token_version=reg.token_version + 1,
+                updated_at=now(),
+            )
+        )
+        await audit.record(
+            conn,
+            "registration.email_changed",
+            actor=ATTENDEE,
+            organisation_id=event.organisation_id,
+            event_id=event.id,
+            registration_id=reg.id,
+        )
+        updated = await registration_queries.by_id(conn, event.id, reg.id)
+        if updated is not None and updated.status == "approved":
+            await notifications.queue(conn, mailer, "confirmation", event, updated)
+    return EmailChange.DONE
+
+
+class Unsubscribe(enum.Enum):
+    ASK = "ask"  # valid and still subscribed: show the confirm button
+    DONE = "done"
+    ALREADY = "already"
+    INVALID = "invalid"
+
+
+async def _unsubscribe_target(conn: Connection, secret: str, event: Event, token: str) -> Registration | None:
+    claims = read_token(secret, UNSUBSCRIBE, token, now())
+    if claims is None:
+        return None
+    # token_version is not checked: a later rejection or address change must not break an unsubscribe link.
+    reg = await registration_queries.by_id(conn, event.id, claims.registration_id)
+    return reg if reg is not None and reg.erased_at is None else None
+
+
+async def unsubscribe_state(db: DB, secret: str, event: Event, token: str) -> Unsubscribe:
+    """What an unsubscribe link shows: the confirm button, 'already unsubscribed', or that it cannot be used."""
+    async with db.connection() as conn:
+        reg = await _unsubscribe_target(conn, secret, event, token)
+    if reg is None:
+        return Unsubscribe.INVALID
+    return Unsubscribe.ASK if reg.marketing_opt_in else Unsubscribe.ALREADY
+
+
+async def unsubscribe(db: DB, secret: str, event: Event, token: str, meta: Meta) -> Unsubscribe:
+    """Withdraw marketing consent (recorded as a consent record), once."""
+    async with db.transaction() as conn:
+        reg = await _unsubscribe_target(conn, secret, event, token)
+        if reg is None:
+            return Unsubscribe.INVALID
+        done = await conn.fetch_val(
+            registrations.update()
+            .where(registrations.c.id == reg.id, registrations.c.marketing_opt_in.is_(True))
+            .values(marketing_opt_in=False, updated_at=now())
+            .returning(registrations.c.id)
+        )
+        if done is None:
+            return Unsubscribe.ALREADY
+        await _consent_change(conn, reg, False, meta)
+        await _audit_attendee(conn, "consent.marketing_withdrawn", event, reg.id, meta)
+    return Unsubscribe.DONE
+
+
+async def erase_one(db: DB, event: Event, registration_id: int, requester: Requester) -> Erased:
+    """Erase one registration (attendee or staff), in one transaction."""
+    async with db.transaction() as conn:
+        return await erase(conn, event.id, event.organisation_id, registration_id, requester, now() < event.ends_at)
+
+
+async def purge_event(db: DB, event: Event, requester: Requester) -> int:
+    """Erase every registration of an event and mark it purged, in one transaction; returns how many were erased."""
+    async with db.transaction() as conn:
+        erased = await erase_all(conn, event, requester)
+        await conn.execute(events.update().where(events.c.id == event.id).values(purged_at=now()))
+        await audit.record(
+            conn,
+            "event.purged",
+            actor=requester.actor,
+            actor_staff_id=requester.staff_id,
+            organisation_id=event.organisation_id,
+            event_id=event.id,
+            ip=requester.ip,
+            details={"erased": erased},
+        )
+    return erased
+
+
+async def erase_all(conn: Connection, event: Event, requester: Requester) -> int:
+    """Erase every registration of an event still holding personal data (inside the caller's transaction)."""
+    before_end = now() < event.ends_at
+    erased = 0
+    for reg_id in await queries.unerased_ids(conn, event.id):
+        result = await erase(conn, event.id, event.organisation_id, reg_id, requester, before_end)
+        erased += result is Erased.DONE
+    return erased

@@ -1,0 +1,205 @@
+"""Privacy pages: the notice, the attendee's own data (/me: see, correct, download, erase), and unsubscribe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from webinar.access import services as access_services
+from webinar.access.queries import Attendee
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
+from webinar.privacy import forms, queries, services
+from webinar.privacy.erasure import Requester
+from webinar.privacy.links import retention_ends_at
+from webinar.privacy.services import EmailChange, Meta, Unsubscribe
+from webinar.registration import queries as registration_queries
+from webinar.registration.forms import OPTIONAL_FIELDS
+from webinar.registration.views import mailer
+from webinar.web.client_ip import client_ip
+from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
+from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
+from webinar.web.language import COOKIE_NAME as LANGUAGE_COOKIE
+from webinar.web.language import choose_language
+
+ONE_CLICK = "One-Click"  # RFC 8058: the body a mail client POSTs is "List-Unsubscribe=One-Click"
+
+
+async def _event(request: Request) -> Event:
+    async with request.app.state.db.connection() as conn:
+        event = await event_queries.by_slug(conn, request.path_params["slug"])
+    if event is None or event.purged_at is not None:
+        raise HTTPException(404)
+    choose_language(request, event.language)
+    return event
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, f"webinar/{name}", context, status_code=status
+    )
+    response.headers["Cache-Control"] = "no-store"  # pages with personal data stay out of shared caches
+    return response
+
+
+def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectResponse:
+    return RedirectResponse(str(request.url_for(name, slug=event.slug)) + query, status_code=303)
+
+
+def _meta(request: Request) -> Meta:
+    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    return Meta(ip, request.headers.get("user-agent", ""))
+
+
+async def _attendee(request: Request, event: Event) -> Attendee | None:
+    return await access_services.viewer(request.app.state.db, request.app.state.settings, event, current_sid(request))
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "") if url else ""
+
+
+async def privacy(request: Request) -> Response:
+    """`GET /events/{slug}/privacy`: controller, processor, purposes, legal basis, retention, rights, cookies."""
+    event = await _event(request)
+    async with request.app.state.db.connection() as conn:
+        organisation = await event_queries.organisation(conn, event.organisation_id)
+    context = {
+        "event": event,
+        "organisation": organisation,
+        "processor": request.app.state.settings.processor_name,
+        "retention_ends_at": retention_ends_at(event),
+        "stream_host": _host(event.stream_url),
+        "embed_host": "" if event.stream_url else _host(event.embed_url),
+        "session_cookie": COOKIE_NAME,
+        "language_cookie": LANGUAGE_COOKIE,
+    }
+    return _render(request, "privacy.html", context)
+
+
+async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: Any) -> Response:
+    async with request.app.state.db.connection() as conn:
+        reg = await registration_queries.by_id(conn, event.id, attendee.id)
+        assert reg is not None
+        consents = await queries.consents_with_text(conn, reg.id)
+        viewing = await registration_queries.sessions(conn, reg.id)
+    context: dict[str, Any] = {
+        "event": event,
+        "reg": reg,
+        "consents": consents,
+        "sessions": viewing,
+        "fields": OPTIONAL_FIELDS,
+        "values": forms.values_of(reg),
+        "errors": {},
+        "saved": request.query_params.get("saved", ""),
+    }
+    context.update(extra)
+    return _render(request, "me.html", context, 422 if context["errors"] else 200)
+
+
+async def me(request: Request) -> Response:
+    """`GET /events/{slug}/me`: the data held about the signed-in attendee, with the ways to use their rights."""
+    event = await _event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return _to(request, "login_form", event)
+    return await _me_page(request, event, attendee)
+
+
+async def me_update(request: Request) -> Response:
+    """`POST /events/{slug}/me`: correct the data, by the registration form's rules (a new address is confirmed)."""
+    event = await _event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return _to(request, "login_form", event)
+    form = await read_form(request)
+    data, errors = forms.parse(form, event)
+    if data is None:
+        return await _me_page(request, event, attendee, values=forms.typed_values(form), errors=errors)
+    db = request.app.state.db
+    asked = await services.correct(
+        db, mailer(request), event, attendee.id, data.details, data.marketing, _meta(request)
+    )
+    return _to(request, "me", event, "?saved=" + ("email" if asked else "1"))
+
+
+async def me_confirm_email(request: Request) -> Response:
+    """`GET /events/{slug}/me/confirm-email/{token}`: apply a new address confirmed from its own mailbox."""
+    event = await _event(request)
+    result = await services.confirm_email(request.app.state.db, mailer(request), event, request.path_params["token"])
+    status = {EmailChange.DONE: 200, EmailChange.INVALID: 400, EmailChange.TAKEN: 409}[result]
+    return _render(request, "me_email.html", {"event": event, "result": result.value}, status)
+
+
+async def me_export(request: Request) -> Response:
+    """`GET /events/{slug}/me/export.json`: everything held about the attendee, as a JSON download."""
+    event = await _event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return _to(request, "login_form", event)
+    data = await services.export(request.app.state.db, event, attendee.id, _meta(request))
+    if data is None:
+        return _to(request, "login_form", event)
+    filename = f"my-data-{event.slug}-{dt.date.today().isoformat()}.json"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+    return JSONResponse(data, headers=headers)
+
+
+async def me_erase_form(request: Request) -> Response:
+    """`GET /events/{slug}/me/erase`: what erasure does, and the button."""
+    event = await _event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return _to(request, "login_form", event)
+    return _render(request, "me_erase.html", {"event": event, "attendee": attendee})
+
+
+async def me_erase(request: Request) -> Response:
+    """`POST /events/{slug}/me/erase`: withdraw consent and erase the attendee's data at once; sign them out."""
+    event = await _event(request)
+    await read_form(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        async with request.app.state.db.connection() as conn:
+            erased = await queries.session_of_erased(conn, current_sid(request), event.id)
+        # A second click after the first one erased everything: say it is done, not "please sign in".
+        return _to(request, "me_erased", event) if erased else _to(request, "login_form", event)
+    await services.erase_one(request.app.state.db, event, attendee.id, Requester(kind="attendee", actor="attendee"))
+    set_sid(request, None)
+    return _to(request, "me_erased", event)
+
+
+async def me_erased(request: Request) -> Response:
+    """`GET /events/{slug}/me/erased`: the data is gone (shows nothing about anyone)."""
+    event = await _event(request)
+    return _render(request, "me_erased.html", {"event": event})
+
+
+def _unsubscribe_page(request: Request, event: Event, state: Unsubscribe) -> Response:
+    status = 400 if state is Unsubscribe.INVALID else 200
+    return _render(request, "privacy_unsubscribe.html", {"event": event, "state": state.value}, status)
+
+
+async def unsubscribe_form(request: Request) -> Response:
+    """`GET /events/{slug}/unsubscribe/{token}`: a confirm button (a GET changes nothing: mail scanners open links)."""
+    event = await _event(request)
+    secret = str(request.app.state.settings.secret_key)
+    state = await services.unsubscribe_state(request.app.state.db, secret, event, request.path_params["token"])
+    return _unsubscribe_page(request, event, state)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """`POST /events/{slug}/unsubscribe/{token}`: the confirm button (CSRF-checked) or an RFC 8058 one-click POST."""
+    event = await _event(request)
+    form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
+    if form.get("List-Unsubscribe") != ONE_CLICK:
+        await read_form(request)  # a person's button: the CSRF token is checked as on every form
+    secret = str(request.app.state.settings.secret_key)
+    db = request.app.state.db
+    state = await services.unsubscribe(db, secret, event, request.path_params["token"], _meta(request))
+    return _unsubscribe_page(request, event, state)
