@@ -8,12 +8,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from admin.auth import organisation_scope, staff_required
-from admin.views.helpers import path_id, render
+from admin.auth import staff_required
+from admin.views.helpers import render, staff_event
 from reports import chart, forms, services, traffic
 from reports.exporters import EXPORTERS, FORMATS
-from webinar.events import queries as event_queries
-from webinar.events.queries import Event
 from webinar.web.client_ip import client_ip
 
 MEDIA_TYPES = {
@@ -22,19 +20,9 @@ MEDIA_TYPES = {
 }
 
 
-async def _event(request: Request) -> Event:
-    """The event in the path, if this staff member may see it; 404 otherwise (no IDOR)."""
-    event_id = path_id(request, "event_id")
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_id(conn, event_id, organisation_scope(request.state.staff))
-    if event is None:
-        raise HTTPException(404)
-    return event
-
-
 @staff_required
 async def export(request: Request) -> Response:
-    event = await _event(request)
+    event = await staff_event(request)
     exporter, fmt = EXPORTERS.get(request.path_params["report"]), request.path_params["fmt"]
     if exporter is None or fmt not in FORMATS:
         raise HTTPException(404)
@@ -58,7 +46,7 @@ async def export(request: Request) -> Response:
 
 @staff_required
 async def traffic_page(request: Request) -> Response:
-    event = await _event(request)
+    event = await staff_event(request)
     interval = forms.parse_interval(request.query_params, event.timezone)
     page = forms.parse_page(request.query_params)
     async with request.app.state.db.connection() as conn:

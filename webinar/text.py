@@ -1,4 +1,4 @@
-"""Text helpers: slugs, accent-free search keys and normalised e-mail addresses."""
+"""Text helpers: slugs, accent-free search keys, normalised e-mail addresses and LIKE patterns."""
 
 from __future__ import annotations
 
@@ -28,3 +28,8 @@ def search_key(*parts: str | None) -> str:
 def normalise_email(address: str) -> str:
     """The form of an address used to find duplicates: the whole address, case-folded."""
     return address.strip().casefold()
+
+
+def like_escape(value: str) -> str:
+    """`value` with LIKE's wildcards and the escape character itself escaped, for `.like(..., escape="\\")`."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

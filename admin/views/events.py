@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
-from admin.auth import operator_required, organisation_scope, staff_required
+from admin.auth import operator_required, staff_required
 from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
-from admin.views.helpers import actor, path_id, render
+from admin.views.helpers import actor, render, staff_event
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
@@ -21,16 +20,6 @@ from webinar.web.forms import read_form
 
 def _slug_taken() -> str:
     return _("Another event already uses this address (slug); choose another or leave it empty.")
-
-
-async def _load_event(request: Request) -> Event:
-    """The event named in the URL, if this staff member may see it; 404 otherwise (also for other organisations)."""
-    event_id = path_id(request, "event_id")
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_id(conn, event_id, organisation_scope(request.state.staff))
-    if event is None:
-        raise HTTPException(404)
-    return event
 
 
 async def _form_page(
@@ -58,7 +47,7 @@ async def _organisation_ids(request: Request) -> set[int]:
 @staff_required
 async def event(request: Request) -> Response:
     """One event's page: when, where, how many people, which consent wording; links to what can be done."""
-    found = await _load_event(request)
+    found = await staff_event(request)
     async with request.app.state.db.connection() as conn:
         counts = await queries.registration_counts(conn, found.id)
         consent = await event_queries.current_consent(conn, found.id)
@@ -90,7 +79,7 @@ async def event_create(request: Request) -> Response:
 
 @operator_required
 async def event_edit(request: Request) -> Response:
-    found = await _load_event(request)
+    found = await staff_event(request)
     async with request.app.state.db.connection() as conn:
         consent = await event_queries.current_consent(conn, found.id)
     return await _form_page(request, found, event_values(found, consent.text if consent else ""), {})
@@ -98,7 +87,7 @@ async def event_edit(request: Request) -> Response:
 
 @operator_required
 async def event_update(request: Request) -> Response:
-    found = await _load_event(request)
+    found = await staff_event(request)
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
     if data is not None:
         try:

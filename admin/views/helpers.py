@@ -8,7 +8,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin.auth import organisation_scope
 from admin.services import Actor
+from webinar.events import queries as event_queries
+from webinar.events.queries import Event
 from webinar.web.client_ip import client_ip
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and PostgreSQL would refuse to compare with them
@@ -31,3 +34,13 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
     """A back-office page."""
     response: Response = request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
     return response
+
+
+async def staff_event(request: Request) -> Event:
+    """The event in the URL if this staff member may see it; 404 otherwise (also another organisation's: no IDOR)."""
+    event_id = path_id(request, "event_id")
+    async with request.app.state.db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id, organisation_scope(request.state.staff))
+    if event is None:
+        raise HTTPException(404)
+    return event

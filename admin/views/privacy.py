@@ -6,9 +6,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.auth import organisation_scope, staff_required
-from admin.views.helpers import path_id, render
-from webinar.events import queries as event_queries
+from admin.auth import staff_required
+from admin.views.helpers import path_id, render, staff_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.privacy import services
@@ -24,19 +23,10 @@ def _requester(request: Request) -> Requester:
     return Requester(kind="staff", actor=user.email, staff_id=user.id, ip=ip)
 
 
-async def _event(request: Request) -> Event:
-    """The event in the URL if this staff member may see it; 404 otherwise (an organiser: their own events only)."""
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_id(conn, path_id(request, "event_id"), organisation_scope(request.state.staff))
-    if event is None:
-        raise HTTPException(404)
-    return event
-
-
 @staff_required
 async def registrant_erase_form(request: Request) -> Response:
     """GET …/registrants/{registration_id}/erase: what erasure does, and the button."""
-    event = await _event(request)
+    event = await staff_event(request)
     async with request.app.state.db.connection() as conn:
         reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
     if reg is None:
@@ -47,7 +37,7 @@ async def registrant_erase_form(request: Request) -> Response:
 @staff_required
 async def registrant_erase(request: Request) -> Response:
     """POST …/registrants/{registration_id}/erase: erase one registrant's personal data now (audited)."""
-    event = await _event(request)
+    event = await staff_event(request)
     await read_form(request)
     reg_id = path_id(request, "registration_id")
     result = await services.erase_one(request.app.state.db, event, reg_id, _requester(request))
@@ -64,13 +54,13 @@ def _purge_page(request: Request, event: Event, error: str = "", status: int = 2
 @staff_required
 async def event_purge_form(request: Request) -> Response:
     """GET /admin/events/{id}/purge: the exports to take first, and the confirm form."""
-    return _purge_page(request, await _event(request))
+    return _purge_page(request, await staff_event(request))
 
 
 @staff_required
 async def event_purge(request: Request) -> Response:
     """POST /admin/events/{id}/purge: erase every registration and mark the event purged (typing its slug confirms)."""
-    event = await _event(request)
+    event = await staff_event(request)
     form = await read_form(request)
     if text(form, "confirm_slug") != event.slug:
         return _purge_page(request, event, _("Type the event's slug exactly to confirm."), 422)

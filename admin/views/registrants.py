@@ -7,10 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.auth import organisation_scope, staff_required
-from admin.views.helpers import MAX_ID, path_id, render
-from webinar.events import queries as event_queries
-from webinar.events.queries import Event
+from admin.auth import staff_required
+from admin.views.helpers import MAX_ID, path_id, render, staff_event
 from webinar.i18n import N_
 from webinar.registration import queries, services
 from webinar.registration.views import mailer
@@ -23,15 +21,6 @@ MAX_PAGE = 100_000
 STATUS_LABELS = (N_("pending"), N_("approved"), N_("rejected"), N_("cancelled"))
 
 
-async def _event(request: Request) -> Event:
-    """The event in the URL if this staff member may see it; 404 otherwise (also another organisation's)."""
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_id(conn, path_id(request, "event_id"), organisation_scope(request.state.staff))
-    if event is None:
-        raise HTTPException(404)
-    return event
-
-
 def page_number(value: str | None) -> int:
     """The page asked for; anything that is not a sensible page number means the first page."""
     return int(value) if value and value.isdigit() and 0 < int(value) <= MAX_PAGE else 1
@@ -40,7 +29,7 @@ def page_number(value: str | None) -> int:
 @staff_required
 async def registrants(request: Request) -> Response:
     """GET /admin/events/{event_id}/registrants?q=&status=&page=."""
-    event = await _event(request)
+    event = await staff_event(request)
     q = request.query_params.get("q", "").strip()[:200]
     status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
@@ -70,7 +59,7 @@ def _ids(form: FormData) -> list[int]:
 
 
 async def _decide(request: Request, decision: str) -> Response:
-    event = await _event(request)
+    event = await staff_event(request)
     form = await read_form(request)
     user = request.state.staff
     actor = services.Actor(user.id, user.email, client_ip(request, request.app.state.settings.trusted_proxies))
@@ -94,7 +83,7 @@ async def reject(request: Request) -> Response:
 @staff_required
 async def registrant(request: Request) -> Response:
     """One registrant: their data, their consent records and their viewing sessions."""
-    event = await _event(request)
+    event = await staff_event(request)
     async with request.app.state.db.connection() as conn:
         reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
         if reg is None:

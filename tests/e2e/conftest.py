@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.servers import crash, free_port, stop, wait_healthy
 from webinar.settings import PROJECT_ROOT, Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,12 +26,6 @@ CHROMIUM_ARGS = [
 # Short presence timings so that a killed server's session is swept in seconds, not 90 s.
 PRESENCE_TIMEOUT = 6
 HEARTBEAT = 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -81,33 +72,17 @@ class Server:
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+        wait_healthy(self.process, self.base_url, 20, "server", lambda: self.log.read_text()[-2000:])
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no goodbye to open WebSockets (a crash)."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        crash(self.process)
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            stop(self.process, grace=10)
         self.process = None
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,20 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.conftest import TRUNCATE, SMTPRecorder
+from tests.servers import crash, free_port, stop, wait_healthy
 from webinar.settings import PROJECT_ROOT, Settings
 
 # The environment a process of ours must not inherit from the developer's shell.
 SCRUBBED = ("DATABASE_URL", "SECRET_KEY", "HTTPS_ONLY", "TRUSTED_PROXIES", "BASE_URL", "MAIL_BACKEND", "SMTP_PORT")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0, every: float = 0.2) -> Any:
@@ -80,17 +72,7 @@ class Process:
 
     def wait_ready(self, within: float = 30.0) -> None:
         assert self.popen is not None
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start:\n{self.tail()}")
+        wait_healthy(self.popen, self.base_url, within, self.name, self.tail)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
@@ -98,22 +80,14 @@ class Process:
     def kill(self) -> None:
         """SIGKILL: no shutdown, no goodbye to open connections (a crash)."""
         assert self.popen is not None
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
+        crash(self.popen)
         self.popen = None
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL if it lingers; the exit code."""
         if self.popen is None:
             return None
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(25)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-        code, self.popen = self.popen.returncode, None
+        code, self.popen = stop(self.popen, grace=25), None
         return code
 
 

@@ -14,21 +14,11 @@ from webinar import i18n
 from webinar.access import forms, services
 from webinar.access.services import Gate, JoinRefusal
 from webinar.clock import now
-from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.events.views import public_event
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
-from webinar.web.language import choose_language
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_slug(conn, request.path_params["slug"])
-    if event is None or event.purged_at is not None:
-        raise HTTPException(404)
-    choose_language(request, event.language)
-    return event
 
 
 def _client(request: Request) -> services.Client:
@@ -46,7 +36,7 @@ def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectR
 
 async def join(request: Request) -> Response:
     """`GET /events/{slug}/join/{token}`: log in with the personal link, or say clearly why not."""
-    event = await _event(request)
+    event = await public_event(request)
     result = await services.join(
         request.app.state.db, request.app.state.settings, event, request.path_params["token"], _client(request)
     )
@@ -67,12 +57,12 @@ def _login_page(request: Request, event: Event, status: int = 200, **context: An
 
 async def login_page(request: Request) -> Response:
     """`GET /events/{slug}/login`: password login (where enabled) and "e-mail me my join link"."""
-    return _login_page(request, await _event(request))
+    return _login_page(request, await public_event(request))
 
 
 async def login(request: Request) -> Response:
     """`POST /events/{slug}/login`: e-mail + password; the same answer for an unknown address and a wrong password."""
-    event = await _event(request)
+    event = await public_event(request)
     if event.login != "link_and_password":
         raise HTTPException(404)
     data, errors = forms.login_form(await read_form(request))
@@ -91,7 +81,7 @@ async def login(request: Request) -> Response:
 
 async def send_link(request: Request) -> Response:
     """`POST /events/{slug}/send-link`: the same answer whether or not the address is registered."""
-    event = await _event(request)
+    event = await public_event(request)
     email, errors = forms.send_link_form(await read_form(request))
     if errors:
         return _login_page(request, event, 422, link_email=email, errors=errors)
@@ -108,7 +98,7 @@ def _origin(url: str) -> str | None:
 
 async def watch(request: Request) -> Response:
     """`GET /events/{slug}/watch`: the stream page, gated by session, status and time (SPEC §3.4)."""
-    event = await _event(request)
+    event = await public_event(request)
     settings = request.app.state.settings
     attendee = await services.viewer(request.app.state.db, settings, event, current_sid(request))
     at = now()
@@ -134,7 +124,7 @@ async def watch(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """`POST /events/{slug}/logout`: end the viewing session(s) and the attendee session, clear the cookie."""
-    event = await _event(request)
+    event = await public_event(request)
     await read_form(request)
     settings = request.app.state.settings
     idle = dt.timedelta(minutes=settings.session_idle_minutes)

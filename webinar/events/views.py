@@ -8,8 +8,19 @@ from starlette.responses import Response
 
 from webinar.clock import now
 from webinar.events import queries
+from webinar.events.queries import Event
 from webinar.registration.views import render_event
 from webinar.web.language import choose_language
+
+
+async def public_event(request: Request) -> Event:
+    """The event named by the URL's slug, with the page language chosen for it; 404 if missing or purged."""
+    async with request.app.state.db.connection() as conn:
+        event = await queries.by_slug(conn, request.path_params["slug"])
+    if event is None or event.purged_at is not None:
+        raise HTTPException(404)
+    choose_language(request, event.language)
+    return event
 
 
 async def home(request: Request) -> Response:

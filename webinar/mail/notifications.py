@@ -7,7 +7,7 @@ from typing import Any
 from databases.core import Connection
 from starlette.templating import Jinja2Templates
 
-from webinar.access.tokens import JOIN, make_token
+from webinar.access.links import join_url
 from webinar.events.queries import Event
 from webinar.mail import outbox
 from webinar.mail.render import one_line, render_email
@@ -15,18 +15,12 @@ from webinar.privacy.links import marketing_extras, privacy_url
 from webinar.settings import Settings
 
 
-def join_link(settings: Settings, event: Event, registration_id: int, token_version: int) -> str:
-    """The personal join link of a registration."""
-    token = make_token(str(settings.secret_key), JOIN, registration_id, token_version, event.join_link_expires_at)
-    return f"{settings.base_url}/events/{event.slug}/join/{token}"
-
-
 async def send_join_link(
     conn: Connection, settings: Settings, templates: Jinja2Templates, event: Event, registration: Any
 ) -> int:
     """Queue the join-link e-mail for an approved registration (inside the caller's transaction)."""
     assert registration.email
-    url = join_link(settings, event, registration.id, registration.token_version)
+    url = join_url(settings, event, registration)
     unsubscribe_url, headers = marketing_extras(settings, event, registration)
     context = {
         "event": event,

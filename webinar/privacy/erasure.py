@@ -27,6 +27,7 @@ from webinar.tables import (
     viewing_sessions,
     web_sessions,
 )
+from webinar.text import like_escape
 
 # What an erased e-mail's address, subject and bodies become (the columns are NOT NULL).
 PLACEHOLDER = "erased"
@@ -83,16 +84,12 @@ async def _known_ips(conn: Connection, registration_id: int) -> set[str]:
     return found
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def _forget_rate_limits(conn: Connection, email_normalised: str | None, ips: set[str]) -> None:
     # Counters are keyed by address and IP ("send-link:7:ana@example.org", "register:ip:1.2.3.4"); they live
     # minutes, but an erasure means now. Resetting them costs at most one window of rate limiting.
     suffixes = [*ips, email_normalised] if email_normalised else list(ips)
     # The pattern is a bound parameter (a literal '%' in the SQL would trip the driver's paramstyle).
-    conditions = [rate_limits.c.key.like("%:" + _like_escape(suffix), escape="\\") for suffix in suffixes]
+    conditions = [rate_limits.c.key.like("%:" + like_escape(suffix), escape="\\") for suffix in suffixes]
     if conditions:
         await conn.execute(rate_limits.delete().where(sa.or_(*conditions)))
 

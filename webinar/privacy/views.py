@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -14,6 +13,7 @@ from webinar.access import services as access_services
 from webinar.access.queries import Attendee
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.events.views import public_event
 from webinar.privacy import forms, queries, services
 from webinar.privacy.erasure import Requester
 from webinar.privacy.links import retention_ends_at
@@ -25,18 +25,8 @@ from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
 from webinar.web.language import COOKIE_NAME as LANGUAGE_COOKIE
-from webinar.web.language import choose_language
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body a mail client POSTs is "List-Unsubscribe=One-Click"
-
-
-async def _event(request: Request) -> Event:
-    async with request.app.state.db.connection() as conn:
-        event = await event_queries.by_slug(conn, request.path_params["slug"])
-    if event is None or event.purged_at is not None:
-        raise HTTPException(404)
-    choose_language(request, event.language)
-    return event
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -66,7 +56,7 @@ def _host(url: str) -> str:
 
 async def privacy(request: Request) -> Response:
     """`GET /events/{slug}/privacy`: controller, processor, purposes, legal basis, retention, rights, cookies."""
-    event = await _event(request)
+    event = await public_event(request)
     async with request.app.state.db.connection() as conn:
         organisation = await event_queries.organisation(conn, event.organisation_id)
     context = {
@@ -104,7 +94,7 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
 
 async def me(request: Request) -> Response:
     """`GET /events/{slug}/me`: the data held about the signed-in attendee, with the ways to use their rights."""
-    event = await _event(request)
+    event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
         return _to(request, "login_form", event)
@@ -113,7 +103,7 @@ async def me(request: Request) -> Response:
 
 async def me_update(request: Request) -> Response:
     """`POST /events/{slug}/me`: correct the data, by the registration form's rules (a new address is confirmed)."""
-    event = await _event(request)
+    event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
         return _to(request, "login_form", event)
@@ -130,7 +120,7 @@ async def me_update(request: Request) -> Response:
 
 async def me_confirm_email(request: Request) -> Response:
     """`GET /events/{slug}/me/confirm-email/{token}`: apply a new address confirmed from its own mailbox."""
-    event = await _event(request)
+    event = await public_event(request)
     result = await services.confirm_email(request.app.state.db, mailer(request), event, request.path_params["token"])
     status = {EmailChange.DONE: 200, EmailChange.INVALID: 400, EmailChange.TAKEN: 409}[result]
     return _render(request, "me_email.html", {"event": event, "result": result.value}, status)
@@ -138,7 +128,7 @@ async def me_confirm_email(request: Request) -> Response:
 
 async def me_export(request: Request) -> Response:
     """`GET /events/{slug}/me/export.json`: everything held about the attendee, as a JSON download."""
-    event = await _event(request)
+    event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
         return _to(request, "login_form", event)
@@ -152,7 +142,7 @@ async def me_export(request: Request) -> Response:
 
 async def me_erase_form(request: Request) -> Response:
     """`GET /events/{slug}/me/erase`: what erasure does, and the button."""
-    event = await _event(request)
+    event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
         return _to(request, "login_form", event)
@@ -161,7 +151,7 @@ async def me_erase_form(request: Request) -> Response:
 
 async def me_erase(request: Request) -> Response:
     """`POST /events/{slug}/me/erase`: withdraw consent and erase the attendee's data at once; sign them out."""
-    event = await _event(request)
+    event = await public_event(request)
     await read_form(request)
     attendee = await _attendee(request, event)
     if attendee is None:
@@ -176,7 +166,7 @@ async def me_erase(request: Request) -> Response:
 
 async def me_erased(request: Request) -> Response:
     """`GET /events/{slug}/me/erased`: the data is gone (shows nothing about anyone)."""
-    event = await _event(request)
+    event = await public_event(request)
     return _render(request, "me_erased.html", {"event": event})
 
 
@@ -187,7 +177,7 @@ def _unsubscribe_page(request: Request, event: Event, state: Unsubscribe) -> Res
 
 async def unsubscribe_form(request: Request) -> Response:
     """`GET /events/{slug}/unsubscribe/{token}`: a confirm button (a GET changes nothing: mail scanners open links)."""
-    event = await _event(request)
+    event = await public_event(request)
     secret = str(request.app.state.settings.secret_key)
     state = await services.unsubscribe_state(request.app.state.db, secret, event, request.path_params["token"])
     return _unsubscribe_page(request, event, state)
@@ -195,7 +185,7 @@ async def unsubscribe_form(request: Request) -> Response:
 
 async def unsubscribe(request: Request) -> Response:
     """`POST /events/{slug}/unsubscribe/{token}`: the confirm button (CSRF-checked) or an RFC 8058 one-click POST."""
-    event = await _event(request)
+    event = await public_event(request)
     form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
     if form.get("List-Unsubscribe") != ONE_CLICK:
         await read_form(request)  # a person's button: the CSRF token is checked as on every form

@@ -9,7 +9,7 @@ import jinja2
 from databases.core import Connection
 
 from webinar import i18n
-from webinar.access.tokens import JOIN, make_token
+from webinar.access.links import join_url
 from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
@@ -30,14 +30,6 @@ class Mailer:
 
     settings: Settings
     env: jinja2.Environment
-
-
-def join_url(settings: Settings, event: Event, registration: Registration) -> str:
-    """The personal join link of an approved registrant."""
-    token = make_token(
-        str(settings.secret_key), JOIN, registration.id, registration.token_version, event.join_link_expires_at
-    )
-    return f"{settings.base_url}/events/{event.slug}/join/{token}"
 
 
 def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:

@@ -10,7 +10,7 @@ from databases.core import Connection
 
 from webinar.events.queries import to_dataclass
 from webinar.tables import consent_records, registrations, viewing_sessions
-from webinar.text import fold
+from webinar.text import fold, like_escape
 
 PAGE_SIZE = 50
 HOLDS_SEAT = ("approved", "pending")
@@ -90,14 +90,10 @@ async def by_email(conn: Connection, event_id: int, email_normalised: str, lock:
     return to_dataclass(Registration, row) if row else None
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _filters(event_id: int, q: str, status: str | None) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = [registrations.c.event_id == event_id]
     for word in fold(q).split():
-        where.append(registrations.c.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
+        where.append(registrations.c.search_text.like(f"%{like_escape(word)}%", escape="\\"))
     if status:
         where.append(registrations.c.status == status)
     return where
