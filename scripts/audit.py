@@ -118,7 +118,9 @@ def start_instance(scratch: Path) -> tuple[subprocess.Popen[bytes], str, dict[st
     raise SystemExit(f"the scratch instance did not start:\n{(scratch / 'server.log').read_text()[-3000:]}")
 
 
-def scan(sqlmap: str, scratch: Path, name: str, form_url: str, post_url: str, fields: dict[str, str]) -> bool:
+def scan(
+    sqlmap: str, scratch: Path, name: str, form_url: str, post_url: str, fields: dict[str, str], only: str = ""
+) -> bool:
     """sqlmap on one form, with the form's CSRF token refreshed from `form_url` for every request."""
     with httpx.Client() as http:
         page = http.get(form_url)
@@ -134,6 +136,7 @@ def scan(sqlmap: str, scratch: Path, name: str, form_url: str, post_url: str, fi
         "--csrf-token=csrf_token", f"--csrf-url={form_url}",
         "--batch", "--level=2", "--risk=1", "--time-sec=2", "--timeout=10", "--retries=1",
         "--disable-coloring", "--flush-session", f"--output-dir={scratch / 'sqlmap'}",
+        *(["-p", only] if only else []),
     ]  # fmt: skip
     step(f"sqlmap on {name}: POST {post_url}")
     try:
@@ -169,7 +172,9 @@ def sqlmap() -> bool:
         event = f"{base}/events/{DEMO_SLUG}"
         ok = scan(binary, scratch, "registration", event, f"{event}/register", person)
         login = {"email": "operator@demo.example", "password": "not the password"}
-        ok = scan(binary, scratch, "staff-login", f"{base}/admin/login", f"{base}/admin/login", login) and ok
+        # The password only ever reaches Argon2, never SQL, and each attempt costs a hash: test the e-mail.
+        login_url = f"{base}/admin/login"
+        ok = scan(binary, scratch, "staff-login", login_url, login_url, login, only="email") and ok
     finally:
         server.terminate()
         server.wait(30)

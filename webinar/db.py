@@ -33,6 +33,16 @@ class DatabaseUnavailable(ConnectionError):
 _CONNECT_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+# What a connection that was working raises once its server backend is gone (terminated, shut down).
+_BROKEN_CONNECTION = (
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.PostgresConnectionError,
+    ConnectionError,
+)
+
+
 class DB:
     """The application's database: a `databases.Database` plus what differs between engines."""
 
@@ -73,6 +83,9 @@ class DB:
         try:
             yield conn
         except BaseException as exc:
+            if isinstance(exc, _BROKEN_CONNECTION) and not self.is_sqlite:
+                # Never hand a connection in an unknown protocol state back to the pool: drop it.
+                conn.raw_connection.terminate()
             await holder.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         await holder.__aexit__(None, None, None)

@@ -103,6 +103,8 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.QueryCanceledError,
+    # A pooled connection whose server backend was terminated mid-operation can surface as this.
+    asyncpg.exceptions.InternalClientError,
     sqlite3.OperationalError,
 )
 
