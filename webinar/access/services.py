@@ -17,7 +17,11 @@ from webinar.clock import now
 from webinar.db import DB
 from webinar.events.queries import Event
 from webinar.presence import services as presence
+from webinar.registration import notifications
+from webinar.registration import queries as registration_queries
+from webinar.registration.notifications import Mailer
 from webinar.settings import Settings
+from webinar.text import normalise_email
 from webinar.web import ratelimit
 
 LOGIN_LIMIT = 10  # per address per window; per IP it is five times that
@@ -100,16 +104,14 @@ async def password_login(
 
 async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
     """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
-    from webinar.mail.notifications import send_join_link
-
     async with db.connection() as conn:
         scale = settings.rate_limit_scale
         await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW, scale)
         await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
     async with db.transaction() as conn:
-        attendee = await queries.registration_by_email(conn, event.id, email)
-        if attendee is not None and attendee.status == "approved" and attendee.email:
-            await send_join_link(conn, settings, templates, event, attendee)
+        registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))
+        if registrant is not None and registrant.status == "approved" and registrant.email:
+            await notifications.queue(conn, Mailer(settings, templates.env), "join_link", event, registrant)
 
 
 async def logout(db: DB, event: Event, raw_sid: str | None, idle: dt.timedelta) -> None:

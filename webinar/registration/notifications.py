@@ -21,7 +21,7 @@ from webinar.registration.queries import Registration
 from webinar.settings import Settings
 
 WITH_JOIN_LINK = ("confirmation", "approved")
-KINDS = ("confirmation", "received", "approved", "rejected", "already_registered")
+KINDS = ("confirmation", "received", "approved", "rejected", "already_registered", "join_link")
 
 
 @dataclass(frozen=True)
