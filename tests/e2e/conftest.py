@@ -102,7 +102,9 @@ def server(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[Se
 @pytest.fixture
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is not installed in CI (.ci/run installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     return CHROMIUM
 
 
