@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.accounts.staff import StaffUser
 from webinar.events.queries import Organisation, to_dataclass
-from webinar.tables import organisations, registrations, staff_users
+from webinar.tables import organisations, staff_users
 
 
 async def all_organisations(conn: Connection) -> list[Organisation]:
@@ -27,24 +25,3 @@ async def staff_user(conn: Connection, user_id: int) -> StaffUser | None:
     """A staff account by id, active or not."""
     row = await conn.fetch_one(staff_users.select().where(staff_users.c.id == user_id))
     return to_dataclass(StaffUser, row) if row else None
-
-
-@dataclass(frozen=True)
-class RegistrationCounts:
-    registered: int
-    approved: int
-    pending: int
-
-
-async def registration_counts(conn: Connection, event_id: int) -> RegistrationCounts:
-    """How many people are registered (approved or pending), approved and pending for one event."""
-    r = registrations
-    row = await conn.fetch_one(
-        sa.select(
-            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
-            sa.func.count().filter(r.c.status == "approved").label("approved"),
-            sa.func.count().filter(r.c.status == "pending").label("pending"),
-        ).where(r.c.event_id == event_id)
-    )
-    assert row is not None  # an aggregate always returns one row
-    return RegistrationCounts(row["registered"] or 0, row["approved"] or 0, row["pending"] or 0)

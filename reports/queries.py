@@ -228,14 +228,3 @@ async def session_counts(conn: Connection, event_id: int, interval: Interval) ->
         sa.type_coerce(sa.func.max(session_end), vs.c.started_at.type).label("last_end"),
     ).where(vs.c.event_id == event_id, *overlaps(interval))
     return to_dataclass(SessionCounts, await conn.fetch_one(query))
-
-
-async def registration_counts(conn: Connection, event_id: int) -> tuple[int, int]:
-    """(registered = approved + pending, approved) for an event."""
-    row = await conn.fetch_one(
-        sa.select(
-            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
-            sa.func.count().filter(r.c.status == "approved").label("approved"),
-        ).where(r.c.event_id == event_id)
-    )
-    return (row["registered"] or 0, row["approved"] or 0) if row else (0, 0)

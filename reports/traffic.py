@@ -10,6 +10,7 @@ from databases.core import Connection
 
 from reports import queries
 from reports.forms import Interval
+from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 
 PAGE_SIZE = 50
@@ -109,7 +110,7 @@ def _domain(event: Event, interval: Interval, counts: queries.SessionCounts) -> 
 
 async def build(conn: Connection, event: Event, interval: Interval, page: int) -> TrafficReport:
     """Everything the traffic page shows, for one interval and one page of sessions."""
-    registered, approved = await queries.registration_counts(conn, event.id)
+    registrants = await event_queries.registration_counts(conn, event.id)
     counts = await queries.session_counts(conn, event.id, interval)
     start, end = _domain(event, interval, counts)
     curve = await series(conn, event.id, interval, start, end)
@@ -118,6 +119,13 @@ async def build(conn: Connection, event: Event, interval: Interval, page: int) -
     rows = await queries.sessions_page(conn, event.id, interval, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     average = round(curve.total_minutes / counts.active, 1) if counts.active else 0.0
     totals = Totals(
-        registered, approved, counts.active, counts.sessions, curve.peak, curve.peak_at, curve.total_minutes, average
+        registrants.registered,
+        registrants.approved,
+        counts.active,
+        counts.sessions,
+        curve.peak,
+        curve.peak_at,
+        curve.total_minutes,
+        average,
     )
     return TrafficReport(event, interval, totals, curve, rows, page, pages)

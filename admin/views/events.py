@@ -49,7 +49,7 @@ async def event(request: Request) -> Response:
     """One event's page: when, where, how many people, which consent wording; links to what can be done."""
     found = await staff_event(request)
     async with request.app.state.db.connection() as conn:
-        counts = await queries.registration_counts(conn, found.id)
+        counts = await event_queries.registration_counts(conn, found.id)
         consent = await event_queries.current_consent(conn, found.id)
         organisation = await event_queries.organisation(conn, found.organisation_id)
         watching = await live_now(conn, found.id, request.app.state.settings.presence_timeout_seconds)

@@ -163,19 +163,20 @@ class EventCounts:
     pending: int
 
 
+def status_counts() -> list[sa.Label[int]]:
+    """The `registered` (approved or pending), `approved` and `pending` counts of a query over registrations."""
+    status = registrations.c.status
+    return [
+        sa.func.count().filter(status.in_(("approved", "pending"))).label("registered"),
+        sa.func.count().filter(status == "approved").label("approved"),
+        sa.func.count().filter(status == "pending").label("pending"),
+    ]
+
+
 async def with_counts(conn: Connection, organisation_id: int | None = None) -> list[EventCounts]:
     """Every event (of one organisation, when given) with its registration counts, newest first."""
     r = registrations
-    counts = (
-        sa.select(
-            r.c.event_id,
-            sa.func.count().filter(r.c.status.in_(("approved", "pending"))).label("registered"),
-            sa.func.count().filter(r.c.status == "approved").label("approved"),
-            sa.func.count().filter(r.c.status == "pending").label("pending"),
-        )
-        .group_by(r.c.event_id)
-        .subquery()
-    )
+    counts = sa.select(r.c.event_id, *status_counts()).group_by(r.c.event_id).subquery()
     query = (
         sa.select(
             events,
@@ -197,3 +198,17 @@ async def with_counts(conn: Connection, organisation_id: int | None = None) -> l
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class RegistrationCounts:
+    registered: int
+    approved: int
+    pending: int
+
+
+async def registration_counts(conn: Connection, event_id: int) -> RegistrationCounts:
+    """How many people are registered (approved or pending), approved and pending for one event."""
+    row = await conn.fetch_one(sa.select(*status_counts()).where(registrations.c.event_id == event_id))
+    assert row is not None  # an aggregate always returns one row
+    return RegistrationCounts(row["registered"] or 0, row["approved"] or 0, row["pending"] or 0)
