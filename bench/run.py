@@ -2,7 +2,8 @@
 
 `python -m bench` (or `make bench`; `QUICK=1` for the short run). Environment: TEST_DATABASE_URL (the
 PostgreSQL server; a scratch database `webinar_bench` is made on it), BENCH_WATCH_RAMP (full run: viewer
-counts tried after 10,000, default "20000").
+counts tried after 10,000, default "20000"), BENCH_ONLY (a comma-separated subset of the scenarios, for
+working on one; the baselines always run).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
+SCENARIOS = ("registration", "join", "watch", "export", "embedded", "login")
+
+
+def wanted() -> set[str]:
+    """The scenarios to run: all of them, or those BENCH_ONLY names."""
+    only = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
+    unknown = only - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
+    return only or set(SCENARIOS)
 
 
 def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
@@ -45,7 +56,7 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _pg_data(db_url: str, settings, quick: bool) -> dict:
+def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     slugs = {
         "bench-register": {},
         "bench-join": {},
@@ -57,14 +68,18 @@ def _pg_data(db_url: str, settings, quick: bool) -> dict:
     ids = events.ids
     join_n, watch_n = (5000, 1000) if quick else (20000, max(watch.ramp_levels(False)))
     sessions, registrants = (200_000, 50_000) if quick else (1_000_000, 200_000)
+    join_n, watch_n = join_n * ("join" in run), watch_n * ("watch" in run)
+    sessions, registrants = sessions * ("export" in run), registrants * ("export" in run)
     print(f"  data: {join_n} join registrants, {watch_n} viewers, {registrants} + {sessions} export rows", flush=True)
     join_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-join"], "join", join_n))
     watch_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-watch"], "watch", watch_n))
     from webinar.accounts.passwords import hash_password
 
-    pw_hash = asyncio.run(hash_password(fixtures.PASSWORD))
-    asyncio.run(fixtures.add_registrants(db_url, ids["bench-login"], "login", 200, pw_hash))
-    asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
+    if "login" in run:
+        pw_hash = asyncio.run(hash_password(fixtures.PASSWORD))
+        asyncio.run(fixtures.add_registrants(db_url, ids["bench-login"], "login", 200, pw_hash))
+    if "export" in run:
+        asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
     cookies = asyncio.run(
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
@@ -105,7 +120,8 @@ def main() -> int:
     pg_env = _env(db_url, PG_PORT, secret, LOG_DIR / "pg")
     fixtures.migrate(pg_env)
     settings = load_settings(pg_env)
-    data = _pg_data(db_url, settings, quick)
+    run = wanted()
+    data = _pg_data(db_url, settings, quick, run)
     asyncio.run(_baseline_table(db_url))
     sqlite_dir = LOG_DIR / "sqlite"
     shutil.rmtree(sqlite_dir, ignore_errors=True)
@@ -122,36 +138,41 @@ def main() -> int:
         server = platform("platform-pg", PG_PORT, pg_env, workers=2).start()
         worker = mail_worker(pg_env).start(ready_path=None)
         servers += [baseline, server, worker]
-        print("registration", flush=True)
         rates = scenarios.baseline_rates(baseline, scale)
-        rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
-        print("join", flush=True)
-        expires_at = asyncio.run(_join_expiry(db_url, data["ids"]["bench-join"]))
-        rows.append(scenarios.join(server, secret, data["join_ids"], expires_at, rates, scale))
-        print("watch", flush=True)
-        rows.append(_watch(server, baseline, db_url, data, quick))
-        print("export", flush=True)
-        rows.append(
-            export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
-        )
-        print("login", flush=True)
-        emails = [f"p{i}@login.example" for i in range(1, 201)]
-        rows.append(scenarios.login(server, emails, scale))
+        if "registration" in run:
+            print("registration", flush=True)
+            rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
+        if "join" in run:
+            print("join", flush=True)
+            expires_at = asyncio.run(_join_expiry(db_url, data["ids"]["bench-join"]))
+            rows.append(scenarios.join(server, secret, data["join_ids"], expires_at, rates, scale))
+        if "watch" in run:
+            print("watch", flush=True)
+            rows.append(_watch(server, baseline, db_url, data, quick))
+        if "export" in run:
+            print("export", flush=True)
+            rows.append(
+                export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
+            )
+        if "login" in run:
+            print("login", flush=True)
+            emails = [f"p{i}@login.example" for i in range(1, 201)]
+            rows.append(scenarios.login(server, emails, scale))
         server.stop()
         worker.stop()
-        print("embedded", flush=True)
-        # Embedded mode as `make run` runs it: the background loops inside the one web process (SQLite has one
-        # writer, and the process serialises its write transactions; a second process would contend for it).
-        embedded = platform("platform-sqlite", SQLITE_PORT, sqlite_env | {"WEBINAR_BACKGROUND": "true"}, 1).start()
-        servers.append(embedded)
-        rows.append(
-            scenarios.embedded(embedded, sqlite_dir / "bench.db", sqlite_events.ids["bench-register"], rates, scale)
-        )
+        if "embedded" in run:
+            print("embedded", flush=True)
+            # Embedded mode as `make run` runs it: the background loops inside the one web process (SQLite has one
+            # writer, and the process serialises its write transactions; a second process would contend for it).
+            embedded = platform("platform-sqlite", SQLITE_PORT, sqlite_env | {"WEBINAR_BACKGROUND": "true"}, 1).start()
+            servers.append(embedded)
+            rows.append(
+                scenarios.embedded(embedded, sqlite_dir / "bench.db", sqlite_events.ids["bench-register"], rates, scale)
+            )
     finally:
         for s in servers:
             s.stop()
-    order = ["registration", "join", "watch", "export", "embedded", "login"]
-    rows.sort(key=lambda r: order.index(r["scenario"]))
+    rows.sort(key=lambda r: SCENARIOS.index(r["scenario"]))
     RESULTS.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     print()
     print(_table(rows))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from webinar.db import DB
+from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
@@ -76,5 +78,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = DB(settings)
+    app.state.heartbeats = HeartbeatWriter(app.state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     app.state.templates = make_templates()
     return app

@@ -12,7 +12,10 @@ import asyncpg
 from databases import Database
 from databases.core import Connection
 
+from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend
 from webinar.settings import Settings
+
+SQLITE_CONNECTIONS = 8  # kept open per process: readers run beside the one writer (WAL)
 
 
 class _SQLiteConnection(sqlite3.Connection):
@@ -22,6 +25,14 @@ class _SQLiteConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.execute("PRAGMA foreign_keys = ON")
         self.execute("PRAGMA synchronous = NORMAL")
+
+
+async def _end_open_transaction(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection it takes back. We set no session state (no SET, LISTEN, prepared
+    cursors or session advisory locks), so asyncpg's default RESET ALL round trip per request buys nothing;
+    only a transaction left open must end."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 class DatabaseUnavailable(ConnectionError):
@@ -50,7 +61,9 @@ class DB:
         self.url = settings.database_url
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
-            self.database = Database(self.url, factory=_SQLiteConnection, timeout=settings.db_timeout_seconds)
+            options: dict[str, Any] = {"factory": _SQLiteConnection, "timeout": settings.db_timeout_seconds}
+            self.database = Database(self.url, **options)
+            self.database._backend = PooledSQLiteBackend(self.url, pool_size=SQLITE_CONNECTIONS, **options)
         else:
             self.database = Database(
                 self.url,
@@ -59,7 +72,9 @@ class DB:
                 timeout=settings.db_timeout_seconds,  # connect timeout: a dead server is a quick 503
                 command_timeout=30,
                 server_settings={"application_name": "webinar", "timezone": "UTC"},
+                reset=_end_open_transaction,
             )
+            self.database._backend = CachingPostgresBackend(self.database.url, **self.database.options)
         # SQLite allows one writer; serialising write transactions in the process avoids SQLITE_BUSY.
         self._write_lock = asyncio.Lock()
 

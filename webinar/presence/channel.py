@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from webinar.db import DB
 from webinar.presence import services
+from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.settings import Settings
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid
@@ -77,7 +78,7 @@ async def presence(websocket: WebSocket) -> None:
     await websocket.send_json({"type": "open", "session": session_id, "heartbeat": settings.heartbeat_seconds})
     reason = "left"
     try:
-        reason = await _serve(websocket, settings, viewer, session_id, idle)
+        reason = await _serve(websocket, settings, viewer, session_id)
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
@@ -88,11 +89,10 @@ async def presence(websocket: WebSocket) -> None:
             pass  # the client went away meanwhile
 
 
-async def _serve(
-    websocket: WebSocket, settings: Settings, viewer: services.Viewer, session_id: int, idle: dt.timedelta
-) -> str:
+async def _serve(websocket: WebSocket, settings: Settings, viewer: services.Viewer, session_id: int) -> str:
     """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
     db = websocket.app.state.db
+    heartbeats: HeartbeatWriter = websocket.app.state.heartbeats
     touched = time.monotonic()
     while True:
         try:
@@ -107,7 +107,7 @@ async def _serve(
             return "garbage"
         if kind == "leave":
             return "left"
-        if not await services.heartbeat(db, session_id, viewer, idle):
+        if not await heartbeats.beat(session_id):
             log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
             return "ended"
         # A tiny ack lets clients (and the benchmark) measure heartbeat handling; pages ignore it.

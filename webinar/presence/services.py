@@ -81,16 +81,15 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
         return int(new_id)
 
 
-async def heartbeat(db: DB, session_id: int, viewer: Viewer, idle: dt.timedelta) -> bool:
-    """Record a heartbeat (one UPDATE); False when the session was closed or its web session ended.
-
-    A session another tab of the same browser closed as `left` is taken up again: the page is still there.
-    """
+async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[int]:
+    """Record a heartbeat on each session (one UPDATE); returns those still open, the others were closed or their
+    web session ended. A session another tab of the same browser closed as `left` is taken up again: the page is
+    still there."""
     at = now()
     web_session_live = (
         sa.select(web_sessions.c.id_hash)
         .where(
-            web_sessions.c.id_hash == viewer.web_session_hash,
+            web_sessions.c.id_hash == vs.c.web_session_hash,
             web_sessions.c.revoked_at.is_(None),
             web_sessions.c.expires_at > at,
             web_sessions.c.last_seen_at > at - idle,
@@ -99,17 +98,17 @@ async def heartbeat(db: DB, session_id: int, viewer: Viewer, idle: dt.timedelta)
     )
     # One UPDATE is atomic by itself: on PostgreSQL no BEGIN/COMMIT round trips (SQLite keeps its writer lock).
     async with db.transaction() if db.is_sqlite else db.connection() as conn:
-        updated = await conn.fetch_val(
+        updated = await conn.fetch_all(
             vs.update()
             .where(
-                vs.c.id == session_id,
+                vs.c.id.in_(session_ids),
                 sa.or_(vs.c.ended_at.is_(None), vs.c.end_reason == "left"),
                 web_session_live,
             )
             .values(last_seen_at=at, ended_at=None, end_reason=None)
             .returning(vs.c.id)
         )
-    return updated is not None
+    return {int(row[0]) for row in updated}
 
 
 async def touch_web_session(db: DB, web_session_hash: str) -> None:
