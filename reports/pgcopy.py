@@ -30,21 +30,21 @@ _UNESCAPED = {b"\\": b"\\", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", 
 
 def text_cell(expr: str, delimiter: str) -> str:
     """SQL for a text cell: NULL/'' empty, formula triggers prefixed with ', quoted when the csv module would."""
-    neutral = f"(CASE WHEN {expr} ~ '^[-=+@\\t\\r]' THEN '''' || {expr} ELSE {expr} END)"
-    needs_quotes = f"{neutral} ~ '[\"{delimiter}\\r\\n]'"
+    # Each test runs once per cell: the prefix ' adds nothing that needs quoting, so the value itself decides.
+    trigger = f"left({expr}, 1) IN ('-', '=', '+', '@', chr(9), chr(13))"
+    neutral = f"(CASE WHEN {trigger} THEN '''' || {expr} ELSE {expr} END)"
+    needs_quotes = f"{expr} ~ '[\"{delimiter}\\r\\n]'"
     quoted = f"'\"' || replace({neutral}, '\"', '\"\"') || '\"'"
     return f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {needs_quotes} THEN {quoted} ELSE {neutral} END)"
 
 
 def time_cell(expr: str, zone_param: str) -> str:
-    """SQL for a time as `2026-11-22 14:05:00+02:00` in the event's zone (seconds in the offset only if any)."""
+    """SQL for a time as `2026-11-22 14:05:00+02:00` in the event's zone (an offset with seconds, from before
+    1900, would lose them: no session or registration is that old)."""
     local = f"({expr} AT TIME ZONE {zone_param})"
-    off = f"(extract(epoch FROM {local} - ({expr} AT TIME ZONE 'UTC'))::int)"
-    offset = (
-        f"CASE WHEN {off} < 0 THEN '-' ELSE '+' END || lpad((abs({off}) / 3600)::text, 2, '0') || ':' "
-        f"|| lpad((abs({off}) % 3600 / 60)::text, 2, '0') "
-        f"|| CASE WHEN abs({off}) % 60 <> 0 THEN ':' || lpad((abs({off}) % 60)::text, 2, '0') ELSE '' END"
-    )
+    utc = f"({expr} AT TIME ZONE 'UTC')"
+    ahead, behind = f"to_char({local} - {utc}, 'HH24:MI')", f"to_char({utc} - {local}, 'HH24:MI')"
+    offset = f"CASE WHEN {local} >= {utc} THEN '+' || {ahead} ELSE '-' || {behind} END"
     return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS') || {offset} END)"
 
 
