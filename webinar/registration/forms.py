@@ -20,23 +20,6 @@ NAME_MAX, EMAIL_MAX, FIELD_MAX = 100, 254, 200
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 
-@dataclass(frozen=True)
-class RegistrationData:
-    """A valid registration as typed, ready for the service (the password still in clear, never stored so)."""
-
-    first_name: str
-    last_name: str
-    email: str
-    job_title: str | None
-    member_id: str | None
-    organisation: str | None
-    phone: str | None
-    password: str | None
-    consent_version: int
-    marketing: bool
-    age_confirmed: bool
-
-
 def typed_values(form: FormData | None) -> dict[str, str]:
     """What the visitor typed, to put back into the form (never the password)."""
     values = {name: text(form, name) if form is not None else "" for name in TEXT_FIELDS}
@@ -141,6 +124,16 @@ class PersonalDetails:
     member_id: str | None
     organisation: str | None
     phone: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationData(PersonalDetails):
+    """A valid registration as typed, ready for the service (the password still in clear, never stored so)."""
+
+    password: str | None
+    consent_version: int
+    marketing: bool
+    age_confirmed: bool
 
 
 def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> PersonalDetails:
