@@ -68,8 +68,10 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     ids = events.ids
     join_n, watch_n = (5000, 1000) if quick else (20000, max(watch.ramp_levels(False)))
     sessions, registrants = (200_000, 50_000) if quick else (1_000_000, 200_000)
-    join_n, watch_n = join_n * ("join" in run), watch_n * ("watch" in run)
-    sessions, registrants = sessions * ("export" in run), registrants * ("export" in run)
+    join_n = join_n if "join" in run else 0
+    watch_n = watch_n if "watch" in run else 0
+    if "export" not in run:
+        sessions = registrants = 0
     print(f"  data: {join_n} join registrants, {watch_n} viewers, {registrants} + {sessions} export rows", flush=True)
     join_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-join"], "join", join_n))
     watch_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-watch"], "watch", watch_n))
