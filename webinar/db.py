@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from databases import Database
 from databases.core import Connection
 
-from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend
+from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection
 from webinar.settings import Settings
 
 SQLITE_CONNECTIONS = 8  # kept open per process: readers run beside the one writer (WAL)
@@ -75,8 +74,6 @@ class DB:
                 reset=_end_open_transaction,
             )
             self.database._backend = CachingPostgresBackend(self.database.url, **self.database.options)
-        # SQLite allows one writer; serialising write transactions in the process avoids SQLITE_BUSY.
-        self._write_lock = asyncio.Lock()
 
     async def connect(self) -> None:
         await self.database.connect()
@@ -110,7 +107,7 @@ class DB:
         """One atomic unit of work: `async with db.transaction() as conn:` and pass `conn` down."""
         async with self._acquire() as conn:
             if self.is_sqlite:
-                async with self._write_lock:
+                async with sqlite_connection(conn).writing():  # one writer: the process's writes take turns
                     # IMMEDIATE takes the write lock up front (waiting up to the busy timeout): a deferred BEGIN
                     # that reads first fails at once with SQLITE_BUSY when another connection wrote meanwhile.
                     await conn.execute("BEGIN IMMEDIATE")
@@ -145,6 +142,11 @@ def dialect_name(conn: Connection) -> str:
     """'sqlite' or 'postgresql' for a connection (databases has no public accessor for it)."""
     name: str = conn._backend._dialect.name  # type: ignore[attr-defined]
     return name
+
+
+def sqlite_connection(conn: Connection) -> PooledSQLiteConnection:
+    """The SQLite connection under a `databases` connection: its write lock and its thread (`run_sync`)."""
+    return cast(PooledSQLiteConnection, conn._connection)
 
 
 def insert_for(conn: Connection, table: Any) -> Any:

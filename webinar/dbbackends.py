@@ -1,17 +1,23 @@
-"""The `databases` backends we run on: compiled statements cached, and SQLite connections kept open."""
+"""The `databases` backends we run on: compiled statements cached, SQLite connections kept open, SQLite writes
+taken in turn."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import aiosqlite
+from databases.backends.common.records import Record, Row, create_column_maps
 from databases.backends.dialects.psycopg import PGDialect_psycopg
 from databases.backends.postgres import PostgresBackend, PostgresConnection
 from databases.backends.sqlite import CompilationContext, SQLiteBackend, SQLiteConnection
+from sqlalchemy.engine.cursor import CursorResultMetaData
 from sqlalchemy.sql.ddl import DDLElement
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ClauseElement, TextClause
 from sqlalchemy.util import LRUCache
 
 # `databases` compiles every statement from scratch, which was a fifth of the CPU of a page like the stream page.
@@ -19,6 +25,7 @@ from sqlalchemy.util import LRUCache
 # pulls this execution's values out of it. This leans on SQLAlchemy 2.1's internals (`_compile_w_cache`), hence
 # the pin in pyproject.toml; the whole test suite runs through it on both engines.
 _COMPILED: LRUCache[Any, Any] = LRUCache(1000)
+T = TypeVar("T")
 
 
 def _cached(query: ClauseElement, dialect: Any) -> tuple[Any, dict[str, Any]] | None:
@@ -108,8 +115,90 @@ class _SQLitePool:
             await self.idle.pop().close()
 
 
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _writes(query: ClauseElement) -> bool:
+    if isinstance(query, TextClause):
+        return query.text.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+    return isinstance(query, UpdateBase)
+
+
 class PooledSQLiteConnection(SQLiteConnection):
-    """`databases`' SQLite connection, with the statement cache, on a kept-open connection."""
+    """`databases`' SQLite connection, with the statement cache, on a kept-open connection.
+
+    SQLite has one writer. A write that finds the database locked sleeps in SQLite's busy handler (1, 2, 5, 10,
+    … ms), while whoever holds the lock may already be done: under a rush the process sat idle in those sleeps.
+    So every write of the process waits its turn on one asyncio lock instead: a transaction (`DB.transaction`)
+    holds it from BEGIN to COMMIT, and a single write outside one takes it for that statement.
+    """
+
+    def __init__(self, pool: Any, dialect: Any, write_lock: asyncio.Lock) -> None:
+        super().__init__(pool, dialect)
+        self.write_lock = write_lock
+        self.holds_write_lock = False
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold the process's write lock (for a whole transaction)."""
+        async with self.write_lock:
+            self.holds_write_lock = True
+            try:
+                yield
+            finally:
+                self.holds_write_lock = False
+
+    def _turn(self, query: ClauseElement) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self.holds_write_lock or not _writes(query):
+            return contextlib.nullcontext()
+        return self.write_lock
+
+    async def run_sync(self, fn: Callable[[sqlite3.Connection], T], writes: bool = False) -> T:
+        """Run `fn(sqlite3 connection)` in the connection's thread: several statements for one hand-off
+        (`writes`: it writes, so it takes its turn unless this connection holds the write lock already)."""
+        assert self._connection is not None, "Connection is not acquired"
+        raw: sqlite3.Connection = self._connection._conn
+        async with self.write_lock if writes and not self.holds_write_lock else contextlib.nullcontext():
+            result: T = await self._connection._execute(fn, raw)  # type: ignore[no-untyped-call]
+        return result
+
+    async def _run(self, query: ClauseElement, fetch: str) -> Any:
+        """Execute, fetch and close in one trip to the connection's thread (aiosqlite's cursor API makes three:
+        execute, fetch, close; each a thread hand-off and a wake-up of the event loop). Records for "one" and
+        "all", (lastrowid, rowcount) for "none"."""
+        assert self._connection is not None, "Connection is not acquired"
+        sql, args, result_columns, context = self._compile(query)
+        raw: sqlite3.Connection = self._connection._conn
+
+        def run() -> tuple[list[Any], Any, Any, int]:
+            cursor = raw.execute(sql, args)
+            try:
+                rows = cursor.fetchall() if fetch == "all" else cursor.fetchmany(1) if fetch == "one" else []
+                return rows, cursor.description, cursor.lastrowid, cursor.rowcount
+            finally:
+                cursor.close()
+
+        async with self._turn(query):
+            rows, description, lastrowid, rowcount = await self._connection._execute(run)  # type: ignore[no-untyped-call]
+        if fetch == "none":
+            return lastrowid, rowcount
+        metadata: Any = CursorResultMetaData(context, description)
+        maps = create_column_maps(result_columns)
+        return [
+            Record(Row(metadata, metadata._processors, metadata._keymap, row), result_columns, self._dialect, maps)
+            for row in rows
+        ]
+
+    async def fetch_all(self, query: ClauseElement) -> Any:
+        return await self._run(query, "all")
+
+    async def fetch_one(self, query: ClauseElement) -> Any:
+        records = await self._run(query, "one")
+        return records[0] if records else None
+
+    async def execute(self, query: ClauseElement) -> Any:
+        lastrowid, rowcount = await self._run(query, "none")
+        return rowcount if lastrowid == 0 else lastrowid
 
     def _compile(self, query: ClauseElement) -> Any:
         found = _cached(query, self._dialect)
@@ -133,10 +222,31 @@ class PooledSQLiteBackend(SQLiteBackend):
     def __init__(self, database_url: str, *, pool_size: int, **options: Any) -> None:
         super().__init__(database_url, **options)
         self._pool = _SQLitePool(self._pool._database, pool_size, **options)  # type: ignore[assignment]
+        self.write_lock = asyncio.Lock()
 
     def connection(self) -> PooledSQLiteConnection:
-        return PooledSQLiteConnection(self._pool, self._dialect)
+        return PooledSQLiteConnection(self._pool, self._dialect, self.write_lock)
 
     async def disconnect(self) -> None:
         await self._pool.close()  # type: ignore[attr-defined]
         await super().disconnect()
+
+
+class Prepared:
+    """A statement compiled once (per set of columns, for an INSERT) for SQLite, to run with `sqlite3` directly
+    (in `PooledSQLiteConnection.run_sync`): `bind(values)` is the SQL and its arguments (values by column or
+    `bindparam` name), converted by their types as SQLAlchemy would."""
+
+    def __init__(self, statement: Any) -> None:
+        self._statement = statement
+        self._compiled: dict[frozenset[str], Any] = {}
+
+    def bind(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        keys = frozenset(values)
+        compiled = self._compiled.get(keys)
+        if compiled is None:
+            compiled = self._compiled[keys] = self._statement.compile(dialect=_SQLITE_DIALECT, column_keys=list(keys))
+        return compiled.string, _bind(compiled, compiled.positiontup, compiled.construct_params(values, _check=False))
+
+
+_SQLITE_DIALECT: Any = SQLiteBackend("sqlite://")._dialect

@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -53,8 +54,7 @@ def new_message_id(mail_from: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-async def enqueue(
-    conn: Connection,
+def row_values(
     *,
     kind: str,
     to_address: str,
@@ -66,29 +66,31 @@ async def enqueue(
     event_id: int | None = None,
     registration_id: int | None = None,
     headers: dict[str, str] | None = None,
-) -> int:
-    """Queue one e-mail inside the caller's transaction; it is sent only if that transaction commits."""
+) -> dict[str, Any]:
+    """The `outbox` row of one e-mail, queued to go now."""
     at = now()
-    new_id: int = await conn.fetch_val(
-        outbox.insert()
-        .values(
-            event_id=event_id,
-            registration_id=registration_id,
-            kind=kind,
-            to_address=to_address,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
-            ics=ics,
-            headers_json=json.dumps(headers or {}),
-            message_id=new_message_id(mail_from),
-            status="queued",
-            attempts=0,
-            created_at=at,
-            next_attempt_at=at,
-        )
-        .returning(outbox.c.id)
-    )
+    return {
+        "event_id": event_id,
+        "registration_id": registration_id,
+        "kind": kind,
+        "to_address": to_address,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "ics": ics,
+        "headers_json": json.dumps(headers or {}),
+        "message_id": new_message_id(mail_from),
+        "status": "queued",
+        "attempts": 0,
+        "created_at": at,
+        "next_attempt_at": at,
+    }
+
+
+async def enqueue(conn: Connection, **message: Any) -> int:
+    """Queue one e-mail (the arguments of `row_values`) inside the caller's transaction; it is sent only if that
+    transaction commits."""
+    new_id: int = await conn.fetch_val(outbox.insert().values(**row_values(**message)).returning(outbox.c.id))
     return new_id
 
 

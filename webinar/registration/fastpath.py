@@ -1,31 +1,46 @@
-"""The registration hot path on PostgreSQL: three statements on the raw asyncpg connection instead of ~13.
+"""The registration hot path: the common case in as few trips to the database as each engine allows.
 
-Used for the common case only (PostgreSQL, no capacity, registration open, consent current, new address):
-the event, its consent text, its organiser's name and a pre-allocated registration id come in one query;
-the registration, its consents and its e-mail go in with one atomic statement (a chain of data-modifying
-CTEs). Anything else — a duplicate address, consent changed meanwhile — inserts nothing and the caller
-falls back to `services.register`, which handles every case (and SQLite) in one transaction.
+Used for the common case only (no capacity, registration open, consent current, new address). The event, its
+consent text and its organiser's name come in one query. Then:
+
+- PostgreSQL (the first query also pre-allocates the registration id): the registration, its consents and its
+  e-mail go in with one atomic statement (a chain of data-modifying CTEs) on the raw asyncpg connection.
+- SQLite: holding the process's write lock, two hand-offs to the connection's thread instead of one per
+  statement: BEGIN, the consent check, the registration and its consents; then, with the e-mail rendered for
+  the new id, the e-mail and COMMIT.
+
+Anything else — a duplicate address, consent changed meanwhile — inserts nothing and the caller falls back to
+`services.register`, which handles every case in one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+import sqlalchemy as sa
 from databases.core import Connection
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
+from webinar.db import dialect_name, sqlite_connection
+from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event, to_dataclass
+from webinar.mail import outbox
 from webinar.mail.outbox import new_message_id
 from webinar.registration import notifications
 from webinar.registration.forms import RegistrationData
 from webinar.registration.notifications import Mailer
 from webinar.registration.queries import Registration
-from webinar.registration.services import RequestMeta
-from webinar.text import normalise_email, search_key
+from webinar.registration.services import RequestMeta, consent_values, registration_values
+from webinar.tables import consent_records, consent_texts, events, organisations, registrations
+from webinar.tables import outbox as outbox_table
 
 EVENT_SQL = """
 SELECT e.*, o.name AS organisation_name, nextval('registrations_id_seq') AS next_registration_id,
@@ -68,6 +83,29 @@ RETURNING registration_id
 """
 
 
+_CT = consent_texts.alias("ct")
+_LATEST_CONSENT = (
+    sa.select(_CT.c.id).where(_CT.c.event_id == events.c.id).order_by(_CT.c.version.desc()).limit(1).scalar_subquery()
+)
+_SQLITE_EVENT = sa.select(
+    events,
+    organisations.c.name.label("organisation_name"),
+    *(consent_texts.c[f].label(f"consent_{f}") for f in ("id", "version", "text", "sha256", "created_at")),
+).select_from(
+    events.join(organisations, organisations.c.id == events.c.organisation_id).outerjoin(
+        consent_texts, consent_texts.c.id == _LATEST_CONSENT
+    )
+)
+_SQLITE_CONSENT_VERSION = "SELECT max(version) FROM consent_texts WHERE event_id = ?"
+_SQLITE_REGISTRATION = Prepared(
+    sqlite_insert(registrations)
+    .on_conflict_do_nothing(index_elements=[registrations.c.event_id, registrations.c.email_normalised])
+    .returning(registrations.c.id)
+)
+_SQLITE_CONSENT = Prepared(consent_records.insert())
+_SQLITE_OUTBOX = Prepared(outbox_table.insert())
+
+
 @dataclass(frozen=True)
 class EventContext:
     """What the hot path reads in its first query."""
@@ -75,20 +113,25 @@ class EventContext:
     event: Event
     consent: ConsentText | None
     organiser: str
-    next_registration_id: int
+    next_registration_id: int | None  # PostgreSQL only: SQLite learns the id when it inserts
 
 
 async def load(conn: Connection, slug: str) -> EventContext | None:
-    """The event by slug with its current consent text, organiser and a fresh registration id (one query)."""
+    """The event by slug with its current consent text and organiser (and, on PostgreSQL, a fresh registration
+    id), in one query."""
+    if dialect_name(conn) == "sqlite":
+        record = await conn.fetch_one(_SQLITE_EVENT.where(events.c.slug == slug))
+        return _context(record._mapping, None) if record else None
     row = await conn.raw_connection.fetchrow(EVENT_SQL, slug)
-    if row is None:
-        return None
+    return _context(_utc(dict(row)), int(row["next_registration_id"])) if row else None
+
+
+def _context(row: Mapping[str, Any], next_registration_id: int | None) -> EventContext:
     consent = None
     if row["consent_id"] is not None:
         fields = ("id", "event_id", "version", "text", "sha256", "created_at")
         consent = to_dataclass(ConsentText, {f: row["consent_" + f] if f != "event_id" else row["id"] for f in fields})
-    event = to_dataclass(Event, _utc(dict(row)))
-    return EventContext(event, consent, row["organisation_name"], int(row["next_registration_id"]))
+    return EventContext(to_dataclass(Event, row), consent, row["organisation_name"], next_registration_id)
 
 
 def _utc(values: dict[str, Any]) -> dict[str, Any]:
@@ -108,29 +151,101 @@ async def register(
     meta: RequestMeta,
     language: str | None = None,
 ) -> bool:
-    """Insert the registration, its consents and its first e-mail in one statement; False when nothing was."""
+    """Insert the registration, its consents and its first e-mail atomically; False when nothing was."""
+    if dialect_name(conn) == "sqlite":
+        return await _register_sqlite(conn, mailer, ctx, data, meta, language)
     event, consent = ctx.event, ctx.consent
-    assert consent is not None
+    assert consent is not None and ctx.next_registration_id is not None
     at = now()
     password_hash = await hash_password(data.password) if data.password else None
-    reg = Registration(
-        id=ctx.next_registration_id, event_id=event.id, email=data.email, email_normalised=normalise_email(data.email),
-        first_name=data.first_name, last_name=data.last_name, job_title=data.job_title, member_id=data.member_id,
-        organisation=data.organisation, phone=data.phone, status="approved" if event.approval == "auto" else "pending",
-        marketing_opt_in=data.marketing, token_version=1, language=language or event.language, created_at=at,
-        updated_at=at,
-        decided_at=None, erased_at=None,
-    )  # fmt: skip
-    kind = "confirmation" if reg.status == "approved" else "received"
+    v = registration_values(event, data, password_hash, language or event.language, at)
+    reg = _registration(ctx.next_registration_id, v)
+    kind = _kind(reg)
     mail = notifications.compose(mailer, kind, event, reg, ctx.organiser)
     purposes = ["processing"] + (["marketing"] if data.marketing else []) + (["age"] if data.age_confirmed else [])
     inserted = await conn.raw_connection.fetchval(
         INSERT_SQL,
-        reg.id, event.id, reg.email, reg.email_normalised, reg.first_name, reg.last_name, reg.job_title,
-        reg.member_id, reg.organisation, reg.phone, password_hash,
-        search_key(data.first_name, data.last_name, data.email), reg.status, reg.marketing_opt_in, reg.language, at,
+        reg.id, event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"], v["job_title"],
+        v["member_id"], v["organisation"], v["phone"], password_hash, v["search_text"], v["status"],
+        v["marketing_opt_in"], v["language"], at,
         data.consent_version, consent.id, consent.sha256, meta.ip[:45] or None, meta.user_agent[:500] or None,
         purposes, kind, mail.subject, mail.text, mail.html, mail.ics, new_message_id(mailer.settings.mail_from),
         json.dumps(mail.headers),
     )  # fmt: skip
     return inserted is not None
+
+
+def _registration(reg_id: int, values: dict[str, Any]) -> Registration:
+    return to_dataclass(Registration, values | {"id": reg_id, "decided_at": None, "erased_at": None})
+
+
+def _kind(reg: Registration) -> str:
+    return "confirmation" if reg.status == "approved" else "received"
+
+
+async def _register_sqlite(
+    conn: Connection,
+    mailer: Mailer,
+    ctx: EventContext,
+    data: RegistrationData,
+    meta: RequestMeta,
+    language: str | None,
+) -> bool:
+    event, consent = ctx.event, ctx.consent
+    assert consent is not None
+    at = now()
+    password_hash = await hash_password(data.password) if data.password else None
+    values = registration_values(event, data, password_hash, language or event.language, at)
+    consents = consent_values(0, event.id, consent, data, meta, at)
+    sqlite = sqlite_connection(conn)
+    async with sqlite.writing():
+        reg_id = await sqlite.run_sync(partial(_begin_and_register, event.id, data.consent_version, values, consents))
+        if reg_id is None:
+            return False
+        try:
+            reg = _registration(reg_id, values)
+            kind = _kind(reg)
+            mail = notifications.compose(mailer, kind, event, reg, ctx.organiser)
+            row = outbox.row_values(
+                kind=kind, to_address=data.email, subject=mail.subject, body_text=mail.text, body_html=mail.html,
+                ics=mail.ics, mail_from=mailer.settings.mail_from, event_id=event.id, registration_id=reg_id,
+                headers=mail.headers,
+            )  # fmt: skip
+            await sqlite.run_sync(partial(_queue_and_commit, row))
+        except BaseException:
+            await sqlite.run_sync(_rollback)
+            raise
+    return True
+
+
+def _begin_and_register(
+    event_id: int, consent_version: int, values: dict[str, Any], consents: list[dict[str, Any]], raw: sqlite3.Connection
+) -> int | None:
+    """In the connection's thread: BEGIN, then the registration and its consents if the consent text is still
+    the one the person read and the address is new (else ROLLBACK and None)."""
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = raw.execute(_SQLITE_CONSENT_VERSION, (event_id,)).fetchone()
+        inserted = []
+        if version == consent_version:
+            inserted = raw.execute(*_SQLITE_REGISTRATION.bind(values)).fetchall()
+        if not inserted:
+            raw.execute("ROLLBACK")
+            return None
+        reg_id: int = inserted[0][0]
+        for consent in consents:
+            raw.execute(*_SQLITE_CONSENT.bind(consent | {"registration_id": reg_id}))
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    return reg_id
+
+
+def _queue_and_commit(row: dict[str, Any], raw: sqlite3.Connection) -> None:
+    raw.execute(*_SQLITE_OUTBOX.bind(row))
+    raw.execute("COMMIT")
+
+
+def _rollback(raw: sqlite3.Connection) -> None:
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -53,29 +54,58 @@ async def lock_event(conn: Connection, event_id: int) -> None:
         await conn.fetch_one(sa.select(events.c.id).where(events.c.id == event_id).with_for_update())
 
 
+def registration_values(
+    event: Event, data: RegistrationData, password_hash: str | None, language: str, at: dt.datetime
+) -> dict[str, Any]:
+    """The `registrations` row of a new registration (without its id)."""
+    return {
+        "event_id": event.id,
+        "email": data.email,
+        "email_normalised": normalise_email(data.email),
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "job_title": data.job_title,
+        "member_id": data.member_id,
+        "organisation": data.organisation,
+        "phone": data.phone,
+        "password_hash": password_hash,
+        "search_text": search_key(data.first_name, data.last_name, data.email),
+        "status": "approved" if event.approval == "auto" else "pending",
+        "marketing_opt_in": data.marketing,
+        "token_version": 1,
+        "language": language,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def consent_values(
+    reg_id: int, event_id: int, consent: ConsentText, data: RegistrationData, meta: RequestMeta, at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The `consent_records` rows a registration gives: processing (with the text's version), marketing, age."""
+    base = {"registration_id": reg_id, "event_id": event_id, "action": "given", "recorded_at": at}
+    base |= {"ip": meta.ip[:45] or None, "user_agent": meta.user_agent[:500] or None}
+    no_text = {"consent_text_id": None, "text_version": None, "text_sha256": None}
+    rows = [
+        base
+        | {
+            "purpose": "processing",
+            "consent_text_id": consent.id,
+            "text_version": consent.version,
+            "text_sha256": consent.sha256,
+        }
+    ]
+    if data.marketing:
+        rows.append(base | no_text | {"purpose": "marketing"})
+    if data.age_confirmed:
+        rows.append(base | no_text | {"purpose": "age"})
+    return rows
+
+
 async def _insert(
     conn: Connection, event: Event, data: RegistrationData, password_hash: str | None, language: str
 ) -> int | None:
-    at = now()
-    stmt = insert_for(conn, registrations).values(
-        event_id=event.id,
-        email=data.email,
-        email_normalised=normalise_email(data.email),
-        first_name=data.first_name,
-        last_name=data.last_name,
-        job_title=data.job_title,
-        member_id=data.member_id,
-        organisation=data.organisation,
-        phone=data.phone,
-        password_hash=password_hash,
-        search_text=search_key(data.first_name, data.last_name, data.email),
-        status="approved" if event.approval == "auto" else "pending",
-        marketing_opt_in=data.marketing,
-        token_version=1,
-        language=language,
-        created_at=at,
-        updated_at=at,
-    )
+    stmt = insert_for(conn, registrations).values(**registration_values(event, data, password_hash, language, now()))
     stmt = stmt.on_conflict_do_nothing(index_elements=[registrations.c.event_id, registrations.c.email_normalised])
     new_id: int | None = await conn.fetch_val(stmt.returning(registrations.c.id))
     return new_id
@@ -84,25 +114,7 @@ async def _insert(
 async def _record_consents(
     conn: Connection, reg_id: int, event_id: int, consent: ConsentText, data: RegistrationData, meta: RequestMeta
 ) -> None:
-    at = now()
-    base = {"registration_id": reg_id, "event_id": event_id, "action": "given", "recorded_at": at}
-    base |= {"ip": meta.ip[:45] or None, "user_agent": meta.user_agent[:500] or None}
-    rows = [
-        {
-            **base,
-            "purpose": "processing",
-            "consent_text_id": consent.id,
-            "text_version": consent.version,
-            "text_sha256": consent.sha256,
-        }
-    ]
-    if data.marketing:
-        rows.append(
-            {**base, "purpose": "marketing", "consent_text_id": None, "text_version": None, "text_sha256": None}
-        )
-    if data.age_confirmed:
-        rows.append({**base, "purpose": "age", "consent_text_id": None, "text_version": None, "text_sha256": None})
-    for row in rows:
+    for row in consent_values(reg_id, event_id, consent, data, meta, now()):
         await conn.execute(consent_records.insert().values(**row))
 
 

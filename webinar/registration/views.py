@@ -74,15 +74,11 @@ async def register(request: Request) -> Response:
     """POST /events/{slug}/register."""
     settings, db = request.app.state.settings, request.app.state.db
     ip = client_ip(request, settings.trusted_proxies)
-    ctx = None
     async with db.connection() as conn:
-        if db.is_sqlite:
-            event = await _load_event(conn, request.path_params["slug"])
-        else:  # the hot path: event, consent, organiser and a registration id in one query
-            ctx = await fastpath.load(conn, request.path_params["slug"])
-            if ctx is None or ctx.event.purged_at is not None:
-                raise HTTPException(404)
-            event = ctx.event
+        ctx = await fastpath.load(conn, request.path_params["slug"])  # the hot path: event, consent, organiser
+        if ctx is None or ctx.event.purged_at is not None:
+            raise HTTPException(404)
+        event = ctx.event
         await ratelimit.hit(conn, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, settings.rate_limit_scale)
     language = choose_language(request, event.language)  # errors, the stored language and the e-mails use it
     form = await read_form(request)
@@ -90,7 +86,7 @@ async def register(request: Request) -> Response:
     if text(form, "website"):  # the honeypot: people never see it, bots fill it in; store nothing
         return done
     meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
-    if ctx is not None and fastpath.applies(event, ctx.consent) and services.window_state(event, now()) == "open":
+    if fastpath.applies(event, ctx.consent) and services.window_state(event, now()) == "open":
         assert ctx.consent is not None
         data, _errors = forms.parse(form, event, ctx.consent)
         if data is not None:
@@ -104,7 +100,7 @@ async def register(request: Request) -> Response:
 async def _register_slowly(
     request: Request, event: Event, form: FormData, meta: services.RequestMeta, done: Response, language: str
 ) -> Response:
-    """Every case (capacity, closed window, errors, duplicates, SQLite), each outcome in one transaction."""
+    """Every case (capacity, closed window, errors, duplicates), each outcome in one transaction."""
     db = request.app.state.db
     async with db.connection() as conn:
         state = await registration_state(conn, event)
