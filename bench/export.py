@@ -10,6 +10,7 @@ import httpx
 from bench import fixtures
 from bench.harness import CSRF_RE, RssSampler, Server
 
+ROUNDS = 3
 BASELINE_SQL = (
     "SELECT r.email, r.first_name, r.last_name, vs.started_at, vs.ended_at, vs.ip, vs.end_reason"
     " FROM viewing_sessions vs JOIN registrations r ON r.id = vs.registration_id WHERE vs.event_id = {event_id}"
@@ -59,8 +60,17 @@ def run(server: Server, db_url: str, event_id: int, sessions: int, registrants: 
     client = staff_client(server)
     base = f"/admin/events/{event_id}/reports"
     download(server, client, f"{base}/registered.csv")  # warm-up (and the workers' first import of the code)
-    base_seconds, base_bytes = psql_copy(db_url, event_id)
-    traffic = download(server, client, f"{base}/traffic.csv")
+    # One pass of each is at the mercy of the other processes on the machine (and of which run warmed the cache):
+    # alternate them ROUNDS times and compare the best of each, keeping every time in the results.
+    copies, traffics = [], []
+    for _ in range(ROUNDS):
+        copies.append(psql_copy(db_url, event_id))
+        traffics.append(download(server, client, f"{base}/traffic.csv"))
+    base_seconds, base_bytes = min(copies)
+    traffic = min(traffics, key=lambda t: t["seconds"]) | {
+        "rss_growth_mb": max(t["rss_growth_mb"] for t in traffics),
+        "all_seconds": [t["seconds"] for t in traffics],
+    }
     registered = download(server, client, f"{base}/registered.csv")
     xlsx = {"registered.xlsx": download(server, client, f"{base}/registered.xlsx")}
     if not quick:
@@ -73,5 +83,6 @@ def run(server: Server, db_url: str, event_id: int, sessions: int, registrants: 
         "scenario": "export", "result": round(rate), "unit": "rows/s (traffic.csv)", "baseline": round(base_rate),
         "ratio": round(rate / base_rate, 3), "target": ">= 0.5 x baseline (c), memory growth < 50 MB", "pass": ok,
         "sessions": sessions, "traffic_csv": traffic, "psql_copy_seconds": round(base_seconds, 2),
+        "psql_copy_all_seconds": [round(c[0], 2) for c in copies],
         "registered_csv": registered | {"rows": registrants}, "xlsx": xlsx,
     }  # fmt: skip

@@ -1,12 +1,13 @@
 """CSV exports written by PostgreSQL: `COPY (SELECT <one finished CSV line per row>) TO STDOUT`, streamed.
 
 Pulling rows through Python and the csv module runs at a fraction of COPY's speed, so on PostgreSQL the
-query itself neutralises formulas, formats times in the event's zone with their offset, rounds minutes and
+query itself neutralises formulas, formats times in the event's zone with their offset (to_char under the
+session's TimeZone, set to the event's for the COPY), rounds minutes and
 quotes fields exactly as `reports.writer` does (tests/reports/test_copy_export.py holds the two paths to the
 same bytes). Each row is one text column; COPY's text format then escapes only backslashes and control
 characters, so every raw LF in its output ends a row: those become CRLF, then the escapes are undone.
 The rows reach the response through a bounded queue, so memory stays flat, and a download the client
-abandons cancels the COPY and hands the connection back at once. SQLite keeps the Python path.
+abandons cancels the COPY and closes its connection at once. SQLite keeps the Python path.
 """
 
 from __future__ import annotations
@@ -38,14 +39,10 @@ def text_cell(expr: str, delimiter: str) -> str:
     return f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {needs_quotes} THEN {quoted} ELSE {neutral} END)"
 
 
-def time_cell(expr: str, zone_param: str) -> str:
-    """SQL for a time as `2026-11-22 14:05:00+02:00` in the event's zone (an offset with seconds, from before
-    1900, would lose them: no session or registration is that old)."""
-    local = f"({expr} AT TIME ZONE {zone_param})"
-    utc = f"({expr} AT TIME ZONE 'UTC')"
-    ahead, behind = f"to_char({local} - {utc}, 'HH24:MI')", f"to_char({utc} - {local}, 'HH24:MI')"
-    offset = f"CASE WHEN {local} >= {utc} THEN '+' || {ahead} ELSE '-' || {behind} END"
-    return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS') || {offset} END)"
+def time_cell(expr: str) -> str:
+    """SQL for a time as `2026-11-22 14:05:00+02:00` in the session's zone, which `copy_lines` sets to the event's
+    (an offset with seconds, from before 1900, would lose them: no session or registration is that old)."""
+    return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({expr}, 'YYYY-MM-DD HH24:MI:SSTZH:TZM') END)"
 
 
 def minutes_cell(start: str, end: str, delimiter: str) -> str:
@@ -68,11 +65,11 @@ def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str
     end = "coalesce(vs.ended_at, vs.last_seen_at)"
     cells = [
         text_cell("r.email", d), text_cell("r.first_name", d), text_cell("r.last_name", d),
-        time_cell("vs.started_at", "$1"), time_cell("vs.ended_at", "$1"), minutes_cell("vs.started_at", end, d),
+        time_cell("vs.started_at"), time_cell("vs.ended_at"), minutes_cell("vs.started_at", end, d),
         text_cell(ip, d), text_cell("vs.end_reason", d),
     ]  # fmt: skip
-    args: list[Any] = [event.timezone, event.id]
-    where = ["vs.event_id = $2"]
+    args: list[Any] = [event.id]
+    where = ["vs.event_id = $1"]
     if interval.end is not None:
         args.append(interval.end)
         where.append(f"vs.started_at < ${len(args)}")
@@ -93,11 +90,11 @@ def registered_query(event: Event, interval: Interval, delimiter: str) -> tuple[
     )
     texts = ("email", "first_name", "last_name", "job_title", "member_id", "organisation", "phone", "status")
     cells = [text_cell(f"r.{name}", d) for name in texts]
-    cells += [time_cell("r.created_at", "$1"), time_cell(consent, "$1")]
+    cells += [time_cell("r.created_at"), time_cell(consent)]
     cells.append("(CASE WHEN r.marketing_opt_in THEN 'yes' ELSE 'no' END)")
-    where = "r.event_id = $2 AND r.erased_at IS NULL"
+    where = "r.event_id = $1 AND r.erased_at IS NULL"
     sql = f"SELECT {_line(cells, d)} FROM registrations r WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
-    return sql, [event.timezone, event.id]
+    return sql, [event.id]
 
 
 class Counter:
@@ -106,8 +103,9 @@ class Counter:
     rows = 0
 
 
-async def copy_lines(conn: Connection, sql: str, args: list[Any], counter: Counter) -> AsyncIterator[bytes]:
-    """The rows of `sql` as CRLF-terminated CSV bytes, streamed from COPY through a bounded queue."""
+async def copy_lines(conn: Connection, zone: str, sql: str, args: list[Any], counter: Counter) -> AsyncIterator[bytes]:
+    """The rows of `sql` as CRLF-terminated CSV bytes, streamed from COPY through a bounded queue, with times in
+    `zone` (the session's TimeZone, which the pool puts back to UTC when it takes the connection back: db.py)."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
 
     async def sink(data: bytes) -> None:
@@ -115,6 +113,7 @@ async def copy_lines(conn: Connection, sql: str, args: list[Any], counter: Count
 
     async def produce() -> None:
         try:
+            await conn.raw_connection.execute("SELECT set_config('TimeZone', $1, false)", zone)
             await conn.raw_connection.copy_from_query(sql, *args, output=sink)
         except asyncio.CancelledError:
             raise  # the consumer is gone: nobody waits for the end marker
@@ -139,6 +138,10 @@ async def copy_lines(conn: Connection, sql: str, args: list[Any], counter: Count
         if not producer.done():  # the client went away: stop PostgreSQL now, free the connection
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
+            # asyncpg takes the next chunk of COPY data for the cancel's acknowledgement, so for a moment the
+            # connection still reads as busy and refuses its next query (even the pool's reset). Close it instead:
+            # PostgreSQL ends the COPY as its socket goes, and the pool opens a fresh connection when one is needed.
+            conn.raw_connection.terminate()
 
 
 async def csv_stream(
@@ -152,7 +155,7 @@ async def csv_stream(
 ) -> AsyncIterator[bytes]:
     """The whole file: BOM and header from the shared writer, then the rows PostgreSQL wrote."""
     yield (BOM + encode_rows([header], zone, delimiter)).encode("utf-8")
-    async for chunk in copy_lines(conn, sql, args, counter):
+    async for chunk in copy_lines(conn, zone.key, sql, args, counter):
         yield chunk
 
 

@@ -27,11 +27,14 @@ class _SQLiteConnection(sqlite3.Connection):
 
 
 async def _end_open_transaction(conn: asyncpg.Connection) -> None:
-    """What the pool does to a connection it takes back. We set no session state (no SET, LISTEN, prepared
-    cursors or session advisory locks), so asyncpg's default RESET ALL round trip per request buys nothing;
-    only a transaction left open must end."""
+    """What the pool does to a connection it takes back. We set no session state (no LISTEN, prepared cursors
+    or session advisory locks) but the TimeZone of a CSV export (reports/pgcopy.py), which the server reports
+    to the driver, so asyncpg's default RESET ALL round trip per request buys nothing: a transaction left open
+    must end, and a changed TimeZone goes back to UTC."""
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
+    if conn.get_settings().TimeZone != "UTC":
+        await conn.execute("RESET TimeZone")
 
 
 class DatabaseUnavailable(ConnectionError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,9 +113,46 @@ async def test_an_abandoned_copy_download_frees_its_connection_at_once(
         event = await event_queries.by_id(conn, event_id)
         sql, args = exporter.copy_query(event, Interval(), ",")
         sql = sql.replace(" WHERE ", " CROSS JOIN generate_series(1, 100000) WHERE ")  # a long copy
-        stream = pgcopy.copy_lines(conn, sql, args, pgcopy.Counter())
+        stream = pgcopy.copy_lines(conn, "Asia/Kathmandu", sql, args, pgcopy.Counter())
         first = await anext(stream)
         assert first.endswith(b"\r\n")
         await stream.aclose()  # what Starlette does when the client goes away
-        # The same connection answers at once: the COPY was cancelled, not left running.
-        assert await conn.fetch_val("SELECT 1") == 1
+    # The connection was closed (asyncpg refuses a query on it for a moment after a cancelled COPY): PostgreSQL
+    # stops the COPY as the socket goes, and every connection left in the pool is ready, in UTC.
+    async with db.connection() as conn:
+        for _ in range(100):  # the server notices the closed socket on its next write
+            running = await conn.fetch_val(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                " AND query LIKE '%generate_series(1, 100000)%'"
+            )
+            if running == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert running == 0
+    assert await _pool_time_zones(db) == {"UTC"}
+
+
+async def _pool_time_zones(db: Any) -> set[str]:
+    """The TimeZone of every connection in the pool (all idle: each is taken once)."""
+    pool = db.database._backend._pool
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        return {await c.fetchval("SHOW TimeZone") for c in held}
+    finally:
+        for c in held:
+            await pool.release(c)
+
+
+async def test_an_export_in_the_events_zone_hands_its_connection_back_in_utc(
+    database_url, db, create_event, create_registration
+):
+    event_id = await create_event(timezone="America/St_Johns")
+    await _people(create_registration, db, event_id)
+    exporter = EXPORTERS["registered"]
+    async with db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id)
+        sql, args = exporter.copy_query(event, Interval(), ",")
+        chunks = [c async for c in pgcopy.copy_lines(conn, event.timezone, sql, args, pgcopy.Counter())]
+        assert b"-03:30" in chunks[0] or b"-02:30" in chunks[0]
+        assert await conn.fetch_val("SHOW TimeZone") == "America/St_Johns"  # the session's, for the COPY
+    assert await _pool_time_zones(db) == {"UTC"}  # what every later user of the pool gets
