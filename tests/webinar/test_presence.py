@@ -67,6 +67,34 @@ async def test_connect_opens_a_session_heartbeat_keeps_it_and_leave_closes_it(
         assert await live_now(conn, event.id) == 0
 
 
+async def _web_session_seen(db, reg: int, at: dt.datetime | None = None) -> dt.datetime:
+    """The attendee's web session's last_seen_at (set to `at` first, when given)."""
+    async with db.transaction() as conn:
+        if at is not None:
+            await conn.execute(
+                web_sessions.update().where(web_sessions.c.registration_id == reg).values(last_seen_at=at)
+            )
+        return await conn.fetch_val(sa.select(web_sessions.c.last_seen_at).where(web_sessions.c.registration_id == reg))
+
+
+async def test_an_open_page_keeps_its_web_session_from_idling_out_touching_it_once_a_minute(
+    app, client, db, settings, create_event, create_registration
+):
+    event, reg = await watching(app, client, db, settings, create_event, create_registration)
+    ws = presence_socket(app, client, event)
+    session_id = await opened(ws)
+    recent = await _web_session_seen(db, reg, now() - dt.timedelta(seconds=20))
+    await ws.send(json.dumps({"type": "heartbeat", "session": session_id}))
+    assert json.loads((await ws.receive())["text"]) == {"type": "ack"}
+    assert await _web_session_seen(db, reg) == recent  # touched within the minute: left alone
+    await _web_session_seen(db, reg, now() - dt.timedelta(minutes=25))  # the page open for a long while
+    await ws.send(json.dumps({"type": "heartbeat", "session": session_id}))
+    assert json.loads((await ws.receive())["text"]) == {"type": "ack"}
+    assert now() - await _web_session_seen(db, reg) < dt.timedelta(seconds=5)
+    await ws.send(json.dumps({"type": "leave"}))
+    await ws.finished()
+
+
 async def test_a_closed_socket_ends_the_session_as_left(app, client, db, settings, create_event, create_registration):
     event, reg = await watching(app, client, db, settings, create_event, create_registration)
     ws = presence_socket(app, client, event)

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import time
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -22,7 +21,6 @@ log = logging.getLogger("webinar.presence")
 
 POLICY_VIOLATION = 1008
 MAX_MESSAGE = 1024
-TOUCH_WEB_SESSION_EVERY = 60.0
 # 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
 ACK = '{"type": "ack"}'
 CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
@@ -78,7 +76,7 @@ async def presence(websocket: WebSocket) -> None:
     await websocket.send_json({"type": "open", "session": session_id, "heartbeat": settings.heartbeat_seconds})
     reason = "left"
     try:
-        reason = await _serve(websocket, settings, viewer, session_id)
+        reason = await _serve(websocket, settings, session_id)
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
@@ -89,11 +87,9 @@ async def presence(websocket: WebSocket) -> None:
             pass  # the client went away meanwhile
 
 
-async def _serve(websocket: WebSocket, settings: Settings, viewer: services.Viewer, session_id: int) -> str:
+async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> str:
     """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
-    db = websocket.app.state.db
     heartbeats: HeartbeatWriter = websocket.app.state.heartbeats
-    touched = time.monotonic()
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), timeout=settings.presence_timeout_seconds)
@@ -107,14 +103,11 @@ async def _serve(websocket: WebSocket, settings: Settings, viewer: services.View
             return "garbage"
         if kind == "leave":
             return "left"
-        if not await heartbeats.beat(session_id):
+        if not await heartbeats.beat(session_id):  # also keeps the web session from idling out
             log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
             return "ended"
         # A tiny ack lets clients (and the benchmark) measure heartbeat handling; pages ignore it.
         await websocket.send_text(ACK)
-        if time.monotonic() - touched > TOUCH_WEB_SESSION_EVERY:
-            await services.touch_web_session(db, viewer.web_session_hash)
-            touched = time.monotonic()
 
 
 async def _close_quietly(db: DB, session_id: int, reason: str) -> None:

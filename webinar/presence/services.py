@@ -81,9 +81,14 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
         return int(new_id)
 
 
+# A page that is open keeps its attendee's web session from idling out; once a minute is enough for that.
+TOUCH_WEB_SESSION_EVERY = dt.timedelta(minutes=1)
+
+
 async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[int]:
-    """Record a heartbeat on each session (one UPDATE); returns those still open, the others were closed or their
-    web session ended. A session another tab of the same browser closed as `left` is taken up again: the page is
+    """Record a heartbeat on each session (one UPDATE), and keep their web sessions from idling out (one more, for
+    those not touched within a minute); returns the sessions still open, the others were closed or their web
+    session ended. A session another tab of the same browser closed as `left` is taken up again: the page is
     still there."""
     at = now()
     web_session_live = (
@@ -96,7 +101,7 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
         )
         .exists()
     )
-    # One UPDATE is atomic by itself: on PostgreSQL no BEGIN/COMMIT round trips (SQLite keeps its writer lock).
+    # Each UPDATE is atomic by itself: on PostgreSQL no BEGIN/COMMIT round trips (SQLite keeps its writer lock).
     async with db.transaction() if db.is_sqlite else db.connection() as conn:
         updated = await conn.fetch_all(
             vs.update()
@@ -106,19 +111,19 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
                 web_session_live,
             )
             .values(last_seen_at=at, ended_at=None, end_reason=None)
-            .returning(vs.c.id)
+            .returning(vs.c.id, vs.c.web_session_hash)
         )
+        if updated:
+            await conn.execute(
+                web_sessions.update()
+                .where(
+                    web_sessions.c.id_hash.in_({row[1] for row in updated}),
+                    web_sessions.c.revoked_at.is_(None),
+                    web_sessions.c.last_seen_at < at - TOUCH_WEB_SESSION_EVERY,
+                )
+                .values(last_seen_at=at)
+            )
     return {int(row[0]) for row in updated}
-
-
-async def touch_web_session(db: DB, web_session_hash: str) -> None:
-    """Keep the attendee's web session from idling out while the page is open."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            web_sessions.update()
-            .where(web_sessions.c.id_hash == web_session_hash, web_sessions.c.revoked_at.is_(None))
-            .values(last_seen_at=now())
-        )
 
 
 async def close(db: DB, session_id: int, reason: str) -> None:
