@@ -13,6 +13,8 @@ from webinar import audit
 from webinar.i18n import N_
 from webinar.i18n import gettext as _
 from webinar.mail import outbox as mail_outbox
+from webinar.registration import notifications
+from webinar.registration.views import mailer
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
 
@@ -47,9 +49,13 @@ async def outbox_message(request: Request) -> Response:
     """One message: headers, the text part, and the HTML part shown as escaped source (never rendered)."""
     async with request.app.state.db.connection() as conn:
         message = await mail_outbox.get(conn, path_id(request, "message_id"))
-    if message is None:
-        raise HTTPException(404)
-    return render(request, "admin/outbox_message.html", {"message": message, "retryable": mail_outbox.RETRYABLE})
+        if message is None:
+            raise HTTPException(404)
+        preview = None
+        if not message.composed and message.status in ("queued", "sending"):  # written when sent: show it as now
+            preview = await notifications.compose_queued(conn, mailer(request), message)
+    context = {"message": message, "preview": preview, "retryable": mail_outbox.RETRYABLE}
+    return render(request, "admin/outbox_message.html", context)
 
 
 @operator_required

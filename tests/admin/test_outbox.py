@@ -6,6 +6,7 @@ import httpx
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from, login_staff
+from tests.webinar.regutil import open_form, outbox_rows, person
 from webinar.db import DB
 from webinar.mail import outbox as mail_outbox
 from webinar.tables import outbox
@@ -65,3 +66,21 @@ async def test_organisers_get_404(client: httpx.AsyncClient, create_organisation
     await login_staff(client, user.email)
     assert (await client.get("/admin/outbox")).status_code == 404
     assert (await client.get(f"/admin/outbox/{message_id}")).status_code == 404
+
+
+async def test_a_registrants_email_not_yet_written_is_previewed_as_it_would_go_now(
+    operator_client, client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="later", title="Seară de <b>fizică</b>", language="ro")
+    hidden = await open_form(client, "later")
+    assert (await client.post("/events/later/register", data={**person(), **hidden})).status_code == 303
+    [row] = await outbox_rows(db)
+    http = await operator_client()
+    queue = await http.get("/admin/outbox")
+    assert "(written when sent)" in queue.text
+    page = await http.get(f"/admin/outbox/{row['id']}")
+    assert page.status_code == 200 and "This is how it reads now." in page.text
+    assert "Seară de &lt;b&gt;fizică&lt;/b&gt;" in page.text and "/events/later/join/" in page.text
+    assert "BEGIN:VCALENDAR" in page.text
+    [after] = await outbox_rows(db)
+    assert after["subject"] == "" and after["body_text"] == ""  # a preview writes nothing: the sender does

@@ -8,7 +8,7 @@ import httpx
 import sqlalchemy as sa
 
 from tests.webinar.access_helpers import join_path, load_event
-from tests.webinar.regutil import open_form, person
+from tests.webinar.regutil import open_form, person, write_queued
 from webinar.db import DB
 from webinar.events.queries import Event
 from webinar.settings import Settings
@@ -44,7 +44,10 @@ async def registration(db: DB, reg_id: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-async def mails_to(db: DB, address: str) -> list[Any]:
+async def mails_to(db: DB, address: str, settings: Settings | None = None) -> list[Any]:
+    """The e-mails queued to an address, oldest first; with `settings`, registrant e-mails written as when sent."""
+    if settings is not None:
+        await write_queued(db, settings)
     async with db.connection() as conn:
         return list(await conn.fetch_all(outbox.select().where(outbox.c.to_address == address).order_by(outbox.c.id)))
 

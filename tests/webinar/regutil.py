@@ -10,7 +10,13 @@ import sqlalchemy as sa
 
 from tests.conftest import csrf_from
 from webinar.db import DB
+from webinar.events.queries import to_dataclass
+from webinar.mail import sender
+from webinar.mail.outbox import Message
+from webinar.registration.notifications import Mailer
+from webinar.settings import Settings
 from webinar.tables import consent_records, outbox, registrations
+from webinar.templating import make_environment
 
 VERSION_RE = re.compile(r'name="consent_version" value="(\d+)"')
 
@@ -49,8 +55,19 @@ async def counts(db: DB) -> tuple[int, int, int]:
         )
 
 
-async def outbox_rows(db: DB) -> list[Any]:
-    """Every outbox row, oldest first."""
+async def write_queued(db: DB, settings: Settings) -> None:
+    """Write every registrant e-mail still queued unwritten, as the sender does just before it sends one."""
+    mailer = Mailer(settings, make_environment())
+    async with db.connection() as conn:
+        rows = await conn.fetch_all(outbox.select().where(outbox.c.subject == "").order_by(outbox.c.id))
+    for row in rows:
+        assert await sender.compose(mailer, db, to_dataclass(Message, row)) is not None
+
+
+async def outbox_rows(db: DB, settings: Settings | None = None) -> list[Any]:
+    """Every outbox row, oldest first; with `settings`, registrant e-mails written as the sender writes them."""
+    if settings is not None:
+        await write_queued(db, settings)
     async with db.connection() as conn:
         return list(await conn.fetch_all(outbox.select().order_by(outbox.c.id)))
 

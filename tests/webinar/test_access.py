@@ -8,9 +8,10 @@ import sqlalchemy as sa
 
 from tests.conftest import csrf_for
 from tests.webinar.access_helpers import join, join_path, load_event, on_now
+from tests.webinar.regutil import outbox_rows
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.tables import outbox, registrations, web_sessions
+from webinar.tables import registrations, web_sessions
 from webinar.web.cookies import COOKIE_NAME
 
 PASSWORD = "parola-sigura-42"
@@ -239,11 +240,6 @@ async def test_login_is_rate_limited(client, db, create_event, create_registrati
     assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
 
 
-async def outbox_rows(db) -> list:
-    async with db.connection() as conn:
-        return list(await conn.fetch_all(outbox.select().order_by(outbox.c.id)))
-
-
 async def test_send_link_gives_the_same_answer_and_mails_only_approved_registrants(
     client, db, settings, create_event, create_registration
 ):
@@ -256,7 +252,7 @@ async def test_send_link_gives_the_same_answer_and_mails_only_approved_registran
         response = await client.post(f"/events/{event.slug}/send-link", data={"email": email, "csrf_token": token})
         answers.append((response.status_code, response.headers["location"]))
     assert len(set(answers)) == 1 and answers[0][0] == 303 and answers[0][1].endswith("/login?sent=1")
-    [mail] = await outbox_rows(db)
+    [mail] = await outbox_rows(db, settings)
     assert mail["to_address"] == "ioana@example.org" and mail["registration_id"] == approved
     assert mail["kind"] == "join_link"
     assert join_path(settings, event, approved) in mail["body_text"]

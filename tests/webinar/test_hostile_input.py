@@ -56,7 +56,11 @@ async def post_form(client: httpx.AsyncClient, slug: str, **fields: Any) -> http
 
 
 async def test_markup_and_template_syntax_come_back_escaped_and_never_run(
-    client: httpx.AsyncClient, create_event: Callable[..., Awaitable[int]], db: DB, operator_client: Any
+    client: httpx.AsyncClient,
+    create_event: Callable[..., Awaitable[int]],
+    db: DB,
+    operator_client: Any,
+    settings: Settings,
 ) -> None:
     await create_event(slug="esc", **FIELDS)
     values = {name: MARKUP for name in ("job_title", "member_id", "organisation")}
@@ -74,7 +78,7 @@ async def test_markup_and_template_syntax_come_back_escaped_and_never_run(
     page = await staff.get(f"/admin/events/{reg['event_id']}/registrants/{reg['id']}")
     assert page.status_code == 200 and MARKUP not in page.text and "&lt;script&gt;" in page.text
     assert "q49q" not in page.text and "q{{7*7}}q" in page.text
-    [mail] = await outbox_rows(db)
+    [mail] = await outbox_rows(db, settings)
     assert MARKUP not in mail["body_html"] and "q49q" not in mail["body_html"] + mail["body_text"]
 
 

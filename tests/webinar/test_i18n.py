@@ -19,6 +19,7 @@ from tests.webinar.regutil import open_form, outbox_rows, person, registration_r
 from webinar import i18n
 from webinar.db import DB
 from webinar.mail.sender import deliver_due
+from webinar.settings import Settings
 from webinar.web.language import COOKIE_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,7 +220,7 @@ async def test_the_confirmation_e_mail_of_a_romanian_event_is_romanian(
 
 
 async def test_an_attendee_who_chose_english_gets_english_e_mail(
-    client: httpx.AsyncClient, create_event: Any, db: DB
+    client: httpx.AsyncClient, create_event: Any, db: DB, settings: Settings
 ) -> None:
     await create_event(slug="mail-en", language="ro", title="Conferința de iarnă")
     page = await client.get("/events/mail-en?lang=en")
@@ -228,7 +229,7 @@ async def test_an_attendee_who_chose_english_gets_english_e_mail(
     assert response.status_code == 303
     [reg] = await registration_rows(db)
     assert reg["language"] == "en"
-    [row] = await outbox_rows(db)
+    [row] = await outbox_rows(db, settings)
     assert row["subject"] == "You are registered: Conferința de iarnă"
     assert "The stream page opens 30 minutes before the start." in row["body_text"]
     registered = await client.get("/events/mail-en/registered")

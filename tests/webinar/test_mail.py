@@ -15,7 +15,7 @@ from webinar.clock import now
 from webinar.db import DB
 from webinar.mail import ics
 from webinar.mail.sender import claim_one, deliver_due
-from webinar.tables import outbox
+from webinar.tables import outbox, registrations
 
 LINK_RE = re.compile(r"http://testserver/events/([\w-]+)/join/([\w.\-]+)")
 
@@ -55,8 +55,25 @@ async def test_confirmation_arrives_with_text_html_calendar_and_a_valid_join_lin
     assert "SUMMARY:Știință\\, date\\; și <viitor>" in calendar.replace("\r\n ", "")
     [row] = await outbox_rows(db)
     assert row["status"] == "sent" and row["sent_at"] is not None and row["attempts"] == 1
+    # Queued unwritten by the request, written by the sender, and what was sent kept in the row.
+    assert row["subject"] == message["Subject"] and row["body_text"] == text.replace("\r\n", "\n")
+    assert row["ics"] and "BEGIN:VEVENT" in row["ics"]
     assert await deliver_due(smtp_settings, db) == 0  # never twice
     assert len(smtp_server.messages) == 1
+
+
+async def test_an_email_queued_before_its_registrant_was_erased_is_cancelled_not_sent(
+    client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    await create_event(slug="gone")
+    await _register(client, "gone")
+    [reg] = await registration_rows(db)
+    async with db.transaction() as conn:  # the registrant's details went between queueing and sending
+        await conn.execute(registrations.update().where(registrations.c.id == reg["id"]).values(email=None))
+    assert await deliver_due(smtp_settings, db) == 0
+    assert smtp_server.messages == []
+    [row] = await outbox_rows(db)
+    assert (row["status"], row["subject"], row["last_error"]) == ("cancelled", "", "registrant erased")
 
 
 async def test_header_injection_through_a_name_is_impossible(

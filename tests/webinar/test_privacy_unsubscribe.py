@@ -18,8 +18,8 @@ from webinar.tables import consent_records
 ADDRESS = "stefan.popescu@example.org"
 
 
-async def _unsubscribe_path(db, event) -> str:
-    [mail] = await mails_to(db, ADDRESS)
+async def _unsubscribe_path(db, settings) -> str:
+    [mail] = await mails_to(db, ADDRESS, settings)
     headers = json.loads(mail["headers_json"])
     return urlsplit(headers["List-Unsubscribe"].strip("<>")).path
 
@@ -34,10 +34,10 @@ async def marketing_records(db, reg_id: int) -> list[str]:
     return [r["action"] for r in rows]
 
 
-async def test_emails_to_opted_in_people_carry_the_link_and_one_click_headers(client, db, create_event):
+async def test_emails_to_opted_in_people_carry_the_link_and_one_click_headers(client, db, create_event, settings):
     event = await load_event(db, await create_event(language="en"))
     await register(client, db, event, consent_marketing="on")
-    [row] = await mails_to(db, ADDRESS)
+    [row] = await mails_to(db, ADDRESS, settings)
     headers = json.loads(row["headers_json"])
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = headers["List-Unsubscribe"].strip("<>")
@@ -48,17 +48,17 @@ async def test_emails_to_opted_in_people_carry_the_link_and_one_click_headers(cl
     assert built["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-async def test_emails_to_people_who_did_not_opt_in_have_no_unsubscribe(client, db, create_event):
+async def test_emails_to_people_who_did_not_opt_in_have_no_unsubscribe(client, db, create_event, settings):
     event = await load_event(db, await create_event(language="en"))
     await register(client, db, event)
-    [row] = await mails_to(db, ADDRESS)
+    [row] = await mails_to(db, ADDRESS, settings)
     assert json.loads(row["headers_json"]) == {} and "/unsubscribe/" not in row["body_text"]
 
 
-async def test_unsubscribe_confirms_then_records_the_withdrawal_once(client, db, create_event):
+async def test_unsubscribe_confirms_then_records_the_withdrawal_once(client, db, create_event, settings):
     event = await load_event(db, await create_event(language="en"))
     reg = await register(client, db, event, consent_marketing="on")
-    path = await _unsubscribe_path(db, event)
+    path = await _unsubscribe_path(db, settings)
     page = await client.get(path)
     assert page.status_code == 200 and "<form" in page.text
     assert (await registration(db, reg))["marketing_opt_in"] is True  # a GET changes nothing
@@ -72,20 +72,20 @@ async def test_unsubscribe_confirms_then_records_the_withdrawal_once(client, db,
     assert "already unsubscribed" in twice.text and await marketing_records(db, reg) == ["given", "withdrawn"]
 
 
-async def test_rfc8058_one_click_post_needs_no_csrf_token(client, db, create_event):
+async def test_rfc8058_one_click_post_needs_no_csrf_token(client, db, create_event, settings):
     event = await load_event(db, await create_event(language="en"))
     reg = await register(client, db, event, consent_marketing="on")
-    path = await _unsubscribe_path(db, event)
+    path = await _unsubscribe_path(db, settings)
     response = await client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert (await registration(db, reg))["marketing_opt_in"] is False
     assert await marketing_records(db, reg) == ["given", "withdrawn"]
 
 
-async def test_a_post_that_is_neither_the_button_nor_one_click_is_refused(client, db, create_event):
+async def test_a_post_that_is_neither_the_button_nor_one_click_is_refused(client, db, create_event, settings):
     event = await load_event(db, await create_event(language="en"))
     reg = await register(client, db, event, consent_marketing="on")
-    path = await _unsubscribe_path(db, event)
+    path = await _unsubscribe_path(db, settings)
     response = await client.post(path, data={"List-Unsubscribe": "something"})
     assert response.status_code == 403
     assert (await registration(db, reg))["marketing_opt_in"] is True
@@ -94,7 +94,7 @@ async def test_a_post_that_is_neither_the_button_nor_one_click_is_refused(client
 async def test_tampered_and_wrong_purpose_tokens_get_a_clear_page(client, db, settings, create_event):
     event = await load_event(db, await create_event(language="en"))
     reg = await register(client, db, event, consent_marketing="on")
-    path = await _unsubscribe_path(db, event)
+    path = await _unsubscribe_path(db, settings)
     join_token = join_path(settings, event, reg).rsplit("/", 1)[1]
     for bad in (path[:-4] + "abcd", f"/events/{event.slug}/unsubscribe/{join_token}"):
         page = await client.get(bad)

@@ -14,6 +14,7 @@ from tests.webinar.regutil import counts, open_form, outbox_rows, person, regist
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.services import DEFAULT_CONSENT_TEXT
+from webinar.settings import Settings
 from webinar.tables import consent_records
 
 
@@ -29,7 +30,7 @@ async def test_event_page_shows_an_accessible_form(client: httpx.AsyncClient, cr
 
 
 async def test_auto_approval_registers_with_proof_of_consent_and_a_confirmation(
-    client: httpx.AsyncClient, create_event, db: DB
+    client: httpx.AsyncClient, create_event, db: DB, settings: Settings
 ) -> None:
     await create_event(slug="auto")
     hidden = await open_form(client, "auto")
@@ -54,7 +55,9 @@ async def test_auto_approval_registers_with_proof_of_consent_and_a_confirmation(
     assert processing["text_sha256"] == hashlib.sha256(DEFAULT_CONSENT_TEXT["ro"].encode()).hexdigest()
     assert processing["ip"] == "127.0.0.1" and processing["user_agent"] == "Firefox/Test"
     assert abs((processing["recorded_at"] - now()).total_seconds()) < 60
-    [mail] = await outbox_rows(db)
+    [queued] = await outbox_rows(db)
+    assert queued["subject"] == queued["body_text"] == ""  # the request renders nothing: the sender writes it
+    [mail] = await outbox_rows(db, settings)
     assert mail["kind"] == "confirmation" and mail["to_address"] == "stefan.popescu@example.org"
     assert mail["ics"] and "BEGIN:VEVENT" in mail["ics"] and "/events/auto/join/" in mail["body_text"]
 
@@ -70,14 +73,14 @@ async def test_marketing_unticked_records_no_marketing_consent(client: httpx.Asy
 
 
 async def test_manual_approval_is_pending_with_a_received_mail_without_join_link(
-    client: httpx.AsyncClient, create_event, db: DB
+    client: httpx.AsyncClient, create_event, db: DB, settings: Settings
 ) -> None:
     await create_event(slug="manual", approval="manual")
     hidden = await open_form(client, "manual")
     assert (await client.post("/events/manual/register", data={**person(), **hidden})).status_code == 303
     [reg] = await registration_rows(db)
     assert reg["status"] == "pending"
-    [mail] = await outbox_rows(db)
+    [mail] = await outbox_rows(db, settings)
     assert mail["kind"] == "received" and mail["ics"] is None
     assert "/join/" not in mail["body_text"] and "/join/" not in mail["body_html"]
 
@@ -175,7 +178,7 @@ async def test_honeypot_answers_like_success_and_stores_nothing(
 
 
 async def test_already_registered_gets_the_same_answer_one_row_and_one_notice(
-    client: httpx.AsyncClient, create_event, db: DB
+    client: httpx.AsyncClient, create_event, db: DB, settings: Settings
 ) -> None:
     await create_event(slug="dup")
     hidden = await open_form(client, "dup")
@@ -187,18 +190,18 @@ async def test_already_registered_gets_the_same_answer_one_row_and_one_notice(
     assert len(await registration_rows(db)) == 1
     kinds = [m["kind"] for m in await outbox_rows(db)]
     assert kinds == ["confirmation", "already_registered"]  # the third attempt within 10 minutes sends nothing
-    notice = (await outbox_rows(db))[1]
+    notice = (await outbox_rows(db, settings))[1]
     assert notice["to_address"] == "stefan.popescu@example.org" and "/events/dup/join/" in notice["body_text"]
 
 
 async def test_already_registered_pending_notice_tells_the_status_without_a_link(
-    client: httpx.AsyncClient, create_event, db: DB
+    client: httpx.AsyncClient, create_event, db: DB, settings: Settings
 ) -> None:
     await create_event(slug="duppending", approval="manual")
     hidden = await open_form(client, "duppending")
     for _ in range(2):
         assert (await client.post("/events/duppending/register", data={**person(), **hidden})).status_code == 303
-    notice = (await outbox_rows(db))[1]
+    notice = (await outbox_rows(db, settings))[1]
     assert notice["kind"] == "already_registered"
     assert "/join/" not in notice["body_text"] and "approval" in notice["body_text"]
 

@@ -43,6 +43,12 @@ class Message:
     last_error: str | None
 
     @property
+    def composed(self) -> bool:
+        """Whether the e-mail is written: a registrant's e-mail is queued with an empty subject and written by
+        the sender when it goes (registration/notifications.py), so a request renders no e-mail."""
+        return bool(self.subject)
+
+    @property
     def headers(self) -> dict[str, str]:
         loaded = json.loads(self.headers_json or "{}")
         return {str(k): str(v) for k, v in loaded.items()}
@@ -58,16 +64,16 @@ def row_values(
     *,
     kind: str,
     to_address: str,
-    subject: str,
-    body_text: str,
-    body_html: str,
     mail_from: str,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
     ics: str | None = None,
     event_id: int | None = None,
     registration_id: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The `outbox` row of one e-mail, queued to go now."""
+    """The `outbox` row of one e-mail, queued to go now (without subject and bodies: to be composed when sent)."""
     at = now()
     return {
         "event_id": event_id,
@@ -90,7 +96,12 @@ def row_values(
 async def enqueue(conn: Connection, **message: Any) -> int:
     """Queue one e-mail (the arguments of `row_values`) inside the caller's transaction; it is sent only if that
     transaction commits."""
-    new_id: int = await conn.fetch_val(outbox.insert().values(**row_values(**message)).returning(outbox.c.id))
+    return await enqueue_row(conn, row_values(**message))
+
+
+async def enqueue_row(conn: Connection, row: dict[str, Any]) -> int:
+    """Queue one e-mail given as its `row_values` row, inside the caller's transaction."""
+    new_id: int = await conn.fetch_val(outbox.insert().values(**row).returning(outbox.c.id))
     return new_id
 
 

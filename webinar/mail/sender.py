@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import functools
+import json
 import logging
 import random
 import socket
@@ -12,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
+import jinja2
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
@@ -20,8 +24,11 @@ from webinar.db import DB
 from webinar.events.queries import to_dataclass
 from webinar.mail.outbox import Message
 from webinar.mail.render import one_line
+from webinar.registration import notifications
+from webinar.registration.notifications import Mailer
 from webinar.settings import Settings
 from webinar.tables import outbox
+from webinar.templating import make_environment
 
 log = logging.getLogger("webinar.mail")
 
@@ -171,15 +178,51 @@ async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
     return True
 
 
-async def deliver_due(settings: Settings, db: DB, limit: int = 20) -> int:
-    """One pass of the sender: deliver up to `limit` due messages; returns how many were sent."""
+async def compose(mailer: Mailer, db: DB, msg: Message) -> Message | None:
+    """Write a claimed message queued unwritten, and keep what was written in its row (what the mail queue shows
+    and a retry sends again); None, and the message cancelled, when its registrant was erased meanwhile."""
+    async with db.connection() as conn:
+        mail = await notifications.compose_queued(conn, mailer, msg)
+        if mail is None:
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id == msg.id)
+                .values(status="cancelled", locked_until=None, lock_owner=None, last_error="registrant erased")
+            )
+            return None
+        written = dataclasses.replace(
+            msg, subject=mail.subject, body_text=mail.text, body_html=mail.html, ics=mail.ics,
+            headers_json=json.dumps(mail.headers),
+        )  # fmt: skip
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.id == msg.id)
+            .values(
+                subject=written.subject, body_text=written.body_text, body_html=written.body_html, ics=written.ics,
+                headers_json=written.headers_json,
+            )
+        )  # fmt: skip
+    return written
+
+
+async def deliver_due(settings: Settings, db: DB, limit: int = 20, env: jinja2.Environment | None = None) -> int:
+    """One pass of the sender: deliver up to `limit` due messages; returns how many were sent. E-mails queued
+    unwritten are written first, with `env` (the app's templates; by default the sender's own)."""
+    mailer = Mailer(settings, env or _environment())
     lease, sent = lease_for(settings), 0
     for _ in range(limit):
         msg = await claim_one(db, lease)
         if msg is None:
             break
-        sent += await deliver_one(settings, db, msg)
+        written = msg if msg.composed else await compose(mailer, db, msg)
+        if written is not None:
+            sent += await deliver_one(settings, db, written)
     return sent
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return make_environment()
 
 
 async def sender_loop(app: Starlette) -> None:
@@ -188,7 +231,7 @@ async def sender_loop(app: Starlette) -> None:
     db: DB = app.state.db
     while True:
         try:
-            await deliver_due(settings, db)
+            await deliver_due(settings, db, env=app.state.templates.env)
         except asyncio.CancelledError:
             raise
         except Exception:

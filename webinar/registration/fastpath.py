@@ -5,9 +5,10 @@ consent text and its organiser's name come in one query. Then:
 
 - PostgreSQL (the first query also pre-allocates the registration id): the registration, its consents and its
   e-mail go in with one atomic statement (a chain of data-modifying CTEs) on the raw asyncpg connection.
-- SQLite: holding the process's write lock, two hand-offs to the connection's thread instead of one per
-  statement: BEGIN, the consent check, the registration and its consents; then, with the e-mail rendered for
-  the new id, the e-mail and COMMIT.
+- SQLite: holding the process's write lock, one hand-off to the connection's thread instead of one per
+  statement: BEGIN, the consent check, the registration, its consents, its e-mail and COMMIT.
+
+The e-mail is queued unwritten: the sender writes it (registration/notifications.py).
 
 Anything else — a duplicate address, consent changed meanwhile — inserts nothing and the caller falls back to
 `services.register`, which handles every case in one transaction.
@@ -16,7 +17,6 @@ Anything else — a duplicate address, consent changed meanwhile — inserts not
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,12 +32,10 @@ from webinar.clock import now
 from webinar.db import dialect_name, sqlite_connection
 from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event, to_dataclass
-from webinar.mail import outbox
 from webinar.mail.outbox import new_message_id
 from webinar.registration import notifications
 from webinar.registration.forms import RegistrationData
 from webinar.registration.notifications import Mailer
-from webinar.registration.queries import Registration
 from webinar.registration.services import RequestMeta, consent_values, registration_values
 from webinar.tables import consent_records, consent_texts, events, organisations, registrations
 from webinar.tables import outbox as outbox_table
@@ -77,7 +75,7 @@ WITH reg AS (
 )
 INSERT INTO outbox (event_id, registration_id, kind, to_address, subject, body_text, body_html, ics, headers_json,
                     message_id, status, attempts, created_at, next_attempt_at)
-SELECT $2, reg.id, $23, $3, $24, $25, $26, $27, $29, $28, 'queued', 0, $16, $16
+SELECT $2, reg.id, $23, $3, '', '', '', NULL, '{}', $24, 'queued', 0, $16, $16
 FROM reg
 RETURNING registration_id
 """
@@ -159,28 +157,21 @@ async def register(
     at = now()
     password_hash = await hash_password(data.password) if data.password else None
     v = registration_values(event, data, password_hash, language or event.language, at)
-    reg = _registration(ctx.next_registration_id, v)
-    kind = _kind(reg)
-    mail = notifications.compose(mailer, kind, event, reg, ctx.organiser)
+    reg_id = ctx.next_registration_id
     purposes = ["processing"] + (["marketing"] if data.marketing else []) + (["age"] if data.age_confirmed else [])
     inserted = await conn.raw_connection.fetchval(
         INSERT_SQL,
-        reg.id, event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"], v["job_title"],
+        reg_id, event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"], v["job_title"],
         v["member_id"], v["organisation"], v["phone"], password_hash, v["search_text"], v["status"],
         v["marketing_opt_in"], v["language"], at,
         data.consent_version, consent.id, consent.sha256, meta.ip[:45] or None, meta.user_agent[:500] or None,
-        purposes, kind, mail.subject, mail.text, mail.html, mail.ics, new_message_id(mailer.settings.mail_from),
-        json.dumps(mail.headers),
+        purposes, _kind(v["status"]), new_message_id(mailer.settings.mail_from),
     )  # fmt: skip
     return inserted is not None
 
 
-def _registration(reg_id: int, values: dict[str, Any]) -> Registration:
-    return to_dataclass(Registration, values | {"id": reg_id, "decided_at": None, "erased_at": None})
-
-
-def _kind(reg: Registration) -> str:
-    return "confirmation" if reg.status == "approved" else "received"
+def _kind(status: str) -> str:
+    return "confirmation" if status == "approved" else "received"
 
 
 async def _register_sqlite(
@@ -197,32 +188,21 @@ async def _register_sqlite(
     password_hash = await hash_password(data.password) if data.password else None
     values = registration_values(event, data, password_hash, language or event.language, at)
     consents = consent_values(0, event.id, consent, data, meta, at)
-    sqlite = sqlite_connection(conn)
-    async with sqlite.writing():
-        reg_id = await sqlite.run_sync(partial(_begin_and_register, event.id, data.consent_version, values, consents))
-        if reg_id is None:
-            return False
-        try:
-            reg = _registration(reg_id, values)
-            kind = _kind(reg)
-            mail = notifications.compose(mailer, kind, event, reg, ctx.organiser)
-            row = outbox.row_values(
-                kind=kind, to_address=data.email, subject=mail.subject, body_text=mail.text, body_html=mail.html,
-                ics=mail.ics, mail_from=mailer.settings.mail_from, event_id=event.id, registration_id=reg_id,
-                headers=mail.headers,
-            )  # fmt: skip
-            await sqlite.run_sync(partial(_queue_and_commit, row))
-        except BaseException:
-            await sqlite.run_sync(_rollback)
-            raise
-    return True
+    mail = notifications.queued_row(mailer.settings, _kind(values["status"]), event.id, 0, data.email)
+    work = partial(_register_in_thread, event.id, data.consent_version, values, consents, mail)
+    return await sqlite_connection(conn).run_sync(work, writes=True)
 
 
-def _begin_and_register(
-    event_id: int, consent_version: int, values: dict[str, Any], consents: list[dict[str, Any]], raw: sqlite3.Connection
-) -> int | None:
-    """In the connection's thread: BEGIN, then the registration and its consents if the consent text is still
-    the one the person read and the address is new (else ROLLBACK and None)."""
+def _register_in_thread(
+    event_id: int,
+    consent_version: int,
+    values: dict[str, Any],
+    consents: list[dict[str, Any]],
+    mail: dict[str, Any],
+    raw: sqlite3.Connection,
+) -> bool:
+    """In the connection's thread, one transaction: the registration, its consents and its e-mail if the consent
+    text is still the one the person read and the address is new; else nothing (False)."""
     raw.execute("BEGIN IMMEDIATE")
     try:
         (version,) = raw.execute(_SQLITE_CONSENT_VERSION, (event_id,)).fetchone()
@@ -231,21 +211,13 @@ def _begin_and_register(
             inserted = raw.execute(*_SQLITE_REGISTRATION.bind(values)).fetchall()
         if not inserted:
             raw.execute("ROLLBACK")
-            return None
+            return False
         reg_id: int = inserted[0][0]
         for consent in consents:
             raw.execute(*_SQLITE_CONSENT.bind(consent | {"registration_id": reg_id}))
+        raw.execute(*_SQLITE_OUTBOX.bind(mail | {"registration_id": reg_id}))
+        raw.execute("COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
         raise
-    return reg_id
-
-
-def _queue_and_commit(row: dict[str, Any], raw: sqlite3.Connection) -> None:
-    raw.execute(*_SQLITE_OUTBOX.bind(row))
-    raw.execute("COMMIT")
-
-
-def _rollback(raw: sqlite3.Connection) -> None:
-    if raw.in_transaction:
-        raw.execute("ROLLBACK")
+    return True

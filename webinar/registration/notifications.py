@@ -1,9 +1,10 @@
-"""The e-mails a registrant receives: rendered in their language and queued in the caller's transaction."""
+"""The e-mails a registrant receives: queued in the caller's transaction, written in their language when sent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from email.utils import parseaddr
+from typing import Any
 
 import jinja2
 from databases.core import Connection
@@ -17,6 +18,7 @@ from webinar.i18n import gettext as _
 from webinar.mail import ics, outbox
 from webinar.mail.render import one_line, render_email
 from webinar.privacy.links import marketing_extras, privacy_url
+from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
 
@@ -84,21 +86,27 @@ def compose(mailer: Mailer, kind: str, event: Event, reg: Registration, organise
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
-async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: Registration) -> int:
-    """Render one registrant e-mail and put it in the outbox (inside the caller's transaction)."""
-    assert kind in KINDS and reg.email
-    org = await event_queries.organisation(conn, event.organisation_id)
-    mail = compose(mailer, kind, event, reg, org.name if org else "")
-    return await outbox.enqueue(
-        conn,
-        kind=kind,
-        to_address=reg.email,
-        subject=mail.subject,
-        body_text=mail.text,
-        body_html=mail.html,
-        ics=mail.ics,
-        mail_from=mailer.settings.mail_from,
-        event_id=event.id,
-        registration_id=reg.id,
-        headers=mail.headers,
+def queued_row(settings: Settings, kind: str, event_id: int, reg_id: int, to_address: str) -> dict[str, Any]:
+    """The outbox row of a registrant e-mail, left for the sender to compose (`compose_queued`)."""
+    assert kind in KINDS
+    return outbox.row_values(
+        kind=kind, to_address=to_address, mail_from=settings.mail_from, event_id=event_id, registration_id=reg_id
     )
+
+
+async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: Registration) -> int:
+    """Put one registrant e-mail in the outbox (inside the caller's transaction). The sender writes it when it
+    sends it, so a request renders nothing and the e-mail shows the event and registration as they are then."""
+    assert reg.email
+    return await outbox.enqueue_row(conn, queued_row(mailer.settings, kind, event.id, reg.id, reg.email))
+
+
+async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) -> Composed | None:
+    """A queued registrant e-mail, written now; None when its registrant was erased or is gone."""
+    assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
+    event = await event_queries.by_id(conn, msg.event_id)
+    reg = await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
+    if event is None or reg is None or reg.email is None:
+        return None
+    org = await event_queries.organisation(conn, event.organisation_id)
+    return compose(mailer, msg.kind, event, reg, org.name if org else "")
