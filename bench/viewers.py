@@ -3,12 +3,14 @@
 `python -m bench.viewers SPEC.json OUT.json`: SPEC has url, origin, hold, heartbeat, start_at and viewers
 ([registration_id, cookie] pairs). Each viewer connects with its own session cookie and an Origin header,
 waits for `open`, sends a heartbeat every `heartbeat` seconds (the first at a random point of the first
-interval, like pages opened at different times), times each heartbeat's ack, and closes at `start_at + hold`.
+interval, like pages opened at different times), times each heartbeat's ack (kept as [sent at, ms]), and
+closes at `start_at + hold`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import random
 import sys
@@ -35,11 +37,11 @@ async def viewer(spec: dict, reg_id: int, cookie: str, gate: asyncio.Semaphore, 
         record["session"], record["ok"] = opened.get("session"), opened.get("type") == "open"
         await asyncio.sleep(random.uniform(0, spec["heartbeat"]))
         while time.time() + 0.5 < end:
-            sent = time.perf_counter()
+            sent_at, sent = time.time(), time.perf_counter()
             await ws.send(json.dumps({"type": "heartbeat", "session": record["session"]}))
             reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if reply.get("type") == "ack":
-                record["acks"].append((time.perf_counter() - sent) * 1000)
+                record["acks"].append((sent_at, (time.perf_counter() - sent) * 1000))
             else:
                 record["unexpected"] = reply
             await asyncio.sleep(max(0.0, min(spec["heartbeat"], end - time.time())))
@@ -58,6 +60,10 @@ async def main(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
+    # The load generator must not pause on its own: a full collection of thousands of client connections stops
+    # this process for a few hundred milliseconds, and every ack waiting meanwhile would be timed as the
+    # server's. The process lives for one step of the run, so the cycles it leaves can wait for its exit.
+    gc.disable()
     with open(sys.argv[1]) as fh:
         loaded = json.load(fh)
     result = asyncio.run(main(loaded))

@@ -72,14 +72,22 @@ async def _check_sessions(db_url: str, event_id: int, records: list[dict]) -> in
 
 
 def summarise(records: list[dict]) -> dict:
-    acks = [a for r in records for a in r["acks"]]
+    """Heartbeat times while everyone is connected (the hold: what the target is about), and, apart, those sent
+    while the others were still connecting (the join rush, which the `join` scenario measures on its own)."""
+    everyone_in = max((r["t_open"] for r in records if r.get("ok")), default=0.0)
+    held = [ms for r in records for sent_at, ms in r["acks"] if sent_at >= everyone_in]
+    ramp = [ms for r in records for sent_at, ms in r["acks"] if sent_at < everyone_in]
     return {
         "viewers": len(records),
         "connected": sum(1 for r in records if r.get("ok")),
         "failed": sum(1 for r in records if "error" in r),
-        "heartbeats": len(acks),
-        "p50_ms": round(percentile(acks, 50), 1),
-        "p99_ms": round(percentile(acks, 99), 1),
+        "connect_seconds": round(everyone_in - min((r["t_connect"] for r in records if r.get("ok")), default=0.0), 1),
+        "heartbeats": len(held),
+        "p50_ms": round(percentile(held, 50), 1),
+        "p99_ms": round(percentile(held, 99), 1),
+        "heartbeats_while_connecting": len(ramp),
+        "p50_ms_while_connecting": round(percentile(ramp, 50), 1),
+        "p99_ms_while_connecting": round(percentile(ramp, 99), 1),
     }
 
 

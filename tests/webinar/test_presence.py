@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 
 import sqlalchemy as sa
 
 from tests.webinar.access_helpers import join, load_event, on_now, presence_socket, sessions_of
+from webinar.app import GC_THRESHOLDS
 from webinar.clock import now
 from webinar.presence import services
 from webinar.presence.queries import live_now, live_now_by_event
@@ -311,3 +313,9 @@ async def test_joining_again_in_the_same_browser_closes_the_old_pages_session(
     assert await opened(again) != session_id
     await again.disconnect()
     assert [r["end_reason"] for r in await sessions_of(db, reg)] == ["left", "left"]
+
+
+async def test_a_serving_process_lets_what_a_channel_keeps_between_heartbeats_die_young(app) -> None:
+    # The app fixture runs the lifespan: a worker serving thousands of channels must not make full collections
+    # of them every few seconds (docs/performance.md, "watch").
+    assert gc.get_threshold() == GC_THRESHOLDS and GC_THRESHOLDS[0] >= 10_000
