@@ -44,9 +44,11 @@ def download(server: Server, client: httpx.Client, path: str) -> dict:
     size, lines = 0, 0
     with RssSampler(server, interval=0.1) as rss, client.stream("GET", path) as response:
         response.raise_for_status()
+        last = b""
         for chunk in response.iter_bytes():
             size += len(chunk)
-            lines += chunk.count(b"\r\n")
+            lines += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")  # a CRLF split across chunks
+            last = chunk[-1:]
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -11,9 +12,11 @@ import sqlalchemy as sa
 
 from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
 from webinar.access.tokens import JOIN, read_token
+from webinar.app import create_app
 from webinar.clock import now
 from webinar.db import DB
-from webinar.mail import ics
+from webinar.mail import ics, sender
+from webinar.mail.outbox import enqueue
 from webinar.mail.sender import claim_one, deliver_due
 from webinar.tables import outbox, registrations
 
@@ -221,3 +224,30 @@ def test_sender_loop_is_registered() -> None:
     from webinar.worker import loops
 
     assert sender_loop in loops()
+
+
+async def test_the_sender_works_through_a_backlog_without_waiting_between_passes(
+    db: DB, smtp_server, smtp_settings, monkeypatch
+) -> None:
+    backlog = 2 * sender.PASS_SIZE + 5  # three passes
+    async with db.transaction() as conn:
+        for i in range(backlog):
+            await enqueue(
+                conn, kind="confirmation", to_address=f"p{i}@example.org", subject="Înscriere", body_text="Salut",
+                body_html="<p>Salut</p>", mail_from=smtp_settings.mail_from,
+            )  # fmt: skip
+    monkeypatch.setattr(sender, "POLL_SECONDS", 600.0)  # a wait between two passes would stall the test
+    app = create_app(smtp_settings)
+    await app.state.db.connect()
+    loop = asyncio.create_task(sender.sender_loop(app))
+    try:
+        for _ in range(400):
+            if len(smtp_server.messages) >= backlog:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the pass that finds the queue drained, then the loop waits: stop it there
+    finally:
+        loop.cancel()
+        await asyncio.wait_for(asyncio.gather(loop, return_exceptions=True), 10)  # it stops when told to
+        await asyncio.wait_for(app.state.db.disconnect(), 10)
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(f"p{i}@example.org" for i in range(backlog))

@@ -36,6 +36,7 @@ GIVE_UP_AFTER = dt.timedelta(hours=24)
 FIRST_RETRY_SECONDS = 20.0
 MAX_RETRY_SECONDS = 3600.0
 POLL_SECONDS = 2.0
+PASS_SIZE = 20
 OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
 
 
@@ -205,7 +206,7 @@ async def compose(mailer: Mailer, db: DB, msg: Message) -> Message | None:
     return written
 
 
-async def deliver_due(settings: Settings, db: DB, limit: int = 20, env: jinja2.Environment | None = None) -> int:
+async def deliver_due(settings: Settings, db: DB, limit: int = PASS_SIZE, env: jinja2.Environment | None = None) -> int:
     """One pass of the sender: deliver up to `limit` due messages; returns how many were sent. E-mails queued
     unwritten are written first, with `env` (the app's templates; by default the sender's own)."""
     mailer = Mailer(settings, env or _environment())
@@ -226,14 +227,19 @@ def _environment() -> jinja2.Environment:
 
 
 async def sender_loop(app: Starlette) -> None:
-    """Deliver due e-mails every couple of seconds for the life of the process, surviving its own errors."""
+    """Deliver due e-mails for the life of the process, surviving its own errors: pass after pass while there
+    is a backlog (a registration rush queues thousands), every couple of seconds once the queue is drained."""
     settings: Settings = app.state.settings
     db: DB = app.state.db
     while True:
+        sent = 0
         try:
-            await deliver_due(settings, db, env=app.state.templates.env)
+            sent = await deliver_due(settings, db, PASS_SIZE, env=app.state.templates.env)
         except asyncio.CancelledError:
             raise
         except Exception:
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError from None  # a stop that a library turned into another error
             log.exception("mail sender pass failed; trying again shortly")
-        await asyncio.sleep(POLL_SECONDS)
+        if sent < PASS_SIZE:  # drained, or failing: wait before the next pass
+            await asyncio.sleep(POLL_SECONDS)
