@@ -72,7 +72,7 @@ def registration_values(
         "search_text": search_key(data.first_name, data.last_name, data.email),
         "status": "approved" if event.approval == "auto" else "pending",
         "marketing_opt_in": data.marketing,
-        "token_version": 1,
+        "token_version": 1,  # the join links' version counter, not a secret  # nosec B105
         "language": language,
         "created_at": at,
         "updated_at": at,
