@@ -148,11 +148,6 @@ class PooledSQLiteConnection(SQLiteConnection):
             finally:
                 self.holds_write_lock = False
 
-    def _turn(self, query: ClauseElement) -> contextlib.AbstractAsyncContextManager[Any]:
-        if self.holds_write_lock or not _writes(query):
-            return contextlib.nullcontext()
-        return self.write_lock
-
     async def run_sync(self, fn: Callable[[sqlite3.Connection], T], writes: bool = False) -> T:
         """Run `fn(sqlite3 connection)` in the connection's thread: several statements for one hand-off
         (`writes`: it writes, so it takes its turn unless this connection holds the write lock already)."""
@@ -166,11 +161,9 @@ class PooledSQLiteConnection(SQLiteConnection):
         """Execute, fetch and close in one trip to the connection's thread (aiosqlite's cursor API makes three:
         execute, fetch, close; each a thread hand-off and a wake-up of the event loop). Records for "one" and
         "all", (lastrowid, rowcount) for "none"."""
-        assert self._connection is not None, "Connection is not acquired"
         sql, args, result_columns, context = self._compile(query)
-        raw: sqlite3.Connection = self._connection._conn
 
-        def run() -> tuple[list[Any], Any, Any, int]:
+        def run(raw: sqlite3.Connection) -> tuple[list[Any], Any, Any, int]:
             cursor = raw.execute(sql, args)
             try:
                 rows = cursor.fetchall() if fetch == "all" else cursor.fetchmany(1) if fetch == "one" else []
@@ -178,8 +171,7 @@ class PooledSQLiteConnection(SQLiteConnection):
             finally:
                 cursor.close()
 
-        async with self._turn(query):
-            rows, description, lastrowid, rowcount = await self._connection._execute(run)  # type: ignore[no-untyped-call]
+        rows, description, lastrowid, rowcount = await self.run_sync(run, writes=_writes(query))
         if fetch == "none":
             return lastrowid, rowcount
         metadata: Any = CursorResultMetaData(context, description)

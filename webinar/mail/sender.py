@@ -37,6 +37,8 @@ FIRST_RETRY_SECONDS = 20.0
 MAX_RETRY_SECONDS = 3600.0
 POLL_SECONDS = 2.0
 PASS_SIZE = 20
+# What the sender writes into a message queued unwritten.
+WRITTEN = ("subject", "body_text", "body_html", "ics", "headers_json")
 OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
 
 
@@ -195,14 +197,8 @@ async def compose(mailer: Mailer, db: DB, msg: Message) -> Message | None:
             msg, subject=mail.subject, body_text=mail.text, body_html=mail.html, ics=mail.ics,
             headers_json=json.dumps(mail.headers),
         )  # fmt: skip
-        await conn.execute(
-            outbox.update()
-            .where(outbox.c.id == msg.id)
-            .values(
-                subject=written.subject, body_text=written.body_text, body_html=written.body_html, ics=written.ics,
-                headers_json=written.headers_json,
-            )
-        )  # fmt: skip
+        kept = {column: getattr(written, column) for column in WRITTEN}
+        await conn.execute(outbox.update().where(outbox.c.id == msg.id).values(kept))
     return written
 
 

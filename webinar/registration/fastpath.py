@@ -150,47 +150,28 @@ async def register(
     language: str | None = None,
 ) -> bool:
     """Insert the registration, its consents and its first e-mail atomically; False when nothing was."""
-    if dialect_name(conn) == "sqlite":
-        return await _register_sqlite(conn, mailer, ctx, data, meta, language)
-    event, consent = ctx.event, ctx.consent
-    assert consent is not None and ctx.next_registration_id is not None
-    at = now()
-    password_hash = await hash_password(data.password) if data.password else None
-    v = registration_values(event, data, password_hash, language or event.language, at)
-    reg_id = ctx.next_registration_id
-    purposes = ["processing"] + (["marketing"] if data.marketing else []) + (["age"] if data.age_confirmed else [])
-    inserted = await conn.raw_connection.fetchval(
-        INSERT_SQL,
-        reg_id, event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"], v["job_title"],
-        v["member_id"], v["organisation"], v["phone"], password_hash, v["search_text"], v["status"],
-        v["marketing_opt_in"], v["language"], at,
-        data.consent_version, consent.id, consent.sha256, meta.ip[:45] or None, meta.user_agent[:500] or None,
-        purposes, _kind(v["status"]), new_message_id(mailer.settings.mail_from),
-    )  # fmt: skip
-    return inserted is not None
-
-
-def _kind(status: str) -> str:
-    return "confirmation" if status == "approved" else "received"
-
-
-async def _register_sqlite(
-    conn: Connection,
-    mailer: Mailer,
-    ctx: EventContext,
-    data: RegistrationData,
-    meta: RequestMeta,
-    language: str | None,
-) -> bool:
     event, consent = ctx.event, ctx.consent
     assert consent is not None
     at = now()
     password_hash = await hash_password(data.password) if data.password else None
     values = registration_values(event, data, password_hash, language or event.language, at)
-    consents = consent_values(0, event.id, consent, data, meta, at)
-    mail = notifications.queued_row(mailer.settings, _kind(values["status"]), event.id, 0, data.email)
-    work = partial(_register_in_thread, event.id, data.consent_version, values, consents, mail)
-    return await sqlite_connection(conn).run_sync(work, writes=True)
+    consents = consent_values(0, event.id, consent, data, meta, at)  # the id is filled in by the insert
+    kind = notifications.first_kind(values["status"])
+    if dialect_name(conn) == "sqlite":
+        mail = notifications.queued_row(mailer.settings, kind, event.id, 0, data.email)
+        work = partial(_register_in_thread, event.id, data.consent_version, values, consents, mail)
+        return await sqlite_connection(conn).run_sync(work, writes=True)
+    assert ctx.next_registration_id is not None
+    v, processing = values, consents[0]
+    inserted = await conn.raw_connection.fetchval(
+        INSERT_SQL,
+        ctx.next_registration_id, event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"],
+        v["job_title"], v["member_id"], v["organisation"], v["phone"], password_hash, v["search_text"], v["status"],
+        v["marketing_opt_in"], v["language"], at,
+        data.consent_version, consent.id, consent.sha256, processing["ip"], processing["user_agent"],
+        [c["purpose"] for c in consents], kind, new_message_id(mailer.settings.mail_from),
+    )  # fmt: skip
+    return inserted is not None
 
 
 def _register_in_thread(

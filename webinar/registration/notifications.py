@@ -86,6 +86,11 @@ def compose(mailer: Mailer, kind: str, event: Event, reg: Registration, organise
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
+def first_kind(status: str) -> str:
+    """The e-mail a new registration gets: its confirmation (with the join link) or, awaiting approval, a receipt."""
+    return "confirmation" if status == "approved" else "received"
+
+
 def queued_row(settings: Settings, kind: str, event_id: int, reg_id: int, to_address: str) -> dict[str, Any]:
     """The outbox row of a registrant e-mail, left for the sender to compose (`compose_queued`)."""
     assert kind in KINDS

@@ -155,7 +155,7 @@ async def register(
         await _record_consents(conn, reg_id, event.id, consent, data, meta)
         reg = await queries.by_id(conn, event.id, reg_id)
         assert reg is not None
-        await notifications.queue(conn, mailer, "confirmation" if reg.status == "approved" else "received", event, reg)
+        await notifications.queue(conn, mailer, notifications.first_kind(reg.status), event, reg)
     return REGISTERED
 
 
