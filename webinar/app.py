@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 
 from webinar.db import DB
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.registration.fastpath import Contexts
 from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
@@ -91,4 +92,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = DB(settings)
     app.state.heartbeats = HeartbeatWriter(app.state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     app.state.templates = make_templates()
+    app.state.event_contexts = Contexts()
     return app

@@ -130,6 +130,22 @@ class DB:
         async with self._acquire() as conn:
             yield conn
 
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        """PostgreSQL only: one raw statement (atomic on its own) straight through asyncpg's pool, for the hot
+        paths that need one round trip and none of `databases`' per-task bookkeeping."""
+        pool: asyncpg.Pool = self.database._backend._pool
+        try:
+            conn = await pool.acquire()
+        except _CONNECT_FAILURES as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return await conn.fetchrow(sql, *args)
+        except _BROKEN_CONNECTION:
+            conn.terminate()  # never back to the pool in an unknown protocol state
+            raise
+        finally:
+            await pool.release(conn)
+
 
 def alembic_url(url: str) -> str:
     """The SQLAlchemy async URL Alembic uses for the same database."""

@@ -15,7 +15,7 @@ from webinar.clock import now
 from webinar.db import DB
 from webinar.events.services import DEFAULT_CONSENT_TEXT
 from webinar.settings import Settings
-from webinar.tables import consent_records
+from webinar.tables import consent_records, events
 
 
 async def test_event_page_shows_an_accessible_form(client: httpx.AsyncClient, create_event) -> None:
@@ -306,3 +306,66 @@ async def test_search_text_is_stored_for_accent_free_search(client: httpx.AsyncC
     async with db.connection() as conn:
         text = await conn.fetch_val(sa.text("SELECT search_text FROM registrations"))
     assert text == "ioana muresan ioana@example.org"
+
+
+# The hot path keeps each event's context for a while (registration/fastpath.py, `Contexts`): each test below
+# registers once so that the copy is kept, changes the event behind it, and checks nothing is stored on the copy.
+
+
+async def test_a_closed_window_is_seen_at_once_despite_the_kept_copy(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    event_id = await create_event(slug="kept-window", language="en")
+    hidden = await open_form(client, "kept-window")
+    assert (await client.post("/events/kept-window/register", data={**person(), **hidden})).status_code == 303
+    async with db.transaction() as conn:
+        await conn.execute(
+            sa.update(events)
+            .where(events.c.id == event_id)
+            .values(registration_closes_at=now() - dt.timedelta(minutes=1), updated_at=now())
+        )
+    late = await client.post("/events/kept-window/register", data={**person(email="late@example.org"), **hidden})
+    assert late.status_code == 409 and "Registration for this event is closed." in late.text
+    assert len(await registration_rows(db)) == 1
+
+
+async def test_a_purged_event_is_404_despite_the_kept_copy(client: httpx.AsyncClient, create_event, db: DB) -> None:
+    event_id = await create_event(slug="kept-purge", language="en")
+    hidden = await open_form(client, "kept-purge")
+    assert (await client.post("/events/kept-purge/register", data={**person(), **hidden})).status_code == 303
+    async with db.transaction() as conn:  # purging does not touch updated_at
+        await conn.execute(sa.update(events).where(events.c.id == event_id).values(purged_at=now()))
+    late = await client.post("/events/kept-purge/register", data={**person(email="late@example.org"), **hidden})
+    assert late.status_code == 404
+    assert await counts(db) == (1, 2, 1)
+
+
+async def test_a_new_consent_text_is_shown_despite_the_kept_copy(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    from webinar.events.services import _add_consent_version
+
+    event_id = await create_event(slug="kept-consent")
+    hidden = await open_form(client, "kept-consent")
+    assert (await client.post("/events/kept-consent/register", data={**person(), **hidden})).status_code == 303
+    async with db.transaction() as conn:  # a new version does not touch the event row
+        await _add_consent_version(conn, event_id, "Al doilea text al consimțământului.")
+    late = await client.post("/events/kept-consent/register", data={**person(email="late@example.org"), **hidden})
+    assert late.status_code == 422 and 'name="consent_version" value="2"' in late.text
+    assert len(await registration_rows(db)) == 1
+    again = await client.post(
+        "/events/kept-consent/register", data={**person(email="late@example.org"), **hidden, "consent_version": "2"}
+    )
+    assert again.status_code == 303 and len(await registration_rows(db)) == 2
+
+
+async def test_each_post_counts_once_against_the_rate_limit(client: httpx.AsyncClient, create_event, db: DB) -> None:
+    await create_event(slug="count-once")
+    hidden = await open_form(client, "count-once")
+    for n in range(20):  # the first new, then repeats (hot path, then the general path), then new ones again
+        email = "same@example.org" if n < 10 else f"new{n}@example.org"
+        response = await client.post("/events/count-once/register", data={**person(email=email), **hidden})
+        assert response.status_code == 303, n
+    over = await client.post("/events/count-once/register", data={**person(email="over@example.org"), **hidden})
+    assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
+    assert len(await registration_rows(db)) == 11

@@ -71,29 +71,40 @@ def mailer(request: Request) -> Mailer:
 
 
 async def register(request: Request) -> Response:
-    """POST /events/{slug}/register."""
+    """POST /events/{slug}/register. Every POST counts once against the per-address rate limit."""
     settings, db = request.app.state.settings, request.app.state.db
-    ip = client_ip(request, settings.trusted_proxies)
-    async with db.connection() as conn:
-        ctx = await fastpath.load(conn, request.path_params["slug"])  # the hot path: event, consent, organiser
-        if ctx is None or ctx.event.purged_at is not None:
-            raise HTTPException(404)
-        event = ctx.event
-        await ratelimit.hit(conn, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, settings.rate_limit_scale)
-    language = choose_language(request, event.language)  # errors, the stored language and the e-mails use it
+    contexts: fastpath.Contexts = request.app.state.event_contexts
+    slug, ip = request.path_params["slug"], client_ip(request, settings.trusted_proxies)
+    limit = ratelimit.Limit(f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, settings.rate_limit_scale)
+    ctx = await contexts.get(db, slug)  # the hot path: the event and its consent text, often without a query
+    if ctx is None or ctx.event.purged_at is not None:
+        raise HTTPException(404)
+    language = choose_language(request, ctx.event.language)  # errors, the stored language and the e-mails use it
     form = await read_form(request)
-    done = RedirectResponse(request.url_for("registered", slug=event.slug), status_code=303)
-    if text(form, "website"):  # the honeypot: people never see it, bots fill it in; store nothing
-        return done
+    done = RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
     meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
-    if fastpath.applies(event, ctx.consent) and services.window_state(event, now()) == "open":
+    honeypot = text(form, "website")  # people never see it, bots fill it in: answer as if done, store nothing
+    event, counted = ctx.event, False
+    if not honeypot and fastpath.applies(event, ctx.consent) and services.window_state(event, now()) == "open":
         assert ctx.consent is not None
         data, _errors = forms.parse(form, event, ctx.consent)
         if data is not None:
-            async with db.connection() as conn:
-                if await fastpath.register(conn, mailer(request), ctx, data, meta, language):
-                    return done
-            # A duplicate address or a consent text changed meanwhile: the general path below knows what to do.
+            outcome = await fastpath.register(db, mailer(request), ctx, data, meta, limit, language)
+            if outcome == fastpath.REGISTERED:
+                return done
+            counted = True
+            if outcome == fastpath.STALE:  # the event changed since this process read it: read it again
+                contexts.forget(slug)
+                fresh = await contexts.get(db, slug)
+                if fresh is None or fresh.event.purged_at is not None:
+                    raise HTTPException(404)
+                event = fresh.event
+            # A duplicate address or a changed event: the general path below knows what to do.
+    if not counted:
+        async with db.connection() as conn:
+            await ratelimit.count(conn, limit)
+    if honeypot:
+        return done
     return await _register_slowly(request, event, form, meta, done, language)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -14,12 +16,23 @@ from webinar.dbbackends import Prepared
 from webinar.tables import UTCDateTime, rate_limits
 from webinar.web.errors import RateLimited
 
-PG_HIT = """
-INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1)
-ON CONFLICT (key) DO UPDATE SET hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END,
-                                window_start = $2
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+KEY_LENGTH = 200
+
+
+def pg_hit(key: str, window_start: str) -> str:
+    """The PostgreSQL statement counting one attempt, given the placeholders of its two values (it is also a
+    CTE of the registration's single statement, registration/fastpath.py)."""
+    return f"""
+INSERT INTO rate_limits (key, window_start, hits) VALUES ({key}, {window_start}, 1)
+ON CONFLICT (key) DO UPDATE
+    SET hits = CASE WHEN rate_limits.window_start = {window_start} THEN rate_limits.hits + 1 ELSE 1 END,
+        window_start = {window_start}
 RETURNING hits
-"""
+"""  # noqa: S608  # nosec B608 - only the caller's placeholders are put in; values are bound
+
+
+PG_HIT = pg_hit("$1", "$2")
 
 
 _WINDOW_START = sa.bindparam("window_start", type_=UTCDateTime)
@@ -37,23 +50,56 @@ SQLITE_HIT = Prepared(
 )
 
 
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` (x RATE_LIMIT_SCALE) attempts under `key` in each fixed `window`."""
+
+    key: str
+    limit: int
+    window: dt.timedelta
+    scale: float = 1.0
+
+    @property
+    def most(self) -> int:
+        """The attempts allowed in one window."""
+        return max(1, int(self.limit * self.scale))
+
+    @property
+    def stored_key(self) -> str:
+        return self.key[:KEY_LENGTH]
+
+    def window_start(self, at: dt.datetime) -> dt.datetime:
+        """The start of the window `at` falls in."""
+        return _EPOCH + self.window * ((at - _EPOCH) // self.window)
+
+    def check(self, hits: int, at: dt.datetime) -> None:
+        """Raise RateLimited (429) when `hits` in the window of `at` are more than allowed."""
+        if hits > self.most:
+            retry_after = int((self.window_start(at) + self.window - at).total_seconds()) + 1
+            raise RateLimited(max(retry_after, 1))
+
+    def sqlite_hit(self, at: dt.datetime) -> tuple[str, list[Any]]:
+        """The SQLite statement (and its arguments) counting one attempt; it returns the window's count."""
+        return SQLITE_HIT.bind({"key": self.stored_key, "window_start": self.window_start(at)})
+
+
 async def hit(conn: Connection, key: str, limit: int, window: dt.timedelta, scale: float = 1.0) -> None:
     """Count one attempt under `key`; raise RateLimited (429) once `limit` (x RATE_LIMIT_SCALE) is passed."""
-    limit = max(1, int(limit * scale))
+    await count(conn, Limit(key, limit, window, scale))
+
+
+async def count(conn: Connection, limit: Limit) -> None:
+    """Count one attempt against `limit`; raise RateLimited (429) once it is passed."""
     at = now()
-    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    window_start = epoch + window * ((at - epoch) // window)
     # A hot path (every registration and login): the statement is written, or compiled, once.
     hits: int
     if dialect_name(conn) == "postgresql":
-        hits = await conn.raw_connection.fetchval(PG_HIT, key[:200], window_start)
+        hits = await conn.raw_connection.fetchval(PG_HIT, limit.stored_key, limit.window_start(at))
     else:
-        sql, args = SQLITE_HIT.bind({"key": key[:200], "window_start": window_start})
+        sql, args = limit.sqlite_hit(at)
         sqlite = sqlite_connection(conn)
         hits = await sqlite.run_sync(lambda raw: raw.execute(sql, args).fetchone()[0], writes=True)
-    if hits > limit:
-        retry_after = int((window_start + window - at).total_seconds()) + 1
-        raise RateLimited(max(retry_after, 1))
+    limit.check(hits, at)
 
 
 async def purge_old(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=1)) -> None:
