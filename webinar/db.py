@@ -11,7 +11,7 @@ import asyncpg
 from databases import Database
 from databases.core import Connection
 
-from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection
+from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection, Prepared
 from webinar.settings import Settings
 
 SQLITE_CONNECTIONS = 8  # kept open per process: readers run beside the one writer (WAL)
@@ -129,6 +129,25 @@ class DB:
         """A connection for reads that need no transaction."""
         async with self._acquire() as conn:
             yield conn
+
+    async def one(self, query: Prepared, values: dict[str, Any]) -> Any:
+        """Run one prepared statement that returns rows (atomic on its own) and return its first row or None: on
+        PostgreSQL straight through asyncpg's pool (one round trip), on SQLite through `databases`. Rows of
+        either are read by column name."""
+        if self.is_sqlite:
+            async with self.connection() as conn:
+                return await conn.fetch_one(query.statement(values))
+        sql, args = query.postgres(values)
+        return await self.fetchrow(sql, *args)
+
+    async def run(self, query: Prepared, values: dict[str, Any]) -> None:
+        """Run one prepared statement that returns nothing (atomic on its own), as `one` does."""
+        if self.is_sqlite:
+            async with self.connection() as conn:
+                await conn.execute(query.statement(values))
+        else:
+            sql, args = query.postgres(values)
+            await self.fetchrow(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """PostgreSQL only: one raw statement (atomic on its own) straight through asyncpg's pool, for the hot

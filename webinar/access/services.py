@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from databases.core import Connection
 from starlette.templating import Jinja2Templates
@@ -58,15 +59,23 @@ def check_join_token(claims: TokenClaims | None, event: Event, attendee: Attende
     return None
 
 
-async def join(db: DB, settings: Settings, event: Event, token: str, client: Client) -> str | JoinRefusal:
-    """Log in with a join link: a new attendee session (the browser's old one revoked), or why not."""
+async def join(
+    db: DB, settings: Settings, slug: str, token: str, client: Client
+) -> tuple[Event, str | JoinRefusal] | None:
+    """Log in with a join link: the event (None when there is no such event) and a new attendee session (the
+    browser's old one revoked), or why not. One query and one INSERT when the browser had no session."""
     claims = read_token(str(settings.secret_key), JOIN, token, now())
+    found = await queries.event_and_registration(db, slug, claims.registration_id if claims else None)
+    if found is None or found[0].purged_at is not None:
+        return None
+    event, attendee = found
+    refusal = check_join_token(claims, event, attendee)
+    if refusal is not None or attendee is None:
+        return event, refusal or JoinRefusal.INVALID
+    if client.old_sid is None:
+        return event, await sessions.create_alone(db, **_session(settings, event, attendee, client))
     async with db.transaction() as conn:
-        attendee = await queries.registration(conn, claims.registration_id) if claims else None
-        refusal = check_join_token(claims, event, attendee)
-        if refusal is not None or attendee is None:
-            return refusal or JoinRefusal.INVALID
-        return await _start_session(conn, settings, event, attendee, client)
+        return event, await _start_session(conn, settings, event, attendee, client)
 
 
 async def _start_session(conn: Connection, settings: Settings, event: Event, attendee: Attendee, client: Client) -> str:
@@ -75,15 +84,19 @@ async def _start_session(conn: Connection, settings: Settings, event: Event, att
         # A page still open under the old session reconnects under the new one, as a new viewing session.
         await presence.close_for_web_session(conn, sessions.id_hash(client.old_sid), "left")
         await sessions.revoke(conn, client.old_sid)
-    return await sessions.create(
-        conn,
-        kind="attendee",
-        registration_id=attendee.id,
-        event_id=event.id,
-        max_age=min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
-        ip=client.ip,
-        user_agent=client.user_agent,
-    )
+    return await sessions.create(conn, **_session(settings, event, attendee, client))
+
+
+def _session(settings: Settings, event: Event, attendee: Attendee, client: Client) -> dict[str, Any]:
+    """The fields of a new attendee session for this browser."""
+    return {
+        "kind": "attendee",
+        "registration_id": attendee.id,
+        "event_id": event.id,
+        "max_age": min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
+        "ip": client.ip,
+        "user_agent": client.user_agent,
+    }
 
 
 async def password_login(
@@ -155,3 +168,16 @@ async def viewer(db: DB, settings: Settings, event: Event, raw_sid: str | None) 
     async with db.connection() as conn:
         found = await queries.attendee_session(conn, raw_sid, event.id, idle)
     return found.attendee if found else None
+
+
+async def event_and_viewer(
+    db: DB, settings: Settings, slug: str, raw_sid: str | None
+) -> tuple[Event, Attendee | None] | None:
+    """The event with this slug (None when there is none) and the attendee this browser is logged in as, in one
+    query (the stream page's)."""
+    idle = dt.timedelta(minutes=settings.session_idle_minutes)
+    found = await queries.event_and_viewer(db, slug, raw_sid, idle)
+    if found is None or found[0].purged_at is not None:
+        return None
+    event, session = found
+    return event, session.attendee if session else None

@@ -15,7 +15,7 @@ from webinar.access import forms, services
 from webinar.access.services import Gate, JoinRefusal
 from webinar.clock import now
 from webinar.events.queries import Event
-from webinar.events.views import public_event
+from webinar.events.views import public_event, shown
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
@@ -36,10 +36,11 @@ def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectR
 
 async def join(request: Request) -> Response:
     """`GET /events/{slug}/join/{token}`: log in with the personal link, or say clearly why not."""
-    event = await public_event(request)
-    result = await services.join(
-        request.app.state.db, request.app.state.settings, event, request.path_params["token"], _client(request)
-    )
+    app, params = request.app, request.path_params
+    found = await services.join(app.state.db, app.state.settings, params["slug"], params["token"], _client(request))
+    if found is None:
+        raise HTTPException(404)
+    event, result = shown(request, found[0]), found[1]
     if isinstance(result, JoinRefusal):
         status = 403 if result is JoinRefusal.REFUSED else 400
         context = {"event": event, "refused": result is JoinRefusal.REFUSED, "errors": {}, "link_email": ""}
@@ -98,9 +99,13 @@ def _origin(url: str) -> str | None:
 
 async def watch(request: Request) -> Response:
     """`GET /events/{slug}/watch`: the stream page, gated by session, status and time (SPEC §3.4)."""
-    event = await public_event(request)
     settings = request.app.state.settings
-    attendee = await services.viewer(request.app.state.db, settings, event, current_sid(request))
+    found = await services.event_and_viewer(
+        request.app.state.db, settings, request.path_params["slug"], current_sid(request)
+    )
+    if found is None:
+        raise HTTPException(404)
+    event, attendee = shown(request, found[0]), found[1]
     at = now()
     state = services.gate(event, attendee, at)
     context: dict[str, Any] = {"event": event, "attendee": attendee}

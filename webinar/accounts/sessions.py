@@ -6,11 +6,14 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.clock import now
+from webinar.db import DB
+from webinar.dbbackends import Prepared
 from webinar.tables import web_sessions
 
 # Writing last_seen_at on every request would turn every page view into a write.
@@ -39,8 +42,7 @@ def id_hash(raw_id: str) -> str:
     return hashlib.sha256(raw_id.encode()).hexdigest()
 
 
-async def create(
-    conn: Connection,
+def _row(
     *,
     kind: str,
     max_age: dt.timedelta,
@@ -49,46 +51,70 @@ async def create(
     event_id: int | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
-) -> str:
-    """Store a new session and return its raw id (for the cookie)."""
-    raw = new_id()
-    at = now()
-    await conn.execute(
-        web_sessions.insert().values(
-            id_hash=id_hash(raw),
-            kind=kind,
-            staff_user_id=staff_user_id,
-            registration_id=registration_id,
-            event_id=event_id,
-            created_at=at,
-            last_seen_at=at,
-            expires_at=at + max_age,
-            ip=ip,
-            user_agent=(user_agent or "")[:500],
-        )
-    )
+) -> tuple[str, dict[str, Any]]:
+    """A new session's raw id (for the cookie) and its row."""
+    raw, at = new_id(), now()
+    row = {
+        "id_hash": id_hash(raw),
+        "kind": kind,
+        "staff_user_id": staff_user_id,
+        "registration_id": registration_id,
+        "event_id": event_id,
+        "created_at": at,
+        "last_seen_at": at,
+        "expires_at": at + max_age,
+        "ip": ip,
+        "user_agent": (user_agent or "")[:500],
+    }
+    return raw, row
+
+
+_INSERT = Prepared(web_sessions.insert())
+
+
+async def create(conn: Connection, **session: Any) -> str:
+    """Store a new session (see `_row` for its fields) and return its raw id (for the cookie)."""
+    raw, row = _row(**session)
+    await conn.execute(web_sessions.insert().values(**row))
+    return raw
+
+
+async def create_alone(db: DB, **session: Any) -> str:
+    """`create` as a unit of work of its own: one prepared statement (the join link's hot path)."""
+    raw, row = _row(**session)
+    await db.run(_INSERT, row)
     return raw
 
 
 async def load(conn: Connection, raw_id: str, idle: dt.timedelta) -> WebSession | None:
     """The live session with this id, or None when unknown, revoked, expired or idle too long."""
     at = now()
-    row = await conn.fetch_one(
-        web_sessions.select().where(
-            web_sessions.c.id_hash == id_hash(raw_id),
-            web_sessions.c.revoked_at.is_(None),
-            web_sessions.c.expires_at > at,
-            web_sessions.c.last_seen_at > at - idle,
-        )
-    )
+    query = web_sessions.select().where(web_sessions.c.id_hash == id_hash(raw_id), live(at, at - idle))
+    row = await conn.fetch_one(query)
     if row is None:
         return None
     session = WebSession(**{f: row[f] for f in WebSession.__dataclass_fields__})
-    if at - session.last_seen_at > TOUCH_EVERY:
-        await conn.execute(
-            web_sessions.update().where(web_sessions.c.id_hash == session.id_hash).values(last_seen_at=at)
-        )
+    if touch_due(session.last_seen_at, at):
+        await touch(conn, session.id_hash, at)
     return session
+
+
+def touch_due(last_seen_at: dt.datetime, at: dt.datetime) -> bool:
+    """Whether a session used `at` should have that recorded (at most once every TOUCH_EVERY)."""
+    return at - last_seen_at > TOUCH_EVERY
+
+
+async def touch(conn: Connection, hashed_id: str, at: dt.datetime) -> None:
+    """Record that a session was used `at`."""
+    await conn.execute(web_sessions.update().where(web_sessions.c.id_hash == hashed_id).values(last_seen_at=at))
+
+
+def live(at: Any, idle_since: Any) -> sa.ColumnElement[bool]:
+    """The condition a session row meets while it may be used: not revoked, not expired at `at`, and used since
+    `idle_since` (values or bound parameters)."""
+    return sa.and_(
+        web_sessions.c.revoked_at.is_(None), web_sessions.c.expires_at > at, web_sessions.c.last_seen_at > idle_since
+    )
 
 
 async def revoke(conn: Connection, raw_id: str) -> None:

@@ -17,6 +17,11 @@ async def public_event(request: Request) -> Event:
     """The event named by the URL's slug, with the page language chosen for it; 404 if missing or purged."""
     async with request.app.state.db.connection() as conn:
         event = await queries.by_slug(conn, request.path_params["slug"])
+    return shown(request, event)
+
+
+def shown(request: Request, event: Event | None) -> Event:
+    """The event a public page shows, with the page language chosen for it; 404 if missing or purged."""
     if event is None or event.purged_at is not None:
         raise HTTPException(404)
     choose_language(request, event.language)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +38,20 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, https_only: bool) -> None:
         self.app = app
         self.https_only = https_only
+        self.headers = self._headers(None)  # the same on every page but one with an embed: built once
+
+    def _headers(self, frame_src: str | None) -> list[tuple[bytes, bytes]]:
+        headers = {
+            "content-security-policy": content_security_policy(frame_src),
+            "x-frame-options": "DENY",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+            "permissions-policy": "camera=(), microphone=(), geolocation=()",
+            "cross-origin-opener-policy": "same-origin",
+        }
+        if self.https_only:
+            headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+        return [(name.encode(), value.encode()) for name, value in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,16 +60,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
                 frame_src = scope.get("state", {}).get("csp_frame_src")
-                headers.setdefault("Content-Security-Policy", content_security_policy(frame_src))
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if self.https_only:
-                    headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+                ours = self._headers(frame_src) if frame_src else self.headers
+                headers = message.setdefault("headers", [])
+                present = {name.lower() for name, _value in headers}  # a response's own value wins
+                message["headers"] = [*headers, *(h for h in ours if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
