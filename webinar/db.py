@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import asyncpg
+import sqlalchemy as sa
 from databases import Database
 from databases.core import Connection
+from sqlalchemy.dialects import postgresql
 
 from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection, Prepared
 from webinar.settings import Settings
@@ -185,6 +187,14 @@ def dialect_name(conn: Connection) -> str:
 def sqlite_connection(conn: Connection) -> PooledSQLiteConnection:
     """The SQLite connection under a `databases` connection: its write lock and its thread (`run_sync`)."""
     return cast(PooledSQLiteConnection, conn._connection)
+
+
+def among(conn: Connection, column: Any, values: Collection[Any]) -> Any:
+    """`column IN values`, as a statement that is the same whatever the number of values: `= ANY(array)` on
+    PostgreSQL (compiled once, prepared once), `IN (…)` on SQLite (which has no arrays)."""
+    if dialect_name(conn) == "sqlite":
+        return column.in_(list(values))
+    return column == sa.any_(sa.literal(list(values), type_=postgresql.ARRAY(column.type)))
 
 
 def insert_for(conn: Connection, table: Any) -> Any:

@@ -10,8 +10,7 @@ from databases.core import Connection
 
 from webinar.access import queries as access_queries
 from webinar.clock import now
-from webinar.db import DB
-from webinar.events import queries as event_queries
+from webinar.db import DB, among
 from webinar.tables import viewing_sessions, web_sessions
 
 vs = viewing_sessions
@@ -28,57 +27,65 @@ class Viewer:
 
 async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelta) -> Viewer | None:
     """The viewer behind a presence channel: a live attendee session of this event, approved; else None."""
-    async with db.transaction() if db.is_sqlite else db.connection() as conn:
-        event = await event_queries.by_slug(conn, slug)
-        if event is None or event.purged_at is not None:
-            return None
-        found = await access_queries.attendee_session(conn, raw_sid, event.id, idle)
-    if found is None or found.attendee.status != "approved":
+    found = await access_queries.event_and_viewer(db, slug, raw_sid, idle)
+    if found is None:
         return None
-    return Viewer(event.id, found.attendee.id, found.id_hash)
+    event, session = found
+    if event.purged_at is not None or session is None or session.attendee.status != "approved":
+        return None
+    return Viewer(event.id, session.attendee.id, session.id_hash)
 
 
 async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeout_seconds: int) -> int:
     """The viewing session to use for a new connection: this web session's recent one, reopened, or a new one.
 
     A break shorter than the timeout (reload, blip, restart) never splits a session: an open session seen
-    within it, or one closed as `left` within it, goes on.
+    within it, or one closed as `left` within it, goes on. PostgreSQL does it in one statement; SQLite, which
+    has no INSERT or UPDATE inside WITH, in one transaction of two.
     """
     at = now()
     horizon = at - dt.timedelta(seconds=timeout_seconds)
-    async with db.transaction() as conn:
-        recent = await conn.fetch_val(
-            sa.select(vs.c.id)
-            .where(
-                vs.c.web_session_hash == viewer.web_session_hash,
-                vs.c.registration_id == viewer.registration_id,
-                sa.or_(
-                    sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
-                    sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
-                ),
-            )
-            .order_by(vs.c.started_at.desc())
-            .limit(1)
+    recent = (
+        sa.select(vs.c.id)
+        .where(
+            vs.c.web_session_hash == viewer.web_session_hash,
+            vs.c.registration_id == viewer.registration_id,
+            sa.or_(
+                sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
+                sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
+            ),
         )
-        if recent is not None:
-            await conn.execute(
-                vs.update().where(vs.c.id == recent).values(last_seen_at=at, ended_at=None, end_reason=None)
-            )
-            return int(recent)
-        new_id = await conn.fetch_val(
-            vs.insert()
-            .values(
-                event_id=viewer.event_id,
-                registration_id=viewer.registration_id,
-                web_session_hash=viewer.web_session_hash,
-                started_at=at,
-                last_seen_at=at,
-                ip=ip[:45] or None,
-                user_agent=user_agent[:500],
-            )
-            .returning(vs.c.id)
-        )
-        return int(new_id)
+        .order_by(vs.c.started_at.desc())
+        .limit(1)
+    )
+    resume = {"last_seen_at": at, "ended_at": None, "end_reason": None}
+    new = {
+        "event_id": viewer.event_id,
+        "registration_id": viewer.registration_id,
+        "web_session_hash": viewer.web_session_hash,
+        "started_at": at,
+        "last_seen_at": at,
+        "ip": ip[:45] or None,
+        "user_agent": user_agent[:500],
+    }
+    if db.is_sqlite:
+        async with db.transaction() as conn:
+            found = await conn.fetch_val(recent)
+            if found is not None:
+                await conn.execute(vs.update().where(vs.c.id == found).values(**resume))
+                return int(found)
+            return int(await conn.fetch_val(vs.insert().values(**new).returning(vs.c.id)))
+    kept = recent.cte("recent")
+    resumed = vs.update().where(vs.c.id.in_(sa.select(kept.c.id))).values(**resume).returning(vs.c.id).cte("resumed")
+    values = sa.select(*(sa.literal(value, type_=vs.c[name].type) for name, value in new.items()))
+    created = (
+        vs.insert()
+        .from_select(list(new), values.where(~sa.exists(sa.select(kept.c.id))))
+        .returning(vs.c.id)
+        .cte("created")
+    )
+    async with db.connection() as conn:
+        return int(await conn.fetch_val(sa.select(resumed.c.id).union_all(sa.select(created.c.id))))
 
 
 # A page that is open keeps its attendee's web session from idling out; once a minute is enough for that.
@@ -106,7 +113,7 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
         updated = await conn.fetch_all(
             vs.update()
             .where(
-                vs.c.id.in_(session_ids),
+                among(conn, vs.c.id, session_ids),
                 sa.or_(vs.c.ended_at.is_(None), vs.c.end_reason == "left"),
                 web_session_live,
             )
@@ -117,7 +124,7 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
             await conn.execute(
                 web_sessions.update()
                 .where(
-                    web_sessions.c.id_hash.in_({row[1] for row in updated}),
+                    among(conn, web_sessions.c.id_hash, {row[1] for row in updated}),
                     web_sessions.c.revoked_at.is_(None),
                     web_sessions.c.last_seen_at < at - TOUCH_WEB_SESSION_EVERY,
                 )
