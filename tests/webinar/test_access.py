@@ -11,7 +11,7 @@ from tests.webinar.access_helpers import join, join_path, load_event, on_now
 from tests.webinar.regutil import outbox_rows
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.tables import registrations, web_sessions
+from webinar.tables import events, registrations, web_sessions
 from webinar.web.cookies import COOKIE_NAME
 
 PASSWORD = "parola-sigura-42"
@@ -307,3 +307,51 @@ async def test_stream_page_assets_are_served_with_the_hls_license_beside_them(cl
         assert (await client.get(path)).status_code == 200, path
     license_text = (await client.get("/static/vendor/hls/LICENSE")).text
     assert "Copyright" in license_text
+
+
+# The join link and the stream page read their event and attendee in one query each (access/queries.py).
+
+
+async def test_a_session_idle_too_long_gets_the_login_page_and_a_fresh_one_is_touched(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    quiet = now() - dt.timedelta(minutes=5)  # past sessions.TOUCH_EVERY, within the idle limit
+    async with db.transaction() as conn:
+        await conn.execute(web_sessions.update().values(last_seen_at=quiet))
+    assert (await client.get(f"/events/{event.slug}/watch")).status_code == 200
+    [row] = await attendee_sessions(db, reg)
+    assert row["last_seen_at"] > quiet + dt.timedelta(minutes=4)  # the page view was recorded
+    idle = now() - dt.timedelta(minutes=settings.session_idle_minutes + 1)
+    async with db.transaction() as conn:
+        await conn.execute(web_sessions.update().values(last_seen_at=idle))
+    page = await client.get(f"/events/{event.slug}/watch")
+    assert page.status_code == 303 and page.headers["location"].endswith(f"/events/{event.slug}/login")
+
+
+async def test_another_events_session_does_not_open_this_stream(
+    client, db, settings, create_event, create_registration
+):
+    first = await load_event(db, await create_event(slug="first", **on_now()))
+    second = await load_event(db, await create_event(slug="second", **on_now()))
+    await join(client, settings, first, await create_registration(first.id))
+    page = await client.get(f"/events/{second.slug}/watch")
+    assert page.status_code == 303 and page.headers["location"].endswith("/events/second/login")
+    foreign = await client.get(join_path(settings, second, await create_registration(first.id, email="x@example.org")))
+    assert foreign.status_code == 400
+
+
+async def test_join_link_and_stream_page_of_a_purged_event_are_404(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    async with db.transaction() as conn:
+        await conn.execute(sa.update(events).where(events.c.id == event.id).values(purged_at=now()))
+    assert (await client.get(f"/events/{event.slug}/watch")).status_code == 404
+    assert (await client.get(join_path(settings, event, reg))).status_code == 404
+    token = join_path(settings, event, reg).rsplit("/", 1)[1]
+    assert (await client.get(f"/events/nope/join/{token}")).status_code == 404
