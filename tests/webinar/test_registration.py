@@ -369,3 +369,20 @@ async def test_each_post_counts_once_against_the_rate_limit(client: httpx.AsyncC
     over = await client.post("/events/count-once/register", data={**person(email="over@example.org"), **hidden})
     assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
     assert len(await registration_rows(db)) == 11
+
+
+async def test_the_general_path_decides_on_the_event_as_it_is_now(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    event_id = await create_event(slug="kept-capacity", capacity=10, language="en")  # capacity: never the hot path
+    hidden = await open_form(client, "kept-capacity")
+    assert (await client.post("/events/kept-capacity/register", data={**person(), **hidden})).status_code == 303
+    async with db.transaction() as conn:
+        await conn.execute(
+            sa.update(events)
+            .where(events.c.id == event_id)
+            .values(registration_closes_at=now() - dt.timedelta(minutes=1), updated_at=now())
+        )
+    late = await client.post("/events/kept-capacity/register", data={**person(email="late@example.org"), **hidden})
+    assert late.status_code == 409 and "Registration for this event is closed." in late.text
+    assert len(await registration_rows(db)) == 1

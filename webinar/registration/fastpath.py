@@ -47,7 +47,7 @@ from webinar.web.ratelimit import Limit, pg_hit
 
 # What `register` found: the registration is in; or nothing is (but the rate limit's count), because the address
 # is already registered, or because the event or its consent text is no longer the one the form was checked
-# against (STALE: forget the copy and look again).
+# against (STALE). Either way the caller goes on with the general path, on the event read afresh.
 REGISTERED, NOT_NEW, STALE = "registered", "not_new", "stale"
 
 EVENT_SQL = """
@@ -141,10 +141,11 @@ class Contexts:
     def __init__(self) -> None:
         self._kept: dict[str, tuple[float, EventContext]] = {}
 
-    async def get(self, db: DB, slug: str) -> EventContext | None:
-        """The event context for `slug` (None when there is no such event), from the copy while it is young."""
+    async def get(self, db: DB, slug: str, fresh: bool = False) -> EventContext | None:
+        """The event context for `slug` (None when there is no such event): the copy while it is young, unless
+        `fresh` (read now, and kept)."""
         kept = self._kept.get(slug)
-        if kept is not None and time.monotonic() - kept[0] < self.SECONDS:
+        if not fresh and kept is not None and time.monotonic() - kept[0] < self.SECONDS:
             return kept[1]
         async with db.connection() as conn:
             ctx = await load(conn, slug)
@@ -155,9 +156,6 @@ class Contexts:
         else:
             self._kept[slug] = (time.monotonic(), ctx)
         return ctx
-
-    def forget(self, slug: str) -> None:
-        self._kept.pop(slug, None)
 
 
 async def load(conn: Connection, slug: str) -> EventContext | None:

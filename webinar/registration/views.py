@@ -92,20 +92,18 @@ async def register(request: Request) -> Response:
             outcome = await fastpath.register(db, mailer(request), ctx, data, meta, limit, language)
             if outcome == fastpath.REGISTERED:
                 return done
-            counted = True
-            if outcome == fastpath.STALE:  # the event changed since this process read it: read it again
-                contexts.forget(slug)
-                fresh = await contexts.get(db, slug)
-                if fresh is None or fresh.event.purged_at is not None:
-                    raise HTTPException(404)
-                event = fresh.event
-            # A duplicate address or a changed event: the general path below knows what to do.
+            counted = True  # a duplicate address or a changed event: the general path below knows what to do
     if not counted:
         async with db.connection() as conn:
             await ratelimit.count(conn, limit)
     if honeypot:
         return done
-    return await _register_slowly(request, event, form, meta, done, language)
+    # The general path decides on the event as it is now, never on the kept copy.
+    ctx = await contexts.get(db, slug, fresh=True)
+    if ctx is None or ctx.event.purged_at is not None:
+        raise HTTPException(404)
+    language = choose_language(request, ctx.event.language)
+    return await _register_slowly(request, ctx.event, form, meta, done, language)
 
 
 async def _register_slowly(
