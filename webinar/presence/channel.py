@@ -8,7 +8,7 @@ import json
 import logging
 from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from webinar.db import DB
 from webinar.presence import services
@@ -80,10 +80,12 @@ async def presence(websocket: WebSocket) -> None:
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
-    if websocket.application_state != WebSocketState.DISCONNECTED:
+    # A page that closed its socket is gone: nothing to close (sending would fail, and was logged as an error of
+    # the application for every viewer who left).
+    if WebSocketState.DISCONNECTED not in (websocket.client_state, websocket.application_state):
         try:
             await websocket.close(code=CLOSE_CODES.get(reason, 1000))
-        except RuntimeError:
+        except (RuntimeError, WebSocketDisconnect):
             pass  # the client went away meanwhile
 
 
