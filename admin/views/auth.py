@@ -60,11 +60,13 @@ async def login(request: Request) -> Response:
             await sessions.revoke(conn, old)
         sid = await sessions.create(
             conn,
-            kind="staff",
-            staff_user_id=user.id,
-            max_age=dt.timedelta(hours=settings.session_max_hours),
-            ip=ip,
-            user_agent=request.headers.get("user-agent"),
+            sessions.new(
+                kind="staff",
+                staff_user_id=user.id,
+                max_age=dt.timedelta(hours=settings.session_max_hours),
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+            ),
         )
         await staff.record_login(conn, user.id)
         await audit.record(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 from databases.core import Connection
 from starlette.templating import Jinja2Templates
@@ -73,7 +72,7 @@ async def join(
     if refusal is not None or attendee is None:
         return event, refusal or JoinRefusal.INVALID
     if client.old_sid is None:
-        return event, await sessions.create_alone(db, **_session(settings, event, attendee, client))
+        return event, await sessions.create_alone(db, _session(settings, event, attendee, client))
     async with db.transaction() as conn:
         return event, await _start_session(conn, settings, event, attendee, client)
 
@@ -84,19 +83,19 @@ async def _start_session(conn: Connection, settings: Settings, event: Event, att
         # A page still open under the old session reconnects under the new one, as a new viewing session.
         await presence.close_for_web_session(conn, sessions.id_hash(client.old_sid), "left")
         await sessions.revoke(conn, client.old_sid)
-    return await sessions.create(conn, **_session(settings, event, attendee, client))
+    return await sessions.create(conn, _session(settings, event, attendee, client))
 
 
-def _session(settings: Settings, event: Event, attendee: Attendee, client: Client) -> dict[str, Any]:
-    """The fields of a new attendee session for this browser."""
-    return {
-        "kind": "attendee",
-        "registration_id": attendee.id,
-        "event_id": event.id,
-        "max_age": min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
-        "ip": client.ip,
-        "user_agent": client.user_agent,
-    }
+def _session(settings: Settings, event: Event, attendee: Attendee, client: Client) -> sessions.NewSession:
+    """A new attendee session for this browser."""
+    return sessions.new(
+        kind="attendee",
+        registration_id=attendee.id,
+        event_id=event.id,
+        max_age=min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
 
 
 async def password_login(

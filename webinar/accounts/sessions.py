@@ -42,7 +42,15 @@ def id_hash(raw_id: str) -> str:
     return hashlib.sha256(raw_id.encode()).hexdigest()
 
 
-def _row(
+@dataclass(frozen=True)
+class NewSession:
+    """A session about to be stored: its raw id (for the cookie) and its row."""
+
+    raw_id: str
+    row: dict[str, Any]
+
+
+def new(
     *,
     kind: str,
     max_age: dt.timedelta,
@@ -51,8 +59,8 @@ def _row(
     event_id: int | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """A new session's raw id (for the cookie) and its row."""
+) -> NewSession:
+    """A new session with a fresh id, to store with `create` or `create_alone`."""
     raw, at = new_id(), now()
     row = {
         "id_hash": id_hash(raw),
@@ -66,24 +74,22 @@ def _row(
         "ip": ip,
         "user_agent": (user_agent or "")[:500],
     }
-    return raw, row
+    return NewSession(raw, row)
 
 
 _INSERT = Prepared(web_sessions.insert())
 
 
-async def create(conn: Connection, **session: Any) -> str:
-    """Store a new session (see `_row` for its fields) and return its raw id (for the cookie)."""
-    raw, row = _row(**session)
-    await conn.execute(web_sessions.insert().values(**row))
-    return raw
+async def create(conn: Connection, session: NewSession) -> str:
+    """Store a new session inside the caller's unit of work; its raw id (for the cookie)."""
+    await conn.execute(web_sessions.insert().values(**session.row))
+    return session.raw_id
 
 
-async def create_alone(db: DB, **session: Any) -> str:
-    """`create` as a unit of work of its own: one prepared statement (the join link's hot path)."""
-    raw, row = _row(**session)
-    await db.run(_INSERT, row)
-    return raw
+async def create_alone(db: DB, session: NewSession) -> str:
+    """Store a new session as a unit of work of its own: one prepared statement (the join link's hot path)."""
+    await db.run(_INSERT, session.row)
+    return session.raw_id
 
 
 async def load(conn: Connection, raw_id: str, idle: dt.timedelta) -> WebSession | None:
