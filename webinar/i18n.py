@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,8 +122,14 @@ def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> st
     `fmt` is a Babel format name, or "event": the whole date with the weekday and the time to the minute
     ("joi, 5 martie 2026, 14:00"; "Thursday, March 5, 2026, 2:00 PM").
     """
+    return _local_datetime(value, timezone, fmt, _active.get())
+
+
+# Babel formats a date in tens of microseconds, and a page shows its event's few times over and over.
+@functools.lru_cache(maxsize=4096)
+def _local_datetime(value: dt.datetime, timezone: str, fmt: str, language: str) -> str:
     zone = ZoneInfo(timezone)
-    local, locale = value.astimezone(zone), Locale.parse(_active.get())
+    local, locale = value.astimezone(zone), Locale.parse(language)
     if fmt == "event":
         date = format_date(local, format="full", locale=locale)
         time = format_time(local, format="short", tzinfo=zone, locale=locale)
