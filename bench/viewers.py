@@ -2,7 +2,8 @@
 
 `python -m bench.viewers SPEC.json OUT.json`: SPEC has url, origin, hold, heartbeat, start_at and viewers
 ([registration_id, cookie] pairs). Each viewer connects with its own session cookie and an Origin header,
-waits for `open`, sends a heartbeat every `heartbeat` seconds (the first at a random point of the first
+waits for `open` (from `source`, a loopback address of its own: one address has about 28,000 ports for
+connections to one server), sends a heartbeat every `heartbeat` seconds (the first at a random point of the first
 interval, like pages opened at different times), times each heartbeat's ack (kept as [sent at, ms]), and
 closes at `start_at + hold`.
 """
@@ -30,7 +31,7 @@ async def viewer(spec: dict, reg_id: int, cookie: str, gate: asyncio.Semaphore, 
             record["t_connect"] = time.time()
             ws = await connect(
                 spec["url"], origin=spec["origin"], additional_headers={"Cookie": cookie},
-                open_timeout=60, ping_interval=None, max_queue=4,
+                open_timeout=60, ping_interval=None, max_queue=4, local_addr=(spec.get("source", "127.0.0.1"), 0),
             )  # fmt: skip
             opened = json.loads(await asyncio.wait_for(ws.recv(), 60))
         record["t_open"] = time.time()

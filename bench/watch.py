@@ -32,7 +32,8 @@ def drive(url: str, origin: str, viewers: list[tuple[int, str]], hold: float, he
     ramp = len(viewers) / 250  # connecting takes a while; the hold starts once everyone is in
     chunks = [viewers[i : i + VIEWERS_PER_PROCESS] for i in range(0, len(viewers), VIEWERS_PER_PROCESS)]
     for n, chunk in enumerate(chunks):
-        spec = {"url": url, "origin": origin, "hold": hold + ramp, "heartbeat": heartbeat, "start_at": start_at}
+        spec = {"url": url, "origin": origin, "hold": hold + ramp, "heartbeat": heartbeat, "start_at": start_at,
+                "source": f"127.0.1.{n + 1}"}  # fmt: skip
         spec_path, out_path = LOG_DIR / f"viewers-{tag}-{n}.json", LOG_DIR / f"viewers-{tag}-{n}.out.json"
         spec_path.write_text(json.dumps(spec | {"viewers": chunk}))
         argv = [sys.executable, "-m", "bench.viewers", str(spec_path), str(out_path)]
