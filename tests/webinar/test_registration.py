@@ -386,3 +386,33 @@ async def test_the_general_path_decides_on_the_event_as_it_is_now(
     late = await client.post("/events/kept-capacity/register", data={**person(email="late@example.org"), **hidden})
     assert late.status_code == 409 and "Registration for this event is closed." in late.text
     assert len(await registration_rows(db)) == 1
+
+
+async def test_the_hot_path_registers_on_a_kept_copy_and_refuses_a_stale_one(app, create_event, db: DB) -> None:
+    from starlette.datastructures import FormData
+
+    from webinar.registration import fastpath, forms
+    from webinar.registration.notifications import Mailer
+    from webinar.registration.services import RequestMeta
+    from webinar.templating import make_environment
+    from webinar.web.ratelimit import Limit
+
+    event_id = await create_event(slug="hot")
+    contexts = fastpath.Contexts()
+    ctx = await contexts.get(db, "hot")
+    assert ctx is not None and ctx.consent is not None and fastpath.applies(ctx.event, ctx.consent)
+    mailer, meta = Mailer(app.state.settings, make_environment()), RequestMeta("10.0.0.1", "test")
+    limit = Limit("register:test", 20, dt.timedelta(minutes=10))
+
+    async def attempt(email: str) -> str:
+        form = FormData({**person(email=email), "consent_version": str(ctx.consent.version)})
+        data, errors = forms.parse(form, ctx.event, ctx.consent)
+        assert data is not None, errors
+        return await fastpath.register(db, mailer, ctx, data, meta, limit)
+
+    assert await attempt("first@example.org") == fastpath.REGISTERED  # the copy's updated_at matches the row's
+    assert await attempt("first@example.org") == fastpath.NOT_NEW
+    async with db.transaction() as conn:
+        await conn.execute(sa.update(events).where(events.c.id == event_id).values(updated_at=now()))
+    assert await attempt("second@example.org") == fastpath.STALE
+    assert await counts(db) == (1, 2, 1)
