@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
+import websockets
 
+from tests.reliability.conftest import Process
+from tests.webinar.access_helpers import join_path
 from tests.webinar.regutil import open_form, person
 from webinar.db import DB
+from webinar.events.queries import Event
+from webinar.settings import Settings
 from webinar.tables import outbox, registrations
+from webinar.web.cookies import COOKIE_NAME
 
 
 def email_of(n: int, prefix: str = "p") -> str:
@@ -60,3 +68,18 @@ async def outbox_by_registration(db: DB) -> dict[int, list[tuple[str, str]]]:
     for row in rows:
         found.setdefault(row[0], []).append((row[1], row[2]))
     return found
+
+
+async def watch(web: Process, settings: Settings, event: Event, reg: int) -> tuple[Any, int]:
+    """Join with the personal link and open the stream page's presence channel, as the page does: the socket
+    and its viewing session's id."""
+    async with httpx.AsyncClient(base_url=web.base_url) as http:
+        assert (await http.get(join_path(settings, event, reg))).status_code == 303
+        cookie = http.cookies.get(COOKIE_NAME)
+    socket = await websockets.connect(
+        f"ws://127.0.0.1:{web.port}/events/{event.slug}/presence",
+        additional_headers={"Origin": web.base_url, "Cookie": f"{COOKIE_NAME}={cookie}"},
+    )
+    hello = json.loads(await socket.recv())
+    assert hello["type"] == "open"
+    return socket, int(hello["session"])

@@ -9,34 +9,17 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import websockets
 
-from tests.reliability.conftest import Platform, Process, eventually
-from tests.reliability.helpers import email_of, outbox_by_registration, register_burst, registered_emails
-from tests.webinar.access_helpers import join_path, load_event, on_now, sessions_of
+from tests.reliability.conftest import Platform, eventually
+from tests.reliability.helpers import email_of, outbox_by_registration, register_burst, registered_emails, watch
+from tests.webinar.access_helpers import load_event, on_now, sessions_of
 from webinar.clock import now
 from webinar.db import DB
-from webinar.events.queries import Event
 from webinar.settings import Settings
 from webinar.tables import registrations
-from webinar.web.cookies import COOKIE_NAME
 
 BURST = 150
-
-
-async def _watch(web: Process, settings: Settings, event: Event, reg: int) -> Any:
-    """Join with the personal link and open the stream page's presence channel, as the page does."""
-    async with httpx.AsyncClient(base_url=web.base_url) as http:
-        assert (await http.get(join_path(settings, event, reg))).status_code == 303
-        cookie = http.cookies.get(COOKIE_NAME)
-    socket = await websockets.connect(
-        f"ws://127.0.0.1:{web.port}/events/{event.slug}/presence",
-        additional_headers={"Origin": web.base_url, "Cookie": f"{COOKIE_NAME}={cookie}"},
-    )
-    hello = json.loads(await socket.recv())
-    assert hello["type"] == "open"
-    return socket, hello["session"]
 
 
 async def _heartbeats(socket: Any, session: int) -> None:
@@ -57,7 +40,7 @@ async def test_kill_9_mid_burst_with_viewers_loses_no_registration_and_no_viewin
     viewers = [await create_registration(event.id, email=f"viewer{i}@example.org") for i in range(3)]
     env = {"TRUSTED_PROXIES": "127.0.0.1", "PRESENCE_TIMEOUT_SECONDS": "3", "HEARTBEAT_SECONDS": "1"}
     web = platform.serve("web", **env)
-    channels = [await _watch(web, settings, event, reg) for reg in viewers]
+    channels = [await watch(web, settings, event, reg) for reg in viewers]
     beating = [asyncio.create_task(_heartbeats(socket, session)) for socket, session in channels]
     await asyncio.sleep(1)
 

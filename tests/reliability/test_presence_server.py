@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-import httpx
-import websockets
-
 from tests.reliability.conftest import Platform, eventually
-from tests.webinar.access_helpers import join_path, load_event, on_now, sessions_of
+from tests.reliability.helpers import watch
+from tests.webinar.access_helpers import load_event, on_now, sessions_of
 from webinar.db import DB
 from webinar.settings import Settings
-from webinar.web.cookies import COOKIE_NAME
 
 
 async def test_leaving_by_message_by_close_or_by_dropping_the_socket_logs_no_error(
@@ -25,19 +22,10 @@ async def test_leaving_by_message_by_close_or_by_dropping_the_socket_logs_no_err
     event = await load_event(db, await create_event(**on_now(slug="leaving")))
     web = platform.serve("web")
     regs = [await create_registration(event.id, email=f"viewer{i}@example.org") for i in range(3)]
-    sockets = []
-    for reg in regs:
-        async with httpx.AsyncClient(base_url=web.base_url) as http:
-            assert (await http.get(join_path(settings, event, reg))).status_code == 303
-            cookie = http.cookies.get(COOKIE_NAME)
-        socket = await websockets.connect(
-            f"ws://127.0.0.1:{web.port}/events/{event.slug}/presence",
-            additional_headers={"Origin": web.base_url, "Cookie": f"{COOKIE_NAME}={cookie}"},
-        )
-        hello = json.loads(await socket.recv())
-        await socket.send(json.dumps({"type": "heartbeat", "session": hello["session"]}))
+    sockets = [await watch(web, settings, event, reg) for reg in regs]
+    for socket, session in sockets:
+        await socket.send(json.dumps({"type": "heartbeat", "session": session}))
         assert json.loads(await socket.recv()) == {"type": "ack"}
-        sockets.append((socket, hello["session"]))
 
     (by_message, session), (by_close, _), (dropped, _) = sockets
     await by_message.send(json.dumps({"type": "leave", "session": session}))
