@@ -43,12 +43,6 @@ class AttendeeSession:
     attendee: Attendee
 
 
-async def registration(conn: Connection, registration_id: int) -> Attendee | None:
-    """One registration by id."""
-    row = await conn.fetch_one(registrations.select().where(registrations.c.id == registration_id))
-    return to_dataclass(Attendee, row) if row else None
-
-
 async def registration_by_email(conn: Connection, event_id: int, email: str) -> Attendee | None:
     """The event's (not erased) registration for an address, compared case-insensitively."""
     row = await conn.fetch_one(
@@ -61,48 +55,48 @@ async def registration_by_email(conn: Connection, event_id: int, email: str) -> 
     return to_dataclass(Attendee, row) if row else None
 
 
-async def attendee_session(
-    conn: Connection, raw_sid: str | None, event_id: int, idle: dt.timedelta
-) -> AttendeeSession | None:
-    """The live attendee session of this browser for this event (None for staff, other events, erased people)."""
-    if not raw_sid:
-        return None
-    session = await sessions.load(conn, raw_sid, idle)
-    if session is None or session.kind != "attendee" or session.event_id != event_id:
-        return None
-    assert session.registration_id is not None
-    attendee = await registration(conn, session.registration_id)
-    if attendee is None or attendee.erased_at is not None or attendee.event_id != event_id:
-        return None
-    return AttendeeSession(session.id_hash, attendee)
-
-
-# The join link and the stream page each read their event and their attendee in one prepared statement.
+# The join link and the stream page each read their event and their attendee in one prepared statement; an
+# attendee's own pages (logout, /me) read the session and its registration in one query by the same rules.
 _ATTENDEE = [registrations.c[f.name].label(f"attendee_{f.name}") for f in fields(Attendee)]
 _EVENT_AND_REGISTRATION = Prepared(
     sa.select(events, *_ATTENDEE)
     .select_from(events.outerjoin(registrations, registrations.c.id == sa.bindparam("registration_id", type_=BigId)))
     .where(events.c.slug == sa.bindparam("slug"))
 )
+
+
+def _their_session(event_id: Any, session_id: Any, at: Any, idle_since: Any) -> sa.ColumnElement[bool]:
+    """The web session with this id, if it is a live attendee session of this event (values or parameters)."""
+    return sa.and_(
+        web_sessions.c.id_hash == session_id,
+        web_sessions.c.kind == "attendee",
+        web_sessions.c.event_id == event_id,
+        sessions.live(at, idle_since),
+    )
+
+
+def _its_registration(event_id: Any) -> sa.ColumnElement[bool]:
+    """The session's registration, if it is of this event and not erased."""
+    return sa.and_(
+        registrations.c.id == web_sessions.c.registration_id,
+        registrations.c.event_id == event_id,
+        registrations.c.erased_at.is_(None),
+    )
+
+
+_SESSION_COLUMNS = (web_sessions.c.id_hash.label("session_id"), web_sessions.c.last_seen_at)
 _EVENT_AND_VIEWER = Prepared(
-    sa.select(events, web_sessions.c.id_hash.label("session_id"), web_sessions.c.last_seen_at, *_ATTENDEE)
+    sa.select(events, *_SESSION_COLUMNS, *_ATTENDEE)
     .select_from(
         events.outerjoin(
             web_sessions,
-            sa.and_(
-                web_sessions.c.id_hash == sa.bindparam("session_id"),
-                web_sessions.c.kind == "attendee",
-                web_sessions.c.event_id == events.c.id,
-                sessions.live(sa.bindparam("at", type_=UTCDateTime), sa.bindparam("idle_since", type_=UTCDateTime)),
+            _their_session(
+                events.c.id,
+                sa.bindparam("session_id"),
+                sa.bindparam("at", type_=UTCDateTime),
+                sa.bindparam("idle_since", type_=UTCDateTime),
             ),
-        ).outerjoin(
-            registrations,
-            sa.and_(
-                registrations.c.id == web_sessions.c.registration_id,
-                registrations.c.event_id == events.c.id,
-                registrations.c.erased_at.is_(None),
-            ),
-        )
+        ).outerjoin(registrations, _its_registration(events.c.id))
     )
     .where(events.c.slug == sa.bindparam("slug"))
 )
@@ -112,6 +106,27 @@ def _attendee(row: Any) -> Attendee | None:
     if row["attendee_id"] is None:
         return None
     return Attendee(**{f.name: row[f"attendee_{f.name}"] for f in fields(Attendee)})
+
+
+async def attendee_session(
+    conn: Connection, raw_sid: str | None, event_id: int, idle: dt.timedelta
+) -> AttendeeSession | None:
+    """The live attendee session of this browser for this event (None for staff, other events, erased people)."""
+    if not raw_sid:
+        return None
+    at = now()
+    row = await conn.fetch_one(
+        sa.select(*_SESSION_COLUMNS, *_ATTENDEE)
+        .select_from(web_sessions.join(registrations, _its_registration(event_id)))
+        .where(_their_session(event_id, sessions.id_hash(raw_sid), at, at - idle))
+    )
+    if row is None:
+        return None
+    if sessions.touch_due(row["last_seen_at"], at):
+        await sessions.touch(conn, row["session_id"], at)
+    attendee = _attendee(row)
+    assert attendee is not None  # an inner join
+    return AttendeeSession(row["session_id"], attendee)
 
 
 async def event_and_registration(

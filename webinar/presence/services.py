@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.access import queries as access_queries
+from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB, among
 from webinar.tables import viewing_sessions, web_sessions
@@ -100,12 +101,7 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
     at = now()
     web_session_live = (
         sa.select(web_sessions.c.id_hash)
-        .where(
-            web_sessions.c.id_hash == vs.c.web_session_hash,
-            web_sessions.c.revoked_at.is_(None),
-            web_sessions.c.expires_at > at,
-            web_sessions.c.last_seen_at > at - idle,
-        )
+        .where(web_sessions.c.id_hash == vs.c.web_session_hash, sessions.live(at, at - idle))
         .exists()
     )
     # Each UPDATE is atomic by itself: on PostgreSQL no BEGIN/COMMIT round trips (SQLite keeps its writer lock).
