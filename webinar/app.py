@@ -28,6 +28,7 @@ from webinar.web.middleware import (
     OriginCheckMiddleware,
     SecurityHeadersMiddleware,
 )
+from webinar.web.pagecache import PageCache
 
 log = logging.getLogger("webinar")
 
@@ -96,5 +97,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = DB(settings)
     app.state.heartbeats = HeartbeatWriter(app.state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     app.state.templates = make_templates()
+    app.state.pages = PageCache(app.state.templates)
     app.state.event_contexts = Contexts()
     return app

@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from tests.conftest import csrf_for
+from tests.conftest import csrf_for, csrf_from
 from tests.webinar.access_helpers import join, join_path, load_event, on_now
 from tests.webinar.regutil import outbox_rows
 from webinar.accounts.passwords import hash_password
@@ -177,6 +177,35 @@ async def test_logout_ends_the_session_and_a_replayed_cookie_gets_the_login_page
     client.cookies.set(COOKIE_NAME, old_cookie)
     replay = await client.get(f"/events/{event.slug}/watch")
     assert replay.status_code == 303 and replay.headers["location"].endswith(f"/events/{event.slug}/login")
+
+
+async def test_the_stream_page_is_rendered_once_but_each_attendee_gets_their_own_token_and_edits_show_at_once(
+    app, client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now()))
+    first, second = await create_registration(event.id), await create_registration(event.id)
+    pages = {}
+    for reg in (first, second):
+        client.cookies.clear()
+        await join(client, settings, event, reg)
+        page = (await client.get(f"/events/{event.slug}/watch")).text
+        pages[reg] = (client.cookies.get(COOKIE_NAME), page, csrf_from(page))
+    (cookie_1, page_1, token_1), (_cookie_2, page_2, token_2) = pages[first], pages[second]
+    assert token_1 != token_2 and app.state.pages.placeholder not in page_1 + page_2
+    assert page_1.replace(token_1, "T") == page_2.replace(token_2, "T")  # the same page, each with their own token
+    # Another attendee's token is refused: the second browser cannot log out with the first one's.
+    assert (await client.post(f"/events/{event.slug}/logout", data={"csrf_token": token_1})).status_code == 403
+    async with db.connection() as conn:
+        edit = events.update().where(events.c.id == event.id).values(title="Ediția a doua", updated_at=now())
+        await conn.execute(edit)
+    client.cookies.set(COOKIE_NAME, cookie_1)
+    edited = await client.get(f"/events/{event.slug}/watch")
+    assert "<h1>Ediția a doua</h1>" in edited.text and csrf_from(edited.text) == token_1
+    romanian = await client.get(f"/events/{event.slug}/watch?lang=ro")
+    assert '<html lang="ro">' in romanian.text and "Deconectare" in romanian.text
+    assert '<html lang="en">' in edited.text and "Deconectare" not in edited.text
+    response = await client.post(f"/events/{event.slug}/logout", data={"csrf_token": csrf_from(romanian.text)})
+    assert response.status_code == 303
 
 
 async def test_logout_without_csrf_token_is_refused(client, db, settings, create_event, create_registration):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -20,9 +21,15 @@ class TokenClaims:
     expires_at: dt.datetime
 
 
+@functools.lru_cache(maxsize=16)
+def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
+    """The signer of one purpose (building one derives its key: a cost on every join link)."""
+    return URLSafeSerializer(secret, salt=purpose)
+
+
 def make_token(secret: str, purpose: str, registration_id: int, token_version: int, expires_at: dt.datetime) -> str:
     """A URL-safe token naming one registration, valid until `expires_at`, for one purpose only."""
-    serializer = URLSafeSerializer(secret, salt=purpose)
+    serializer = _serializer(secret, purpose)
     return serializer.dumps([registration_id, token_version, int(expires_at.timestamp())])
 
 
@@ -32,7 +39,7 @@ def read_token(secret: str, purpose: str, token: str, at: dt.datetime) -> TokenC
     The caller still checks `token_version` against the registration: bumping it revokes old links.
     """
     try:
-        payload = URLSafeSerializer(secret, salt=purpose).loads(token)
+        payload = _serializer(secret, purpose).loads(token)
         registration_id, version, expires = payload
         claims = TokenClaims(int(registration_id), int(version), dt.datetime.fromtimestamp(int(expires), dt.UTC))
     except (BadSignature, ValueError, TypeError):
@@ -44,14 +51,14 @@ def make_email_change_token(
     secret: str, registration_id: int, token_version: int, new_email: str, expires_at: dt.datetime
 ) -> str:
     """A token confirming that `new_email` may become the registration's address (purpose EMAIL_CHANGE)."""
-    serializer = URLSafeSerializer(secret, salt=EMAIL_CHANGE)
+    serializer = _serializer(secret, EMAIL_CHANGE)
     return serializer.dumps([registration_id, token_version, int(expires_at.timestamp()), new_email])
 
 
 def read_email_change_token(secret: str, token: str, at: dt.datetime) -> tuple[TokenClaims, str] | None:
     """The claims and the new address of a genuine, unexpired e-mail change token; None for anything else."""
     try:
-        payload = URLSafeSerializer(secret, salt=EMAIL_CHANGE).loads(token)
+        payload = _serializer(secret, EMAIL_CHANGE).loads(token)
         registration_id, version, expires, new_email = payload
         claims = TokenClaims(int(registration_id), int(version), dt.datetime.fromtimestamp(int(expires), dt.UTC))
     except (BadSignature, ValueError, TypeError):

@@ -19,6 +19,7 @@ from webinar.events.views import public_event, shown
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
+from webinar.web.pagecache import PageCache
 
 
 def _client(request: Request) -> services.Client:
@@ -123,8 +124,11 @@ async def watch(request: Request) -> Response:
     embed = "" if event.stream_url else event.embed_url
     if embed and (origin := _origin(embed)):
         request.scope.setdefault("state", {})["csp_frame_src"] = origin
-    context.update(embed_url=embed, heartbeat_seconds=settings.heartbeat_seconds)
-    return _render(request, "watch.html", context)
+    # The open stream page is the same for every attendee of the event (but for the CSRF token), and they all load
+    # it in the minutes before the start: rendered once per event version, language and address.
+    page = {"event": event, "embed_url": embed, "heartbeat_seconds": settings.heartbeat_seconds}
+    pages: PageCache = request.app.state.pages
+    return pages.response(request, "webinar/watch.html", (event.id, event.updated_at), page)
 
 
 async def logout(request: Request) -> Response:
