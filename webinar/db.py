@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -17,6 +19,8 @@ from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, Pool
 from webinar.settings import Settings
 
 SQLITE_CONNECTIONS = 8  # kept open per process: readers run beside the one writer (WAL)
+POSTGRES_CONNECTIONS = 10  # at most, per process, for units of work (`databases`' pool)
+STATEMENT_CONNECTIONS = 8  # at most, per process, for the hot paths' single statements (`StatementPool`)
 
 
 class _SQLiteConnection(sqlite3.Connection):
@@ -39,6 +43,9 @@ async def _end_open_transaction(conn: asyncpg.Connection) -> None:
         await conn.execute("RESET TimeZone")
 
 
+SERVER_SETTINGS = {"application_name": "webinar", "timezone": "UTC"}
+
+
 class DatabaseUnavailable(ConnectionError):
     """No connection could be had (server down, refusing connections, pool starved): a 503, not a bug."""
 
@@ -58,6 +65,90 @@ _BROKEN_CONNECTION = (
 )
 
 
+class StatementPool:
+    """PostgreSQL connections for single statements (`DB.fetchrow`: the registration, the join link, the stream page).
+
+    asyncpg's pool gives a connection back through a new task, a timer and a reset callback, which cost more client
+    CPU than the statement itself; a statement that is atomic on its own needs none of that. A connection is taken
+    from the idle ones (or opened, up to `size`, or waited for, first come first served) and given back as soon as
+    its statement is done; one that failed in any other way than the server refusing the statement (cancelled,
+    broken, timed out) is closed, never reused.
+    """
+
+    def __init__(self, url: str, size: int, connect_timeout: float) -> None:
+        self.url, self.size, self.connect_timeout = url, size, connect_timeout
+        self._idle: list[asyncpg.Connection] = []
+        self._opened = 0
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        conn = await self._take()
+        try:
+            row = await conn.fetchrow(sql, *args)
+        except BaseException as exc:
+            if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, _BROKEN_CONNECTION):
+                self._give(conn)  # the server refused this statement; the connection is as good as before
+            else:
+                self._close(conn)
+            raise
+        self._give(conn)
+        return row
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._opened -= 1
+            await conn.close(timeout=5)
+
+    async def _take(self) -> asyncpg.Connection:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._opened < self.size:
+                self._opened += 1
+                try:
+                    return await asyncpg.connect(
+                        self.url, timeout=self.connect_timeout, command_timeout=30, server_settings=SERVER_SETTINGS
+                    )
+                except BaseException as exc:
+                    self._opened -= 1
+                    self._wake(None)
+                    if isinstance(exc, _CONNECT_FAILURES):
+                        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                    raise
+            waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                conn = await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and (handed := waiter.result()) is not None:
+                    self._give(handed)  # handed over just as this request was cancelled: pass it on
+                raise
+            if conn is not None:
+                return conn
+            # None: a connection was closed, so this waiter may open one
+
+    def _give(self, conn: asyncpg.Connection) -> None:
+        if conn.is_closed() or conn.is_in_transaction():
+            self._close(conn)
+        elif not self._wake(conn):
+            self._idle.append(conn)
+
+    def _close(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        self._opened -= 1
+        self._wake(None)
+
+    def _wake(self, conn: asyncpg.Connection | None) -> bool:
+        """Hand `conn` (None: a free slot) to the longest waiting request; False when nobody waits."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
+
+
 class DB:
     """The application's database: a `databases.Database` plus what differs between engines."""
 
@@ -72,13 +163,14 @@ class DB:
             self.database = Database(
                 self.url,
                 min_size=1,
-                max_size=10,
+                max_size=POSTGRES_CONNECTIONS,
                 timeout=settings.db_timeout_seconds,  # connect timeout: a dead server is a quick 503
                 command_timeout=30,
-                server_settings={"application_name": "webinar", "timezone": "UTC"},
+                server_settings=SERVER_SETTINGS,
                 reset=_end_open_transaction,
             )
             self.database._backend = CachingPostgresBackend(self.database.url, **self.database.options)
+            self.statements = StatementPool(self.url, STATEMENT_CONNECTIONS, settings.db_timeout_seconds)
 
     async def connect(self) -> None:
         await self.database.connect()
@@ -86,6 +178,8 @@ class DB:
             await self.database.execute("PRAGMA journal_mode = WAL")
 
     async def disconnect(self) -> None:
+        if not self.is_sqlite:
+            await self.statements.close()
         if self.database.is_connected:
             await self.database.disconnect()
 
@@ -152,20 +246,9 @@ class DB:
             await self.fetchrow(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        """PostgreSQL only: one raw statement (atomic on its own) straight through asyncpg's pool, for the hot
+        """PostgreSQL only: one raw statement (atomic on its own) on a connection of the statement pool, for the hot
         paths that need one round trip and none of `databases`' per-task bookkeeping."""
-        pool: asyncpg.Pool = self.database._backend._pool
-        try:
-            conn = await pool.acquire()
-        except _CONNECT_FAILURES as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            return await conn.fetchrow(sql, *args)
-        except _BROKEN_CONNECTION:
-            conn.terminate()  # never back to the pool in an unknown protocol state
-            raise
-        finally:
-            await pool.release(conn)
+        return await self.statements.fetchrow(sql, *args)
 
 
 def alembic_url(url: str) -> str:
