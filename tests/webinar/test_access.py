@@ -42,6 +42,25 @@ async def test_valid_join_link_logs_in_and_opens_the_stream(client, db, settings
     assert "frame-src 'none'" in page.headers["content-security-policy"]
 
 
+async def test_a_join_links_session_lasts_the_maximum_or_until_the_links_expire(
+    client, db, settings, create_event, create_registration
+):
+    for ended_ago, expected in ((-dt.timedelta(days=30), "max"), (dt.timedelta(hours=1), "links")):
+        start = now().replace(microsecond=0) - ended_ago - dt.timedelta(hours=1)
+        event = await load_event(db, await create_event(starts_at=start, ends_at=start + dt.timedelta(hours=1)))
+        reg = await create_registration(event.id)
+        client.cookies.clear()
+        before = now()
+        await join(client, settings, event, reg)
+        [row] = await attendee_sessions(db, reg)
+        if expected == "links":
+            assert row["expires_at"] == event.join_link_expires_at
+        else:
+            assert before + dt.timedelta(hours=settings.session_max_hours) <= row["expires_at"]
+            assert row["expires_at"] <= now() + dt.timedelta(hours=settings.session_max_hours)
+        assert row["registration_id"] == reg and row["event_id"] == event.id and row["kind"] == "attendee"
+
+
 async def test_join_replaces_the_browsers_previous_session(client, db, settings, create_event, create_registration):
     event = await load_event(db, await create_event(**on_now()))
     reg = await create_registration(event.id)
@@ -82,6 +101,7 @@ async def test_erased_and_refused_registrations_cannot_join(client, db, settings
     rejected = await create_registration(event.id, status="rejected")
     cancelled = await create_registration(event.id, status="cancelled")
     assert (await client.get(join_path(settings, event, erased))).status_code == 400
+    assert await attendee_sessions(db, erased) == []
     for reg in (rejected, cancelled):
         response = await client.get(join_path(settings, event, reg))
         assert response.status_code == 403
@@ -382,5 +402,8 @@ async def test_join_link_and_stream_page_of_a_purged_event_are_404(
         await conn.execute(sa.update(events).where(events.c.id == event.id).values(purged_at=now()))
     assert (await client.get(f"/events/{event.slug}/watch")).status_code == 404
     assert (await client.get(join_path(settings, event, reg))).status_code == 404
+    client.cookies.clear()  # a browser without a session takes the one-statement way on PostgreSQL
+    assert (await client.get(join_path(settings, event, reg))).status_code == 404
+    assert len(await attendee_sessions(db, reg)) == 1  # only the one from before the purge
     token = join_path(settings, event, reg).rsplit("/", 1)[1]
     assert (await client.get(f"/events/nope/join/{token}")).status_code == 404

@@ -13,7 +13,7 @@ from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB
 from webinar.dbbackends import Prepared
-from webinar.events.queries import Event, to_dataclass
+from webinar.events.queries import JOIN_LINKS_LAST, Event, to_dataclass
 from webinar.tables import BigId, UTCDateTime, events, registrations, web_sessions
 from webinar.text import normalise_email
 
@@ -58,11 +58,47 @@ async def registration_by_email(conn: Connection, event_id: int, email: str) -> 
 # The join link and the stream page each read their event and their attendee in one prepared statement; an
 # attendee's own pages (logout, /me) read the session and its registration in one query by the same rules.
 _ATTENDEE = [registrations.c[f.name].label(f"attendee_{f.name}") for f in fields(Attendee)]
-_EVENT_AND_REGISTRATION = Prepared(
-    sa.select(events, *_ATTENDEE)
-    .select_from(events.outerjoin(registrations, registrations.c.id == sa.bindparam("registration_id", type_=BigId)))
+
+
+def _join_refusal(token_version: Any) -> sa.ColumnElement[str | None]:
+    """Why a join link naming the joined registration may not log anyone in to the event: 'invalid' (no such
+    registration, another event's, erased, or revoked by a newer token version) or 'refused' (neither approved nor
+    pending); NULL when it may. The rule, once, for every way the join link is served."""
+    r = registrations.c
+    return sa.case(
+        (sa.or_(r.id.is_(None), r.event_id != events.c.id, r.erased_at.is_not(None), r.token_version != token_version),
+         sa.literal("invalid")),
+        (sa.and_(r.status != "approved", r.status != "pending"), sa.literal("refused")),
+        else_=sa.null(),
+    )  # fmt: skip
+
+
+_NAMED_REGISTRATION = registrations.c.id == sa.bindparam("registration_id", type_=BigId)
+_EVENT_AND_REGISTRATION_SELECT = (
+    sa.select(events, *_ATTENDEE, _join_refusal(sa.bindparam("token_version")).label("refusal"))
+    .select_from(events.outerjoin(registrations, _NAMED_REGISTRATION))
     .where(events.c.slug == sa.bindparam("slug"))
 )
+_EVENT_AND_REGISTRATION = Prepared(_EVENT_AND_REGISTRATION_SELECT)
+
+
+def _join_and_start() -> Any:
+    """PostgreSQL: the join link's read and, when the link may log in, its new attendee session, in one statement.
+    The session ends at `expires_at` or when the event's join links expire, whichever is first."""
+    found = _EVENT_AND_REGISTRATION_SELECT.cte("found")
+    at = sa.bindparam("at", type_=UTCDateTime)
+    columns = ("id_hash", "kind", "registration_id", "event_id", "created_at", "last_seen_at", "expires_at", "ip",
+               "user_agent")  # fmt: skip
+    session = sa.select(
+        sa.bindparam("id_hash"), sa.literal("attendee"), found.c.attendee_id, found.c.id, at, at,
+        sa.func.least(sa.bindparam("expires_at", type_=UTCDateTime), found.c.ends_at + sa.literal(JOIN_LINKS_LAST)),
+        sa.bindparam("ip"), sa.bindparam("user_agent"),
+    ).where(found.c.refusal.is_(None), found.c.purged_at.is_(None))  # fmt: skip
+    started = web_sessions.insert().from_select(columns, session).returning(web_sessions.c.id_hash).cte("started")
+    return sa.select(found, sa.exists(sa.select(started.c.id_hash)).label("started"))
+
+
+_JOIN_AND_START = Prepared(_join_and_start())
 
 
 def _their_session(event_id: Any, session_id: Any, at: Any, idle_since: Any) -> sa.ColumnElement[bool]:
@@ -129,12 +165,38 @@ async def attendee_session(
     return AttendeeSession(row["session_id"], attendee)
 
 
-async def event_and_registration(
-    db: DB, slug: str, registration_id: int | None
-) -> tuple[Event, Attendee | None] | None:
-    """The event with this slug and the registration with this id (any event's: the caller checks), if any."""
-    row = await db.one(_EVENT_AND_REGISTRATION, {"slug": slug, "registration_id": registration_id})
-    return (to_dataclass(Event, row), _attendee(row)) if row else None
+@dataclass(frozen=True)
+class JoinRead:
+    """What a join link found: its event, the registration it names (any event's), why it may not log in (None
+    when it may), and whether its new session was started already."""
+
+    event: Event
+    attendee: Attendee | None
+    refusal: str | None
+    started: bool = False
+
+
+def _join_read(row: Any, started: bool = False) -> JoinRead:
+    return JoinRead(to_dataclass(Event, row), _attendee(row), row["refusal"], started)
+
+
+async def event_and_registration(db: DB, slug: str, registration_id: int | None, token_version: int) -> JoinRead | None:
+    """The event with this slug and the registration with this id, if any, judged for a join link of this token
+    version."""
+    values = {"slug": slug, "registration_id": registration_id, "token_version": token_version}
+    row = await db.one(_EVENT_AND_REGISTRATION, values)
+    return _join_read(row) if row else None
+
+
+async def join_and_start(
+    db: DB, slug: str, registration_id: int, token_version: int, session: sessions.NewSession
+) -> JoinRead | None:
+    """PostgreSQL only: `event_and_registration`, and `session` stored for the registration when the link may log
+    in and the event is not purged, in one statement (atomic on its own)."""
+    values = {"slug": slug, "registration_id": registration_id, "token_version": token_version}
+    values |= {k: session.row[k] for k in ("id_hash", "expires_at", "ip", "user_agent")}
+    row = await db.one(_JOIN_AND_START, values | {"at": session.row["created_at"]})
+    return _join_read(row, row["started"]) if row else None
 
 
 async def event_and_viewer(

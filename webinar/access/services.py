@@ -11,7 +11,7 @@ from starlette.templating import Jinja2Templates
 
 from webinar.access import queries
 from webinar.access.queries import Attendee
-from webinar.access.tokens import JOIN, TokenClaims, read_token
+from webinar.access.tokens import JOIN, read_token
 from webinar.accounts import passwords, sessions
 from webinar.clock import now
 from webinar.db import DB
@@ -45,32 +45,28 @@ class Client:
     old_sid: str | None
 
 
-def check_join_token(claims: TokenClaims | None, event: Event, attendee: Attendee | None) -> JoinRefusal | None:
-    """Why a join token's claims may not log anyone in to this event, or None when they may."""
-    if claims is None or attendee is None or attendee.id != claims.registration_id:
-        return JoinRefusal.INVALID
-    if attendee.event_id != event.id or attendee.erased_at is not None:
-        return JoinRefusal.INVALID
-    if attendee.token_version != claims.token_version:
-        return JoinRefusal.INVALID
-    if attendee.status not in ("approved", "pending"):
-        return JoinRefusal.REFUSED
-    return None
-
-
 async def join(
     db: DB, settings: Settings, slug: str, token: str, client: Client
 ) -> tuple[Event, str | JoinRefusal] | None:
     """Log in with a join link: the event (None when there is no such event) and a new attendee session (the
-    browser's old one revoked), or why not. One query and one INSERT when the browser had no session."""
+    browser's old one revoked), or why not. One statement on PostgreSQL when the browser had no session."""
     claims = read_token(str(settings.secret_key), JOIN, token, now())
-    found = await queries.event_and_registration(db, slug, claims.registration_id if claims else None)
-    if found is None or found[0].purged_at is not None:
+    session = None
+    if claims is None:
+        found = await queries.event_and_registration(db, slug, None, 0)
+    elif client.old_sid is None and not db.is_sqlite:
+        hours = dt.timedelta(hours=settings.session_max_hours)
+        session = sessions.new(kind="attendee", max_age=hours, ip=client.ip, user_agent=client.user_agent)
+        found = await queries.join_and_start(db, slug, claims.registration_id, claims.token_version, session)
+    else:
+        found = await queries.event_and_registration(db, slug, claims.registration_id, claims.token_version)
+    if found is None or found.event.purged_at is not None:
         return None
-    event, attendee = found
-    refusal = check_join_token(claims, event, attendee)
-    if refusal is not None or attendee is None:
-        return event, refusal or JoinRefusal.INVALID
+    event, attendee = found.event, found.attendee
+    if found.refusal is not None or attendee is None:  # a forged or expired token names no registration: invalid
+        return event, JoinRefusal(found.refusal or JoinRefusal.INVALID.value)
+    if session is not None and found.started:
+        return event, session.raw_id
     if client.old_sid is None:
         return event, await sessions.create_alone(db, _session(settings, event, attendee, client))
     async with db.transaction() as conn:
@@ -92,7 +88,8 @@ def _session(settings: Settings, event: Event, attendee: Attendee, client: Clien
         kind="attendee",
         registration_id=attendee.id,
         event_id=event.id,
-        max_age=min(dt.timedelta(hours=settings.session_max_hours), event.join_link_expires_at - now()),
+        max_age=dt.timedelta(hours=settings.session_max_hours),
+        until=event.join_link_expires_at,
         ip=client.ip,
         user_agent=client.user_agent,
     )

@@ -59,8 +59,10 @@ def new(
     event_id: int | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
+    until: dt.datetime | None = None,
 ) -> NewSession:
-    """A new session with a fresh id, to store with `create` or `create_alone`."""
+    """A new session with a fresh id, to store with `create` or `create_alone`; it lasts `max_age`, or until
+    `until` if that comes first."""
     raw, at = new_id(), now()
     row = {
         "id_hash": id_hash(raw),
@@ -70,7 +72,7 @@ def new(
         "event_id": event_id,
         "created_at": at,
         "last_seen_at": at,
-        "expires_at": at + max_age,
+        "expires_at": min(at + max_age, until) if until is not None else at + max_age,
         "ip": ip,
         "user_agent": (user_agent or "")[:500],
     }

@@ -11,6 +11,9 @@ from databases.core import Connection
 
 from webinar.tables import consent_texts, events, organisations, registrations
 
+# How long after an event's end its join links (and the sessions they start) still work.
+JOIN_LINKS_LAST = dt.timedelta(days=7)
+
 
 @dataclass(frozen=True)
 class EventFields:
@@ -56,7 +59,7 @@ class Event(EventFields):
 
     @property
     def join_link_expires_at(self) -> dt.datetime:
-        return self.ends_at + dt.timedelta(days=7)
+        return self.ends_at + JOIN_LINKS_LAST
 
     def field_mode(self, name: str) -> str:
         """'required', 'optional' or 'hidden' for one of the per-event registration fields."""
