@@ -159,6 +159,30 @@ async def test_an_expired_lease_makes_a_message_claimable_again(
         assert await conn.fetch_val(sa.select(outbox.c.lock_owner)) == "other"
 
 
+async def test_claims_take_lapsed_leases_first_then_due_messages_in_due_order(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="order")
+    for n in range(5):
+        await _register(client, "order", email=f"p{n}@example.org")
+    ids = [row["id"] for row in await outbox_rows(db)]
+    at = now()
+    minutes = dt.timedelta(minutes=1)
+    due = {ids[0]: at - 3 * minutes, ids[1]: at - 5 * minutes, ids[2]: at + 60 * minutes}
+    async with db.transaction() as conn:
+        for message_id, when in due.items():
+            await conn.execute(outbox.update().where(outbox.c.id == message_id).values(next_attempt_at=when))
+        lapsed, live = at - dt.timedelta(seconds=1), at + dt.timedelta(minutes=1)
+        for message_id, until in ((ids[3], lapsed), (ids[4], live)):
+            leased = {"status": "sending", "locked_until": until, "lock_owner": "crashed", "next_attempt_at": at}
+            await conn.execute(outbox.update().where(outbox.c.id == message_id).values(leased))
+    claimed = []
+    while (msg := await claim_one(db, dt.timedelta(minutes=1), owner="other")) is not None:
+        claimed.append(msg.id)
+    # The lapsed lease, then the due ones oldest first; never the live lease or the one due in an hour.
+    assert claimed == [ids[3], ids[1], ids[0]]
+
+
 async def test_console_backend_logs_and_marks_sent(
     client: httpx.AsyncClient, create_event, db: DB, settings, caplog
 ) -> None:
