@@ -98,6 +98,7 @@ def N_(message: str) -> str:
 _ = gettext
 
 
+@functools.lru_cache(maxsize=256)  # browsers send a handful of distinct headers
 def from_accept_language(header: str | None) -> str | None:
     """The first of our languages the browser asks for, if any."""
     if not header:

@@ -95,7 +95,11 @@ T = TypeVar("T")
 
 def to_dataclass(cls: type[T], row: object) -> T:
     """Build a frozen dataclass from a database record."""
-    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[index, arg-type]
+    names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names})  # type: ignore[index]
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 async def by_slug(conn: Connection, slug: str) -> Event | None:

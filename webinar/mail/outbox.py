@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -56,8 +57,12 @@ class Message:
 
 def new_message_id(mail_from: str) -> str:
     """A globally unique Message-ID in the sender's domain."""
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    return f"<{uuid.uuid4().hex}@{_domain(mail_from)}>"
+
+
+@functools.lru_cache(maxsize=8)
+def _domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
 
 
 def row_values(

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from webinar import i18n
 
 COOKIE_NAME = "webinar_lang"
+_CHOSEN = "chosen_language"  # where the middleware keeps the visitor's explicit choice for the request
 MAX_AGE = 60 * 60 * 24 * 365
 QUERY_PARAM = "lang"
 # The names the switcher shows, each in its own language (a Romanian speaker looks for "RO", not "Romanian").
@@ -23,7 +24,12 @@ def _known(value: str | None) -> str | None:
 
 
 def chosen_language(conn: HTTPConnection) -> str | None:
-    """The visitor's explicit choice: `?lang=` on this request, else the one remembered in the cookie."""
+    """The visitor's explicit choice: `?lang=` on this request, else the one remembered in the cookie (read once
+    per request, by the middleware, when it runs)."""
+    state = conn.scope.get("state", {})
+    if _CHOSEN in state:
+        chosen: str | None = state[_CHOSEN]
+        return chosen
     return _known(conn.query_params.get(QUERY_PARAM)) or _known(conn.cookies.get(COOKIE_NAME))
 
 
@@ -85,6 +91,8 @@ class LanguageMiddleware:
             return
         conn = HTTPConnection(scope)
         explicit = _known(conn.query_params.get(QUERY_PARAM))
+        remembered = conn.cookies.get(COOKIE_NAME)
+        scope.setdefault("state", {})[_CHOSEN] = explicit or _known(remembered)
         with i18n.use(pick_language(conn)):
 
             async def send_with_cookie(message: Message) -> None:
@@ -94,7 +102,7 @@ class LanguageMiddleware:
                         # The same URL answers in another language for another browser or choice: tell caches.
                         headers.add_vary_header("Accept-Language")
                         headers.add_vary_header("Cookie")
-                    if explicit and explicit != conn.cookies.get(COOKIE_NAME):
+                    if explicit and explicit != remembered:
                         headers.append("Set-Cookie", cookie_header(explicit, self.https_only))
                 await send(message)
 
