@@ -157,22 +157,7 @@ async def add_export_data(url: str, event_id: int, registrants: int, sessions: i
             """,
             event_id, first, registrants, sessions,
         )  # fmt: skip
-    finally:
-        await conn.close()
-
-
-async def settle(url: str) -> None:
-    """After the bulk loads, before anything is timed: vacuum and analyse what was loaded (so autovacuum does
-    not start on a million fresh rows in the middle of a scenario) and write the loaded pages out (so the next
-    checkpoint's writes do not land in one). CHECKPOINT needs a superuser or pg_checkpoint; without it the
-    pages are written whenever PostgreSQL checkpoints next."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("VACUUM ANALYZE")
-        try:
-            await conn.execute("CHECKPOINT")
-        except asyncpg.InsufficientPrivilegeError:
-            print("  (no CHECKPOINT: the benchmark's database user may not run it)", flush=True)
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
 

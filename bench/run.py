@@ -125,7 +125,6 @@ def main() -> int:
     run = wanted()
     data = _pg_data(db_url, settings, quick, run)
     asyncio.run(_baseline_table(db_url))
-    asyncio.run(fixtures.settle(db_url))
     sqlite_dir = LOG_DIR / "sqlite"
     shutil.rmtree(sqlite_dir, ignore_errors=True)
     sqlite_dir.mkdir(parents=True)

@@ -79,6 +79,7 @@ class StatementPool:
         self.url, self.size, self.connect_timeout = url, size, connect_timeout
         self._idle: list[asyncpg.Connection] = []
         self._opened = 0
+        self._closing = False
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
@@ -95,6 +96,8 @@ class StatementPool:
         return row
 
     async def close(self) -> None:
+        """Close the idle connections; those still running a statement are closed as they come back."""
+        self._closing = True
         idle, self._idle = self._idle, []
         for conn in idle:
             self._opened -= 1
@@ -129,7 +132,7 @@ class StatementPool:
             # None: a connection was closed, so this waiter may open one
 
     def _give(self, conn: asyncpg.Connection) -> None:
-        if conn.is_closed() or conn.is_in_transaction():
+        if self._closing or conn.is_closed() or conn.is_in_transaction():
             self._close(conn)
         elif not self._wake(conn):
             self._idle.append(conn)
@@ -170,7 +173,8 @@ class DB:
                 reset=_end_open_transaction,
             )
             self.database._backend = CachingPostgresBackend(self.database.url, **self.database.options)
-            self.statements = StatementPool(self.url, STATEMENT_CONNECTIONS, settings.db_timeout_seconds)
+            self.timeout = settings.db_timeout_seconds
+            self.statements = StatementPool(self.url, STATEMENT_CONNECTIONS, self.timeout)
 
     async def connect(self) -> None:
         await self.database.connect()
@@ -178,8 +182,9 @@ class DB:
             await self.database.execute("PRAGMA journal_mode = WAL")
 
     async def disconnect(self) -> None:
-        if not self.is_sqlite:
-            await self.statements.close()
+        if not self.is_sqlite:  # a fresh pool for a later connect(); this one closes its connections as they return
+            closing, self.statements = self.statements, StatementPool(self.url, STATEMENT_CONNECTIONS, self.timeout)
+            await closing.close()
         if self.database.is_connected:
             await self.database.disconnect()
 
