@@ -61,6 +61,15 @@ async def test_a_join_links_session_lasts_the_maximum_or_until_the_links_expire(
         assert row["registration_id"] == reg and row["event_id"] == event.id and row["kind"] == "attendee"
 
 
+async def test_redirects_name_the_address_the_browser_used(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    for host in ("webinare.example.ro", "alt.example.org", "webinare.example.ro"):
+        client.cookies.clear()
+        response = await client.get(join_path(settings, event, await create_registration(event.id)),
+                                    headers={"host": host})  # fmt: skip
+        assert response.headers["location"] == f"http://{host}/events/{event.slug}/watch"
+
+
 async def test_join_replaces_the_browsers_previous_session(client, db, settings, create_event, create_registration):
     event = await load_event(db, await create_event(**on_now()))
     reg = await create_registration(event.id)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from webinar import i18n
 from webinar.access import forms, services
@@ -20,6 +20,7 @@ from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
 from webinar.web.pagecache import PageCache
+from webinar.web.urls import see_other
 
 
 def _client(request: Request) -> services.Client:
@@ -29,10 +30,6 @@ def _client(request: Request) -> services.Client:
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     return request.app.state.templates.TemplateResponse(request, f"webinar/{name}", context, status_code=status)
-
-
-def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectResponse:
-    return RedirectResponse(str(request.url_for(name, slug=event.slug)) + query, status_code=303)
 
 
 async def join(request: Request) -> Response:
@@ -47,7 +44,7 @@ async def join(request: Request) -> Response:
         context = {"event": event, "refused": result is JoinRefusal.REFUSED, "errors": {}, "link_email": ""}
         return _render(request, "join_invalid.html", context, status)
     set_sid(request, result)
-    return _to(request, "watch", event)
+    return see_other(request, "watch", slug=event.slug)
 
 
 def _login_page(request: Request, event: Event, status: int = 200, **context: Any) -> Response:
@@ -78,7 +75,7 @@ async def login(request: Request) -> Response:
         error = i18n.gettext("Wrong e-mail address or password.")
         return _login_page(request, event, 400, email=data.email, error=error)
     set_sid(request, sid)
-    return _to(request, "watch", event)
+    return see_other(request, "watch", slug=event.slug)
 
 
 async def send_link(request: Request) -> Response:
@@ -90,7 +87,7 @@ async def send_link(request: Request) -> Response:
     app = request.app
     ip = client_ip(request, app.state.settings.trusted_proxies)
     await services.send_link(app.state.db, app.state.settings, app.state.templates, event, email, ip)
-    return _to(request, "login_form", event, "?sent=1")
+    return see_other(request, "login_form", "?sent=1", slug=event.slug)
 
 
 def _origin(url: str) -> str | None:
@@ -111,7 +108,7 @@ async def watch(request: Request) -> Response:
     state = services.gate(event, attendee, at)
     context: dict[str, Any] = {"event": event, "attendee": attendee}
     if state is Gate.LOGIN:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     if state is Gate.REFUSED:
         raise HTTPException(403, i18n.gettext("Your registration for this event is not approved."))
     if state is Gate.PENDING:
@@ -139,4 +136,4 @@ async def logout(request: Request) -> Response:
     idle = dt.timedelta(minutes=settings.session_idle_minutes)
     await services.logout(request.app.state.db, event, current_sid(request), idle)
     set_sid(request, None)
-    return _to(request, "event", event)
+    return see_other(request, "event", slug=event.slug)

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from webinar.access import services as access_services
 from webinar.access.queries import Attendee
@@ -25,6 +25,7 @@ from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
 from webinar.web.language import COOKIE_NAME as LANGUAGE_COOKIE
+from webinar.web.urls import see_other
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body a mail client POSTs is "List-Unsubscribe=One-Click"
 
@@ -35,10 +36,6 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     )
     response.headers["Cache-Control"] = "no-store"  # pages with personal data stay out of shared caches
     return response
-
-
-def _to(request: Request, name: str, event: Event, query: str = "") -> RedirectResponse:
-    return RedirectResponse(str(request.url_for(name, slug=event.slug)) + query, status_code=303)
 
 
 def _meta(request: Request) -> Meta:
@@ -97,7 +94,7 @@ async def me(request: Request) -> Response:
     event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     return await _me_page(request, event, attendee)
 
 
@@ -106,7 +103,7 @@ async def me_update(request: Request) -> Response:
     event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     form = await read_form(request)
     data, errors = forms.parse(form, event)
     if data is None:
@@ -115,7 +112,7 @@ async def me_update(request: Request) -> Response:
     asked = await services.correct(
         db, mailer(request), event, attendee.id, data.details, data.marketing, _meta(request)
     )
-    return _to(request, "me", event, "?saved=" + ("email" if asked else "1"))
+    return see_other(request, "me", "?saved=" + ("email" if asked else "1"), slug=event.slug)
 
 
 async def me_confirm_email(request: Request) -> Response:
@@ -131,10 +128,10 @@ async def me_export(request: Request) -> Response:
     event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     data = await services.export(request.app.state.db, event, attendee.id, _meta(request))
     if data is None:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     filename = f"my-data-{event.slug}-{dt.date.today().isoformat()}.json"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
     return JSONResponse(data, headers=headers)
@@ -145,7 +142,7 @@ async def me_erase_form(request: Request) -> Response:
     event = await public_event(request)
     attendee = await _attendee(request, event)
     if attendee is None:
-        return _to(request, "login_form", event)
+        return see_other(request, "login_form", slug=event.slug)
     return _render(request, "me_erase.html", {"event": event, "attendee": attendee})
 
 
@@ -158,10 +155,10 @@ async def me_erase(request: Request) -> Response:
         async with request.app.state.db.connection() as conn:
             erased = await queries.session_of_erased(conn, current_sid(request), event.id)
         # A second click after the first one erased everything: say it is done, not "please sign in".
-        return _to(request, "me_erased", event) if erased else _to(request, "login_form", event)
+        return see_other(request, "me_erased" if erased else "login_form", slug=event.slug)
     await services.erase_one(request.app.state.db, event, attendee.id, Requester(kind="attendee", actor="attendee"))
     set_sid(request, None)
-    return _to(request, "me_erased", event)
+    return see_other(request, "me_erased", slug=event.slug)
 
 
 async def me_erased(request: Request) -> Response:

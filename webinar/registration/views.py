@@ -8,7 +8,7 @@ from databases.core import Connection
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from webinar.clock import now
 from webinar.events import queries as event_queries
@@ -20,6 +20,7 @@ from webinar.web import ratelimit
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form, text
 from webinar.web.language import choose_language
+from webinar.web.urls import see_other
 
 RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
 # Outside the window (or full) a POST is refused with 409 Conflict: the request is fine, the event's state is not.
@@ -81,7 +82,7 @@ async def register(request: Request) -> Response:
         raise HTTPException(404)
     language = choose_language(request, ctx.event.language)  # errors, the stored language and the e-mails use it
     form = await read_form(request)
-    done = RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
+    done = see_other(request, "registered", slug=slug)
     meta = services.RequestMeta(ip=ip, user_agent=request.headers.get("user-agent", ""))
     honeypot = text(form, "website")  # people never see it, bots fill it in: answer as if done, store nothing
     event, counted = ctx.event, False

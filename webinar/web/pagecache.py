@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from webinar import i18n
 from webinar.web.forms import csrf_token
+from webinar.web.urls import address
 
 
 class PageCache:
@@ -38,8 +39,7 @@ class PageCache:
     def response(self, request: Request, name: str, key: Hashable, context: Mapping[str, Any]) -> HTMLResponse:
         """The page `name` for this request: rendered from `context` the first time for `key`, then reused."""
         scope = request.scope
-        address = (scope["scheme"], request.headers.get("host"), scope.get("server"), scope.get("root_path"))
-        full_key = (name, key, i18n.active(), *address, scope["path"], scope["query_string"])
+        full_key = (name, key, i18n.active(), *address(request), scope["path"], scope["query_string"])
         page = self._pages.get(full_key)
         if page is None:
             values = {**context, "request": request, "csrf_token": self._placeholder}
