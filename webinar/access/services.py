@@ -55,8 +55,7 @@ async def join(
     if claims is None:
         found = await queries.event_and_registration(db, slug, None, 0)
     elif client.old_sid is None and not db.is_sqlite:
-        hours = dt.timedelta(hours=settings.session_max_hours)
-        session = sessions.new(kind="attendee", max_age=hours, ip=client.ip, user_agent=client.user_agent)
+        session = _session(settings, client)
         found = await queries.join_and_start(db, slug, claims.registration_id, claims.token_version, session)
     else:
         found = await queries.event_and_registration(db, slug, claims.registration_id, claims.token_version)
@@ -68,7 +67,7 @@ async def join(
     if session is not None and found.started:
         return event, session.raw_id
     if client.old_sid is None:
-        return event, await sessions.create_alone(db, _session(settings, event, attendee, client))
+        return event, await sessions.create_alone(db, _session(settings, client, event, attendee))
     async with db.transaction() as conn:
         return event, await _start_session(conn, settings, event, attendee, client)
 
@@ -79,17 +78,21 @@ async def _start_session(conn: Connection, settings: Settings, event: Event, att
         # A page still open under the old session reconnects under the new one, as a new viewing session.
         await presence.close_for_web_session(conn, sessions.id_hash(client.old_sid), "left")
         await sessions.revoke(conn, client.old_sid)
-    return await sessions.create(conn, _session(settings, event, attendee, client))
+    return await sessions.create(conn, _session(settings, client, event, attendee))
 
 
-def _session(settings: Settings, event: Event, attendee: Attendee, client: Client) -> sessions.NewSession:
-    """A new attendee session for this browser."""
+def _session(
+    settings: Settings, client: Client, event: Event | None = None, attendee: Attendee | None = None
+) -> sessions.NewSession:
+    """A new attendee session for this browser: for this attendee of this event, ending when its join links
+    expire if that is before the longest a session lasts; without them, the join link's one statement fills in
+    the registration, the event and that end (queries.join_and_start)."""
     return sessions.new(
         kind="attendee",
-        registration_id=attendee.id,
-        event_id=event.id,
+        registration_id=attendee.id if attendee else None,
+        event_id=event.id if event else None,
         max_age=dt.timedelta(hours=settings.session_max_hours),
-        until=event.join_link_expires_at,
+        until=event.join_link_expires_at if event else None,
         ip=client.ip,
         user_agent=client.user_agent,
     )
