@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 
 from webinar.db import DB
 from webinar.presence.heartbeats import HeartbeatWriter
-from webinar.registration.fastpath import Contexts
+from webinar.registration.fastpath import Contexts, Writer
 from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
@@ -99,4 +99,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = make_templates()
     app.state.pages = PageCache(app.state.templates)
     app.state.event_contexts = Contexts()
+    app.state.registration_writer = Writer(app.state.db)
     return app

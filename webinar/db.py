@@ -83,9 +83,13 @@ class StatementPool:
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await self._take()
         try:
-            row = await conn.fetchrow(sql, *args)
+            rows = await conn.fetch(sql, *args)
         except BaseException as exc:
             if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, _BROKEN_CONNECTION):
                 self._give(conn)  # the server refused this statement; the connection is as good as before
@@ -93,7 +97,7 @@ class StatementPool:
                 self._close(conn)
             raise
         self._give(conn)
-        return row
+        return rows
 
     async def close(self) -> None:
         """Close the idle connections; those still running a statement are closed as they come back."""
@@ -254,6 +258,10 @@ class DB:
         """PostgreSQL only: one raw statement (atomic on its own) on a connection of the statement pool, for the hot
         paths that need one round trip and none of `databases`' per-task bookkeeping."""
         return await self.statements.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """PostgreSQL only: every row of one raw statement, as `fetchrow`."""
+        return await self.statements.fetch(sql, *args)
 
 
 def alembic_url(url: str) -> str:

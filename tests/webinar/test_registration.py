@@ -393,7 +393,7 @@ async def test_the_hot_path_registers_on_a_kept_copy_and_refuses_a_stale_one(app
         form = FormData({**person(email=email), "consent_version": str(ctx.consent.version)})
         data, errors = forms.parse(form, ctx.event, ctx.consent)
         assert data is not None, errors
-        return await fastpath.register(db, mailer, ctx, data, meta, limit)
+        return await fastpath.register(fastpath.Writer(db), mailer, ctx, data, meta, limit)
 
     assert await attempt("first@example.org") == fastpath.REGISTERED  # the copy's updated_at matches the row's
     assert await attempt("first@example.org") == fastpath.NOT_NEW

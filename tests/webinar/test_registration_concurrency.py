@@ -93,3 +93,50 @@ async def test_100_simultaneous_new_registrations_all_land_with_their_consents_a
     assert sorted((c["registration_id"], c["purpose"]) for c in consents) == sorted(
         (r["id"], p) for r in rows for p in ("processing", "marketing", "age")
     )
+
+
+async def test_30_simultaneous_registrations_from_one_address_let_20_through_and_refuse_10(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="one-address")
+    hidden = await open_form(client, "one-address")
+    responses = await asyncio.gather(
+        *(
+            client.post("/events/one-address/register", data={**person(email=f"n{i}@example.org"), **hidden})
+            for i in range(30)
+        )
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(303) == 20 and statuses.count(429) == 10
+    rows = await registration_rows(db)
+    assert len(rows) == 20
+    assert sorted(m["registration_id"] for m in await outbox_rows(db)) == sorted(r["id"] for r in rows)
+
+
+async def test_simultaneous_registrations_for_two_events_each_land_in_their_own(
+    app: Starlette, client: httpx.AsyncClient, create_event, db: DB, database_url: str
+) -> None:
+    ids = {slug: await create_event(slug=slug) for slug in ("morning", "evening")}
+    hidden = {slug: await open_form(client, slug) for slug in ids}
+    clients = _clients(app, client.cookies, 20)
+    try:
+        responses = await asyncio.gather(
+            *(
+                clients[i % 20].post(
+                    f"/events/{slug}/register", data={**person(email=f"both{i}@example.org"), **hidden[slug]}
+                )
+                for i in range(20)
+                for slug in ids
+            )
+        )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert [r.status_code for r in responses] == [303] * 40
+    rows = await registration_rows(db)  # the same 20 addresses at both events: 40 registrations
+    assert sorted((r["event_id"], r["email"]) for r in rows) == sorted(
+        (ids[slug], f"both{i}@example.org") for i in range(20) for slug in ids
+    )
+    outbox = {m["registration_id"]: m for m in await outbox_rows(db)}
+    assert all(outbox[r["id"]]["event_id"] == r["event_id"] for r in rows) and len(outbox) == 40
+    if database_url.startswith("postgresql"):  # group commit: fewer statements than registrations
+        assert app.state.registration_writer.groups.groups < 40

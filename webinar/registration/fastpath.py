@@ -7,7 +7,10 @@ to keep: an edited, purged or deleted event, or a new consent text, inserts noth
 per-address rate limit counted in the same transaction:
 
 - PostgreSQL: one statement (a chain of data-modifying CTEs) on a raw asyncpg connection: the count, the
-  check, the registration, its consents and its e-mail, atomically. One round trip per registration.
+  check, the registration, its consents and its e-mail, atomically. The registrations that arrive while one
+  statement runs go together in the next (`Writer`, group commit): one round trip for many registrations, and
+  PostgreSQL's per-statement and per-transaction work (and its lock on the event row for each foreign key check)
+  paid once for the group.
 - SQLite: holding the process's write lock, one hand-off to the connection's thread: BEGIN, the count, the
   check, the registration, its consents, its e-mail and COMMIT.
 
@@ -20,12 +23,13 @@ the caller falls back to `services.register`, which handles every case in one tr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -36,6 +40,7 @@ from webinar.clock import now
 from webinar.db import DB, dialect_name, sqlite_connection
 from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event, to_dataclass
+from webinar.groupwrite import GroupWriter
 from webinar.mail.outbox import new_message_id
 from webinar.registration import notifications
 from webinar.registration.forms import RegistrationData
@@ -60,41 +65,63 @@ LEFT JOIN LATERAL (
 WHERE e.slug = $1
 """
 
-# One statement, so one implicit transaction: the rate limit's count always; the registration, its consents and
-# its e-mail all or none, only while the event is as it was read ($22: updated_at, not purged) with the same
-# current consent text ($15), and the count is within the limit ($25).
-INSERT_SQL = f"""
-WITH hit AS ({pg_hit("$23", "$24")}), fresh AS (
-    SELECT max(ct.version) = $15 AS consent_current
+# The registrations of one group, as JSON rows (`Writer._write_group`), in one statement and so one transaction:
+# each row's rate-limit count always (keys in order, so two groups never wait on each other's keys crosswise); its
+# registration, consents and e-mail all or none, only while its count is within its limit and its event is as it
+# was read (updated_at, not purged) with the consent text the form showed. Returns, per row: its count, whether its
+# event was as read (fresh), and its new registration's id (NULL: an address already registered).
+GROUP_SQL = f"""
+WITH input AS (
+    SELECT * FROM json_to_recordset($1::json) AS i(
+        n int, event_id bigint, event_updated_at timestamptz, consent_version int, consent_id bigint,
+        consent_sha256 varchar, email varchar, email_normalised varchar, first_name varchar, last_name varchar,
+        job_title varchar, member_id varchar, organisation varchar, phone varchar, password_hash varchar,
+        search_text varchar, status varchar, marketing_opt_in boolean, token_version int, language varchar,
+        created_at timestamptz, updated_at timestamptz, ip varchar, user_agent varchar, purposes varchar[],
+        rate_key varchar, window_start timestamptz, most int, kind varchar, message_id varchar
+    )
+), hit AS ({pg_hit("SELECT rate_key, window_start, 1 FROM input ORDER BY rate_key")}), fresh AS (
+    SELECT e.id, e.updated_at, max(ct.version) AS consent_version
     FROM events e LEFT JOIN consent_texts ct ON ct.event_id = e.id
-    WHERE e.id = $1 AND e.updated_at = $22 AND e.purged_at IS NULL
+    WHERE e.id IN (SELECT event_id FROM input) AND e.purged_at IS NULL
     GROUP BY e.id
+), checked AS (
+    SELECT i.n, hit.hits, hit.hits <= i.most AS within, f.id IS NOT NULL AS fresh
+    FROM input i JOIN hit ON hit.key = i.rate_key
+    LEFT JOIN fresh f ON f.id = i.event_id AND f.updated_at = i.event_updated_at
+                     AND f.consent_version = i.consent_version
 ), reg AS (
     INSERT INTO registrations (event_id, email, email_normalised, first_name, last_name, job_title, member_id,
                                organisation, phone, password_hash, search_text, status, marketing_opt_in,
                                token_version, language, created_at, updated_at)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $16, $16
-    FROM fresh, hit
-    WHERE fresh.consent_current AND hit.hits <= $25
+    SELECT i.event_id, i.email, i.email_normalised, i.first_name, i.last_name, i.job_title, i.member_id,
+           i.organisation, i.phone, i.password_hash, i.search_text, i.status, i.marketing_opt_in, i.token_version,
+           i.language, i.created_at, i.updated_at
+    FROM input i JOIN checked c ON c.n = i.n
+    WHERE c.within AND c.fresh
+    ORDER BY i.n
     ON CONFLICT (event_id, email_normalised) DO NOTHING
-    RETURNING id
+    RETURNING id, event_id, email_normalised
+), landed AS (
+    SELECT reg.id, i.* FROM reg JOIN input i USING (event_id, email_normalised)
 ), consents AS (
     INSERT INTO consent_records (registration_id, event_id, purpose, action, consent_text_id, text_version,
                                  text_sha256, recorded_at, ip, user_agent)
-    SELECT reg.id, $1, p.purpose, 'given',
-           CASE WHEN p.purpose = 'processing' THEN $17::bigint END,
-           CASE WHEN p.purpose = 'processing' THEN $15::int END,
-           CASE WHEN p.purpose = 'processing' THEN $18::varchar END,
-           $16, $19, $20
-    FROM reg, unnest($21::varchar[]) WITH ORDINALITY AS p(purpose, n)
-    ORDER BY p.n
+    SELECT l.id, l.event_id, p.purpose, 'given',
+           CASE WHEN p.purpose = 'processing' THEN l.consent_id END,
+           CASE WHEN p.purpose = 'processing' THEN l.consent_version END,
+           CASE WHEN p.purpose = 'processing' THEN l.consent_sha256 END,
+           l.created_at, l.ip, l.user_agent
+    FROM landed l, unnest(l.purposes) WITH ORDINALITY AS p(purpose, k)
+    ORDER BY l.n, p.k
 ), mail AS (
     INSERT INTO outbox (event_id, registration_id, kind, to_address, subject, body_text, body_html, ics,
                         headers_json, message_id, status, attempts, created_at, next_attempt_at)
-    SELECT $1, reg.id, $26, $2, '', '', '', NULL, '{{}}', $27, 'queued', 0, $16, $16
-    FROM reg
+    SELECT l.event_id, l.id, l.kind, l.email, '', '', '', NULL, '{{}}', l.message_id, 'queued', 0, l.created_at,
+           l.created_at
+    FROM landed l
 )
-SELECT (SELECT hits FROM hit) AS hits, (SELECT consent_current FROM fresh) AS fresh, (SELECT id FROM reg) AS id
+SELECT c.n, c.hits, c.fresh, l.id FROM checked c LEFT JOIN landed l ON l.n = c.n
 """  # noqa: S608  # nosec B608 - only the rate limit's constant statement is put in; values are bound
 
 
@@ -184,8 +211,36 @@ def applies(event: Event, consent: ConsentText | None) -> bool:
     return event.capacity is None and consent is not None and event.purged_at is None
 
 
+class Written(NamedTuple):
+    """One row's outcome in its group: its rate-limit count, whether its event was as read, its registration's id."""
+
+    hits: int
+    fresh: bool
+    id: int | None
+
+
+class Writer:
+    """Writes the hot path's registrations: on PostgreSQL in groups (`GroupWriter`), so a rush costs one statement
+    per round trip, not one per registration; on SQLite one at a time, each in its one hand-off to the connection's
+    thread (the process's writes take turns there anyway)."""
+
+    def __init__(self, db: DB) -> None:
+        self.db = db
+        self.groups: GroupWriter[dict[str, Any], Written] = GroupWriter(self._write_group, _clashes)
+
+    async def _write_group(self, rows: list[dict[str, Any]]) -> list[Written]:
+        records = await self.db.fetch(GROUP_SQL, json.dumps([row | {"n": n} for n, row in enumerate(rows)]))
+        by_n = {r["n"]: Written(r["hits"], r["fresh"], r["id"]) for r in records}
+        return [by_n[n] for n in range(len(rows))]
+
+
+def _clashes(row: dict[str, Any]) -> tuple[Hashable, ...]:
+    """What two rows of one group may not share: the rate limit's key (one count each), the address at the event."""
+    return ("rate", row["rate_key"]), ("address", row["event_id"], row["email_normalised"])
+
+
 async def register(
-    db: DB,
+    writer: Writer,
     mailer: Mailer,
     ctx: EventContext,
     data: RegistrationData,
@@ -202,24 +257,24 @@ async def register(
     values = registration_values(event, data, password_hash, language or event.language, at)
     consents = consent_values(0, event.id, consent, data, meta, at)  # the id is filled in by the insert
     kind = notifications.first_kind(values["status"])
-    if db.is_sqlite:
+    if writer.db.is_sqlite:
         mail = notifications.queued_row(mailer.settings, kind, event.id, 0, data.email)
         work = partial(_register_in_thread, event, data.consent_version, values, consents, mail, limit, at)
-        async with db.connection() as conn:
+        async with writer.db.connection() as conn:
             hits, outcome = await sqlite_connection(conn).run_sync(work, writes=True)
     else:
-        v, processing = values, consents[0]
-        row = await db.fetchrow(
-            INSERT_SQL,
-            event.id, v["email"], v["email_normalised"], v["first_name"], v["last_name"], v["job_title"],
-            v["member_id"], v["organisation"], v["phone"], password_hash, v["search_text"], v["status"],
-            v["marketing_opt_in"], v["language"], data.consent_version, at, consent.id, consent.sha256,
-            processing["ip"], processing["user_agent"], [c["purpose"] for c in consents], event.updated_at,
-            limit.stored_key, limit.window_start(at), limit.most, kind, new_message_id(mailer.settings.mail_from),
-        )  # fmt: skip
-        assert row is not None
-        hits = row["hits"]
-        outcome = REGISTERED if row["id"] is not None else STALE if not row["fresh"] else NOT_NEW
+        processing = consents[0]
+        row = values | {
+            "created_at": at.isoformat(), "updated_at": at.isoformat(),
+            "event_updated_at": event.updated_at.isoformat(), "consent_version": data.consent_version,
+            "consent_id": consent.id, "consent_sha256": consent.sha256, "ip": processing["ip"],
+            "user_agent": processing["user_agent"], "purposes": [c["purpose"] for c in consents],
+            "rate_key": limit.stored_key, "window_start": limit.window_start(at).isoformat(), "most": limit.most,
+            "kind": kind, "message_id": new_message_id(mailer.settings.mail_from),
+        }  # fmt: skip
+        written = await writer.groups.submit(row)
+        hits = written.hits
+        outcome = REGISTERED if written.id is not None else STALE if not written.fresh else NOT_NEW
     limit.check(hits, at)
     return outcome
 

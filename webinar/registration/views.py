@@ -90,7 +90,8 @@ async def register(request: Request) -> Response:
         assert ctx.consent is not None
         data, _errors = forms.parse(form, event, ctx.consent)
         if data is not None:
-            outcome = await fastpath.register(db, mailer(request), ctx, data, meta, limit, language)
+            writer = request.app.state.registration_writer
+            outcome = await fastpath.register(writer, mailer(request), ctx, data, meta, limit, language)
             if outcome == fastpath.REGISTERED:
                 return done
             counted = True  # a duplicate address or a changed event: the general path below knows what to do

@@ -20,19 +20,19 @@ _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 KEY_LENGTH = 200
 
 
-def pg_hit(key: str, window_start: str) -> str:
-    """The PostgreSQL statement counting one attempt, given the placeholders of its two values (it is also a
-    CTE of the registration's single statement, registration/fastpath.py)."""
+def pg_hit(rows: str) -> str:
+    """The PostgreSQL statement counting one attempt per row of `rows` (key, window start, 1), returning each new
+    count with its key (it is also a CTE of the registrations' group statement, registration/fastpath.py)."""
     return f"""
-INSERT INTO rate_limits (key, window_start, hits) VALUES ({key}, {window_start}, 1)
+INSERT INTO rate_limits (key, window_start, hits) {rows}
 ON CONFLICT (key) DO UPDATE
-    SET hits = CASE WHEN rate_limits.window_start = {window_start} THEN rate_limits.hits + 1 ELSE 1 END,
-        window_start = {window_start}
-RETURNING hits
-"""  # noqa: S608  # nosec B608 - only the caller's placeholders are put in; values are bound
+    SET hits = CASE WHEN rate_limits.window_start = EXCLUDED.window_start THEN rate_limits.hits + 1 ELSE 1 END,
+        window_start = EXCLUDED.window_start
+RETURNING hits, key
+"""  # noqa: S608  # nosec B608 - only the caller's constant rows clause is put in; values are bound
 
 
-PG_HIT = pg_hit("$1", "$2")
+PG_HIT = pg_hit("VALUES ($1, $2, 1)")
 
 
 _WINDOW_START = sa.bindparam("window_start", type_=UTCDateTime)
