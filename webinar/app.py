@@ -14,6 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from webinar.access.queries import JoinStarts
 from webinar.db import DB
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.registration.fastpath import Contexts, Writer
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.pages = PageCache(app.state.templates)
     app.state.event_contexts = Contexts()
     app.state.registration_writer = Writer(app.state.db)
+    app.state.join_starts = JoinStarts(app.state.db)
     return app

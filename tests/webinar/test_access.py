@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
+import httpx
 import sqlalchemy as sa
 
 from tests.conftest import csrf_for, csrf_from
@@ -116,6 +118,37 @@ async def test_erased_and_refused_registrations_cannot_join(client, db, settings
         assert response.status_code == 403
         assert "not approved" in response.text
         assert await attendee_sessions(db, reg) == []
+
+
+async def test_simultaneous_join_links_each_start_their_own_session_and_refused_ones_none(
+    app, db, settings, create_event, create_registration
+) -> None:
+    event = await load_event(db, await create_event(**on_now()))
+    other = await load_event(db, await create_event(**on_now(slug="other-event")))
+    approved = [await create_registration(event.id) for _ in range(20)]
+    erased = await create_registration(event.id, erased_at=now())
+    rejected = await create_registration(event.id, status="rejected")
+    foreign = await create_registration(other.id)
+    links = [join_path(settings, event, reg) for reg in [*approved, erased, rejected, foreign]]
+    browsers = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000 + i)), base_url="http://t")
+        for i in range(len(links))
+    ]
+    try:
+        responses = await asyncio.gather(*(b.get(link) for b, link in zip(browsers, links, strict=True)))
+        assert [r.status_code for r in responses] == [303] * 20 + [400, 403, 400]
+        pages = await asyncio.gather(*(b.get(f"/events/{event.slug}/watch") for b in browsers[:20]))
+    finally:
+        await asyncio.gather(*(b.aclose() for b in browsers))
+    assert all(p.status_code == 200 and '<video id="stream"' in p.text for p in pages)
+    assert len({r.cookies[COOKIE_NAME] for r in responses[:20]}) == 20
+    for reg in approved:
+        [row] = await attendee_sessions(db, reg)
+        assert row["event_id"] == event.id
+    for reg in (erased, rejected, foreign):
+        assert await attendee_sessions(db, reg) == []
+    if not db.is_sqlite:  # the join links of the moment share statements (queries.JoinStarts)
+        assert app.state.join_starts.groups.groups < 23
 
 
 async def test_pending_registration_sees_that_approval_is_awaited(

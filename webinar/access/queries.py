@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
+from sqlalchemy.dialects import postgresql
 
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB
 from webinar.dbbackends import Prepared
 from webinar.events.queries import JOIN_LINKS_LAST, Event, to_dataclass
+from webinar.groupwrite import GroupWriter
 from webinar.tables import BigId, UTCDateTime, events, registrations, web_sessions
 from webinar.text import normalise_email
 
@@ -83,19 +86,40 @@ _EVENT_AND_REGISTRATION = Prepared(_EVENT_AND_REGISTRATION_SELECT)
 
 
 def _join_and_start() -> Any:
-    """PostgreSQL: the join link's read and, when the link may log in, its new attendee session, in one statement.
-    The session ends at `expires_at` or when the event's join links expire, whichever is first."""
-    found = _EVENT_AND_REGISTRATION_SELECT.cte("found")
-    at = sa.bindparam("at", type_=UTCDateTime)
+    """PostgreSQL: the reads of a group of join links (JSON rows: `JoinStarts`) and, for each that may log in, its new
+    attendee session, in one statement. A session ends at its `expires_at` or when the event's join links expire,
+    whichever is first. One row per join link whose event exists, with its `n` and whether its session started."""
+    when = sa.DateTime(timezone=True)
+    rows = (
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.String), postgresql.JSON))
+        .table_valued(
+            sa.column("n", sa.Integer), sa.column("slug", sa.String), sa.column("registration_id", sa.BigInteger),
+            sa.column("token_version", sa.Integer), sa.column("id_hash", sa.String), sa.column("at", when),
+            sa.column("expires_at", when), sa.column("ip", sa.String), sa.column("user_agent", sa.String),
+        )
+        .render_derived(name="i", with_types=True)
+    )  # fmt: skip
+    new = (rows.c.id_hash, rows.c.at, rows.c.expires_at, rows.c.ip, rows.c.user_agent)
+    found = (
+        sa.select(rows.c.n, *(c.label(f"new_{c.name}") for c in new), events, *_ATTENDEE,
+                  _join_refusal(rows.c.token_version).label("refusal"))
+        .select_from(
+            rows.join(events, events.c.slug == rows.c.slug)
+            .outerjoin(registrations, registrations.c.id == rows.c.registration_id)
+        )
+        .cte("found")
+    )  # fmt: skip
     columns = ("id_hash", "kind", "registration_id", "event_id", "created_at", "last_seen_at", "expires_at", "ip",
                "user_agent")  # fmt: skip
     session = sa.select(
-        sa.bindparam("id_hash"), sa.literal("attendee"), found.c.attendee_id, found.c.id, at, at,
-        sa.func.least(sa.bindparam("expires_at", type_=UTCDateTime), found.c.ends_at + sa.literal(JOIN_LINKS_LAST)),
-        sa.bindparam("ip"), sa.bindparam("user_agent"),
+        found.c.new_id_hash, sa.literal("attendee"), found.c.attendee_id, found.c.id, found.c.new_at, found.c.new_at,
+        sa.func.least(found.c.new_expires_at, found.c.ends_at + sa.literal(JOIN_LINKS_LAST)),
+        found.c.new_ip, found.c.new_user_agent,
     ).where(found.c.refusal.is_(None), found.c.purged_at.is_(None))  # fmt: skip
     started = web_sessions.insert().from_select(columns, session).returning(web_sessions.c.id_hash).cte("started")
-    return sa.select(found, sa.exists(sa.select(started.c.id_hash)).label("started"))
+    return sa.select(found, started.c.id_hash.is_not(None).label("started")).select_from(
+        found.outerjoin(started, started.c.id_hash == found.c.new_id_hash)
+    )
 
 
 _JOIN_AND_START = Prepared(_join_and_start())
@@ -188,15 +212,30 @@ async def event_and_registration(db: DB, slug: str, registration_id: int | None,
     return _join_read(row) if row else None
 
 
-async def join_and_start(
-    db: DB, slug: str, registration_id: int, token_version: int, session: sessions.NewSession
-) -> JoinRead | None:
-    """PostgreSQL only: `event_and_registration`, and `session` stored for the registration when the link may log
-    in and the event is not purged, in one statement (atomic on its own)."""
-    values = {"slug": slug, "registration_id": registration_id, "token_version": token_version}
-    values |= {k: session.row[k] for k in ("id_hash", "expires_at", "ip", "user_agent")}
-    row = await db.one(_JOIN_AND_START, values | {"at": session.row["created_at"]})
-    return _join_read(row, row["started"]) if row else None
+class JoinStarts:
+    """PostgreSQL: join links served in groups (`GroupWriter`): the join links that arrive while one group's statement
+    runs are read, and their sessions started, by the next one, so a join rush costs one statement per round trip."""
+
+    def __init__(self, db: DB) -> None:
+        self.db = db
+        self.groups: GroupWriter[dict[str, Any], JoinRead | None] = GroupWriter(self._write_group, lambda _row: ())
+
+    async def join_and_start(
+        self, slug: str, registration_id: int, token_version: int, session: sessions.NewSession
+    ) -> JoinRead | None:
+        """`event_and_registration`, and `session` stored for the registration when the link may log in and the
+        event is not purged, atomically."""
+        new = session.row
+        return await self.groups.submit(
+            {"slug": slug, "registration_id": registration_id, "token_version": token_version,
+             "id_hash": new["id_hash"], "at": new["created_at"].isoformat(),
+             "expires_at": new["expires_at"].isoformat(), "ip": new["ip"], "user_agent": new["user_agent"]}
+        )  # fmt: skip
+
+    async def _write_group(self, rows: list[dict[str, Any]]) -> list[JoinRead | None]:
+        sql, args = _JOIN_AND_START.postgres({"rows": json.dumps([row | {"n": n} for n, row in enumerate(rows)])})
+        by_n = {row["n"]: _join_read(row, row["started"]) for row in await self.db.fetch(sql, *args)}
+        return [by_n.get(n) for n in range(len(rows))]
 
 
 async def event_and_viewer(

@@ -46,17 +46,19 @@ class Client:
 
 
 async def join(
-    db: DB, settings: Settings, slug: str, token: str, client: Client
+    starts: queries.JoinStarts, settings: Settings, slug: str, token: str, client: Client
 ) -> tuple[Event, str | JoinRefusal] | None:
     """Log in with a join link: the event (None when there is no such event) and a new attendee session (the
-    browser's old one revoked), or why not. One statement on PostgreSQL when the browser had no session."""
+    browser's old one revoked), or why not. On PostgreSQL, when the browser had no session, one statement, with
+    the other join links of the moment (`queries.JoinStarts`)."""
+    db = starts.db
     claims = read_token(str(settings.secret_key), JOIN, token, now())
     session = None
     if claims is None:
         found = await queries.event_and_registration(db, slug, None, 0)
     elif client.old_sid is None and not db.is_sqlite:
         session = _session(settings, client)
-        found = await queries.join_and_start(db, slug, claims.registration_id, claims.token_version, session)
+        found = await starts.join_and_start(slug, claims.registration_id, claims.token_version, session)
     else:
         found = await queries.event_and_registration(db, slug, claims.registration_id, claims.token_version)
     if found is None or found.event.purged_at is not None:
@@ -86,7 +88,7 @@ def _session(
 ) -> sessions.NewSession:
     """A new attendee session for this browser: for this attendee of this event, ending when its join links
     expire if that is before the longest a session lasts; without them, the join link's one statement fills in
-    the registration, the event and that end (queries.join_and_start)."""
+    the registration, the event and that end (queries.JoinStarts)."""
     return sessions.new(
         kind="attendee",
         registration_id=attendee.id if attendee else None,

@@ -35,7 +35,8 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
 async def join(request: Request) -> Response:
     """`GET /events/{slug}/join/{token}`: log in with the personal link, or say clearly why not."""
     app, params = request.app, request.path_params
-    found = await services.join(app.state.db, app.state.settings, params["slug"], params["token"], _client(request))
+    starts, settings = app.state.join_starts, app.state.settings
+    found = await services.join(starts, settings, params["slug"], params["token"], _client(request))
     if found is None:
         raise HTTPException(404)
     event, result = shown(request, found[0]), found[1]
