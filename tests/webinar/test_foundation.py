@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 
 import httpx
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import csrf_for
+from webinar.app import create_app
 from webinar.db import alembic_url
+from webinar.settings import Settings
 from webinar.tables import metadata
+from webinar.web.cookies import set_cookie_value
 
 
 async def test_migrations_give_exactly_the_tables_metadata(database_url: str) -> None:
@@ -64,6 +70,27 @@ async def test_security_headers_on_every_page(client: httpx.AsyncClient) -> None
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "same-origin"
     assert "strict-transport-security" not in response.headers
+
+
+@pytest.mark.parametrize("https_only", [False, True], ids=["http", "https-only"])
+async def test_the_session_and_language_cookies_are_http_only_same_site_and_secure_when_https_only(
+    settings: Settings, create_event, https_only: bool
+) -> None:
+    await create_event(slug="cookies")
+    app = create_app(dataclasses.replace(settings, https_only=https_only))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+            page = await http.get("/events/cookies?lang=ro")
+    secure = "; Secure" if https_only else ""
+    session, language = sorted(page.headers.get_list("set-cookie"), reverse=True)
+    assert re.fullmatch(rf"webinar_session=[\w.-]+; HttpOnly; Max-Age=2592000; Path=/; SameSite=Lax{secure}", session)
+    assert language == f"webinar_lang=ro; HttpOnly; Max-Age=31536000; Path=/; SameSite=Lax{secure}"
+
+
+def test_a_cookie_value_that_would_need_quoting_is_refused() -> None:
+    with pytest.raises(ValueError, match="cookie-safe"):
+        set_cookie_value("webinar_lang", 'ro"; Domain=evil.example', 60, False)
 
 
 async def test_ten_megabyte_body_is_refused_at_once(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
+import re
 
 from itsdangerous import BadSignature, Signer
 from starlette.datastructures import MutableHeaders
@@ -28,7 +28,7 @@ class SessionCookieMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["sid"] = self._read(HTTPConnection(scope).cookies.get(COOKIE_NAME))
+        state["sid"] = self._read(request_cookies(scope).get(COOKIE_NAME))
         state["sid_changed"] = False
 
         async def send_with_cookie(message: Message) -> None:
@@ -49,16 +49,28 @@ class SessionCookieMiddleware:
             return None
 
     def _cookie(self, sid: str | None) -> str:
-        cookie: SimpleCookie = SimpleCookie()
-        cookie[COOKIE_NAME] = self.signer.sign(sid).decode() if sid else ""
-        morsel = cookie[COOKIE_NAME]
-        morsel["path"] = "/"
-        morsel["httponly"] = True
-        morsel["samesite"] = "Lax"
-        morsel["max-age"] = MAX_AGE if sid else 0
-        if self.https_only:
-            morsel["secure"] = True
-        return morsel.OutputString()
+        value = self.signer.sign(sid).decode() if sid else ""
+        return set_cookie_value(COOKIE_NAME, value, MAX_AGE if sid else 0, self.https_only)
+
+
+def set_cookie_value(name: str, value: str, max_age: int, secure: bool) -> str:
+    """A Set-Cookie value for the whole site, HttpOnly and SameSite=Lax. `value` must be a cookie-safe token (our
+    signed ids and language codes are: letters, digits, '-', '_' and '.'), so nothing is quoted."""
+    if not _COOKIE_SAFE.fullmatch(value):
+        raise ValueError(f"not a cookie-safe value: {value!r}")
+    return f"{name}={value}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=Lax" + ("; Secure" if secure else "")
+
+
+_COOKIE_SAFE = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def request_cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies, parsed once per request (each middleware that reads them shares the result)."""
+    state = scope.setdefault("state", {})
+    cookies: dict[str, str] | None = state.get("cookies")
+    if cookies is None:
+        cookies = state["cookies"] = HTTPConnection(scope).cookies
+    return cookies
 
 
 def current_sid(conn: HTTPConnection) -> str | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webinar import i18n
+from webinar.web.cookies import request_cookies, set_cookie_value
 
 COOKIE_NAME = "webinar_lang"
 _CHOSEN = "chosen_language"  # where the middleware keeps the visitor's explicit choice for the request
@@ -62,16 +61,7 @@ def switcher_links(conn: HTTPConnection) -> list[dict[str, str | bool]]:
 
 def cookie_header(language: str, https_only: bool) -> str:
     """The Set-Cookie value remembering a language for a year (HttpOnly, SameSite=Lax)."""
-    cookie: SimpleCookie = SimpleCookie()
-    cookie[COOKIE_NAME] = language
-    morsel = cookie[COOKIE_NAME]
-    morsel["path"] = "/"
-    morsel["httponly"] = True
-    morsel["samesite"] = "Lax"
-    morsel["max-age"] = MAX_AGE
-    if https_only:
-        morsel["secure"] = True
-    return morsel.OutputString()
+    return set_cookie_value(COOKIE_NAME, language, MAX_AGE, https_only)
 
 
 class LanguageMiddleware:
@@ -91,7 +81,7 @@ class LanguageMiddleware:
             return
         conn = HTTPConnection(scope)
         explicit = _known(conn.query_params.get(QUERY_PARAM))
-        remembered = conn.cookies.get(COOKIE_NAME)
+        remembered = request_cookies(scope).get(COOKIE_NAME)
         scope.setdefault("state", {})[_CHOSEN] = explicit or _known(remembered)
         with i18n.use(pick_language(conn)):
 
@@ -100,8 +90,7 @@ class LanguageMiddleware:
                     headers = MutableHeaders(scope=message)
                     if headers.get("content-type", "").startswith("text/html"):
                         # The same URL answers in another language for another browser or choice: tell caches.
-                        headers.add_vary_header("Accept-Language")
-                        headers.add_vary_header("Cookie")
+                        headers.add_vary_header("Accept-Language, Cookie")
                     if explicit and explicit != remembered:
                         headers.append("Set-Cookie", cookie_header(explicit, self.https_only))
                 await send(message)
