@@ -69,7 +69,9 @@ WHERE e.slug = $1
 # each row's rate-limit count always (keys in order, so two groups never wait on each other's keys crosswise); its
 # registration, consents and e-mail all or none, only while its count is within its limit and its event is as it
 # was read (updated_at, not purged) with the consent text the form showed. Returns, per row: its count, whether its
-# event was as read (fresh), and its new registration's id (NULL: an address already registered).
+# event was as read (fresh), and its new registration's id (NULL: an address already registered). Two processes'
+# groups holding the same two new addresses in opposite orders would deadlock; PostgreSQL ends one of them, and its
+# rows are then written one by one (GroupWriter), so it costs time, never a registration.
 GROUP_SQL = f"""
 WITH input AS (
     SELECT * FROM json_to_recordset($1::json) AS i(
