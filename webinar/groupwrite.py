@@ -24,7 +24,8 @@ class GroupWriter(Generic[Item, Result]):
     `write` takes a list of items and returns their results in the same order, in one atomic statement. Two items
     whose `keys` share a value (the same row to count or insert) never go in the same group: the later one waits for
     the next. A group that fails is not retried as a group: each of its items is written on its own by the request
-    that submitted it, so one bad item fails only its own request.
+    that submitted it, so one bad item fails only its own request; but a failure of one of the `whole_group` types
+    (the database is unreachable) says nothing about the items, and every request of the group gets it at once.
     """
 
     def __init__(
@@ -32,8 +33,9 @@ class GroupWriter(Generic[Item, Result]):
         write: Callable[[list[Item]], Awaitable[list[Result]]],
         keys: Callable[[Item], Iterable[Hashable]],
         most: int = 100,
+        whole_group: tuple[type[Exception], ...] = (),
     ) -> None:
-        self._write, self._keys, self.most = write, keys, most
+        self._write, self._keys, self.most, self.whole_group = write, keys, most, whole_group
         self._queue: deque[tuple[Item, asyncio.Future[object]]] = deque()
         self._writing: asyncio.Task[None] | None = None
         self.groups = 0  # groups written so far (each one statement), for tests and the curious
@@ -77,6 +79,12 @@ class GroupWriter(Generic[Item, Result]):
                 try:
                     results: list[object] = list(await self._write([item for item, _ in group]))
                     self.groups += 1
+                except self.whole_group as exc:
+                    for _item, waiter in group:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    group = []
+                    continue
                 except Exception:
                     log.warning("a group of %d could not be written together; each is written alone", len(group))
                     results = [_ALONE] * len(group)

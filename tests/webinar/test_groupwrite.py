@@ -90,3 +90,21 @@ async def test_writing_starts_again_after_a_quiet_moment() -> None:
     await asyncio.sleep(0.02)
     assert await writer.submit("a:2") == "A:2"
     assert recorder.groups == [["a:1"], ["a:2"]]
+
+
+class Unreachable(ConnectionError):
+    """What a write raises when the database cannot be reached: nothing to do with any one item."""
+
+
+async def test_a_failure_of_the_whole_group_reaches_every_request_without_writing_alone() -> None:
+    calls: list[list[str]] = []
+
+    async def write(items: list[str]) -> list[str]:
+        calls.append(list(items))
+        await asyncio.sleep(0.01)
+        raise Unreachable("connection refused")
+
+    writer = GroupWriter(write, _key, whole_group=(Unreachable,))
+    outcomes = await asyncio.gather(*(writer.submit(f"{ip}:x") for ip in "abc"), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [Unreachable] * 3
+    assert calls == [["a:x", "b:x", "c:x"]]  # one try for the group, none alone

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from webinar.accounts import sessions
 from webinar.clock import now
-from webinar.db import DB
+from webinar.db import DB, DatabaseUnavailable
 from webinar.dbbackends import Prepared
 from webinar.events.queries import JOIN_LINKS_LAST, Event, to_dataclass
 from webinar.groupwrite import GroupWriter
@@ -218,7 +218,9 @@ class JoinStarts:
 
     def __init__(self, db: DB) -> None:
         self.db = db
-        self.groups: GroupWriter[dict[str, Any], JoinRead | None] = GroupWriter(self._write_group, lambda _row: ())
+        self.groups: GroupWriter[dict[str, Any], JoinRead | None] = GroupWriter(
+            self._write_group, lambda _row: (), whole_group=(DatabaseUnavailable,)
+        )
 
     async def join_and_start(
         self, slug: str, registration_id: int, token_version: int, session: sessions.NewSession

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.db import DB, dialect_name, sqlite_connection
+from webinar.db import DB, DatabaseUnavailable, dialect_name, sqlite_connection
 from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event, to_dataclass
 from webinar.groupwrite import GroupWriter
@@ -228,7 +228,9 @@ class Writer:
 
     def __init__(self, db: DB) -> None:
         self.db = db
-        self.groups: GroupWriter[dict[str, Any], Written] = GroupWriter(self._write_group, _clashes)
+        self.groups: GroupWriter[dict[str, Any], Written] = GroupWriter(
+            self._write_group, _clashes, whole_group=(DatabaseUnavailable,)
+        )
 
     async def _write_group(self, rows: list[dict[str, Any]]) -> list[Written]:
         records = await self.db.fetch(GROUP_SQL, json.dumps([row | {"n": n} for n, row in enumerate(rows)]))
