@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from webinar.db import DB
+from webinar.groupwrite import GroupWriter
 from webinar.presence import services
+
+# Thousands of viewers may beat within one round trip; a group is one UPDATE over `= ANY(array)`, however large.
+MOST_PER_GROUP = 50_000
 
 
 class HeartbeatWriter:
-    """Group commit for heartbeats: each caller still waits for its own row to be written (and learns whether its
-    session is still open), but thousands of viewers cost one statement per database round trip, not one each."""
+    """Group commit for heartbeats (`GroupWriter`): each caller still waits for its own row to be written (and learns
+    whether its session is still open), but thousands of viewers cost one statement per database round trip, not
+    one each. A failed write fails every heartbeat of its group (each channel logs and closes)."""
 
     def __init__(self, db: DB, idle: dt.timedelta) -> None:
         self.db, self.idle = db, idle
-        self.pending: dict[int, list[asyncio.Future[bool]]] = {}
-        self.writing: asyncio.Task[None] | None = None
+        self.groups: GroupWriter[int, bool] = GroupWriter(
+            self._write_group, lambda session_id: (session_id,), MOST_PER_GROUP, whole_group=(Exception,)
+        )
 
     async def beat(self, session_id: int) -> bool:
         """Record one heartbeat; False when the session was closed or its web session ended."""
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.pending.setdefault(session_id, []).append(waiter)
-        if self.writing is None or self.writing.done():
-            self.writing = asyncio.create_task(self._write())
-        return await waiter
+        return await self.groups.submit(session_id)
 
-    async def _write(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, {}
-            try:
-                alive = await services.heartbeats(self.db, list(batch), self.idle)
-            except Exception as exc:  # every waiter of this group sees the failure (its channel logs and closes)
-                for waiters in batch.values():
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
-                continue
-            for session_id, waiters in batch.items():
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(session_id in alive)
+    async def _write_group(self, session_ids: list[int]) -> list[bool]:
+        alive = await services.heartbeats(self.db, session_ids, self.idle)
+        return [session_id in alive for session_id in session_ids]
