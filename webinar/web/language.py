@@ -29,7 +29,7 @@ def chosen_language(conn: HTTPConnection) -> str | None:
     if _CHOSEN in state:
         chosen: str | None = state[_CHOSEN]
         return chosen
-    return _known(conn.query_params.get(QUERY_PARAM)) or _known(conn.cookies.get(COOKIE_NAME))
+    return _known(conn.query_params.get(QUERY_PARAM)) or _known(request_cookies(conn.scope).get(COOKIE_NAME))
 
 
 def pick_language(conn: HTTPConnection, event_language: str | None = None) -> str:
