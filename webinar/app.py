@@ -17,7 +17,8 @@ from starlette.middleware import Middleware
 from webinar.access.queries import JoinStarts
 from webinar.db import DB
 from webinar.presence.heartbeats import HeartbeatWriter
-from webinar.registration.fastpath import Contexts, Writer
+from webinar.registration.notifications import Mailer
+from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
@@ -99,7 +100,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.heartbeats = HeartbeatWriter(app.state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     app.state.templates = make_templates()
     app.state.pages = PageCache(app.state.templates)
-    app.state.event_contexts = Contexts()
-    app.state.registration_writer = Writer(app.state.db)
+    app.state.registrar = Registrar(app.state.db, Mailer(settings, app.state.templates.env))
     app.state.join_starts = JoinStarts(app.state.db)
     return app

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -66,7 +67,7 @@ _BROKEN_CONNECTION = (
 
 
 class StatementPool:
-    """PostgreSQL connections for single statements (`DB.fetchrow`: the registration, the join link, the stream page).
+    """PostgreSQL connections for single statements (`DB.one`, `DB.all`: registration, join link, stream page).
 
     asyncpg's pool gives a connection back through a new task, a timer and a reset callback, which cost more client
     CPU than the statement itself; a statement that is atomic on its own needs none of that. A connection is taken
@@ -236,14 +237,23 @@ class DB:
             yield conn
 
     async def one(self, query: Prepared, values: dict[str, Any]) -> Any:
-        """Run one prepared statement that returns rows (atomic on its own) and return its first row or None: on
-        PostgreSQL straight through asyncpg's pool (one round trip), on SQLite through `databases`. Rows of
-        either are read by column name."""
+        """Run one prepared statement (atomic on its own) and return its first row or None: on PostgreSQL straight
+        through the statement pool (one round trip, none of `databases`' per-task bookkeeping), on SQLite through
+        `databases`. Rows of either are read by column name."""
+        rows = await self.all(query, values, first=True)
+        return rows[0] if rows else None
+
+    async def all(self, query: Prepared, values: dict[str, Any], first: bool = False) -> list[Any]:
+        """Every row of one prepared statement (atomic on its own), as `one`."""
         if self.is_sqlite:
             async with self.connection() as conn:
-                return await conn.fetch_one(query.statement(values))
+                statement = query.statement(values)
+                if first:
+                    row = await conn.fetch_one(statement)
+                    return [row] if row is not None else []
+                return list(await conn.fetch_all(statement))
         sql, args = query.postgres(values)
-        return await self.fetchrow(sql, *args)
+        return await self.statements.fetch(sql, *args)
 
     async def run(self, query: Prepared, values: dict[str, Any]) -> None:
         """Run one prepared statement that returns nothing (atomic on its own), as `one` does."""
@@ -252,16 +262,29 @@ class DB:
                 await conn.execute(query.statement(values))
         else:
             sql, args = query.postgres(values)
-            await self.fetchrow(sql, *args)
+            await self.statements.fetch(sql, *args)
 
-    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        """PostgreSQL only: one raw statement (atomic on its own) on a connection of the statement pool, for the hot
-        paths that need one round trip and none of `databases`' per-task bookkeeping."""
-        return await self.statements.fetchrow(sql, *args)
+    async def in_one_trip(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite only: `work(connection)` as one transaction in one hand-off to a connection's thread, holding the
+        process's write lock: several statements for the price of one (the embedded hot path)."""
+        assert self.is_sqlite
+        async with self.connection() as conn:
+            return await sqlite_connection(conn).run_sync(partial(_immediately, work), writes=True)
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        """PostgreSQL only: every row of one raw statement, as `fetchrow`."""
-        return await self.statements.fetch(sql, *args)
+
+T = TypeVar("T")
+
+
+def _immediately(work: Callable[[sqlite3.Connection], T], raw: sqlite3.Connection) -> T:
+    """`work` between BEGIN IMMEDIATE and COMMIT (ROLLBACK when it raises)."""
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(raw)
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    raw.execute("COMMIT")
+    return result
 
 
 def alembic_url(url: str) -> str:
@@ -274,8 +297,9 @@ def alembic_url(url: str) -> str:
     return url
 
 
-def dialect_name(conn: Connection) -> str:
-    """'sqlite' or 'postgresql' for a connection (databases has no public accessor for it)."""
+def engine(conn: Connection) -> str:
+    """'sqlite' or 'postgresql' for a connection. `databases` (pinned <0.10 in pyproject.toml) has no public
+    accessor for it; every test on both engines goes through here."""
     name: str = conn._backend._dialect.name  # type: ignore[attr-defined]
     return name
 
@@ -288,14 +312,14 @@ def sqlite_connection(conn: Connection) -> PooledSQLiteConnection:
 def among(conn: Connection, column: Any, values: Collection[Any]) -> Any:
     """`column IN values`, as a statement that is the same whatever the number of values: `= ANY(array)` on
     PostgreSQL (compiled once, prepared once), `IN (…)` on SQLite (which has no arrays)."""
-    if dialect_name(conn) == "sqlite":
+    if engine(conn) == "sqlite":
         return column.in_(list(values))
     return column == sa.any_(sa.literal(list(values), type_=postgresql.ARRAY(column.type)))
 
 
 def insert_for(conn: Connection, table: Any) -> Any:
     """A dialect-specific INSERT (with `on_conflict_do_…`) for the connection's engine."""
-    if dialect_name(conn) == "sqlite":
+    if engine(conn) == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table)

@@ -53,6 +53,8 @@ def _created() -> sa.Column[Any]:
 
 FIELD_MODES = ("required", "optional", "hidden")
 STATUSES = ("pending", "approved", "rejected", "cancelled")
+# The statuses that take one of an event's seats (its capacity): the rule, once, for every count of seats.
+HOLDS_SEAT = ("approved", "pending")
 
 organisations = sa.Table(
     "organisations",
@@ -166,7 +168,7 @@ registrations = sa.Table(
     sa.Column("decided_at", UTCDateTime, nullable=True),
     sa.Column("decided_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
     sa.Column("erased_at", UTCDateTime, nullable=True),
-    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'cancelled')", name="status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
     sa.UniqueConstraint("event_id", "email_normalised", name="uq_registrations_event_email"),
 )
 sa.Index("ix_registrations_event_status", registrations.c.event_id, registrations.c.status)

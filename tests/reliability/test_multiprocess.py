@@ -13,7 +13,7 @@ from tests.reliability.conftest import FlakySMTP, Platform, eventually
 from tests.reliability.helpers import email_of, outbox_by_registration, register_burst, registered_emails
 from tests.webinar.regutil import open_form, person
 from webinar.db import DB
-from webinar.registration.views import RATE_LIMIT
+from webinar.registration.services import RATE_LIMIT
 
 
 async def test_hundred_registrations_over_two_servers_and_a_worker(

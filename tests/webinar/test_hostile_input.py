@@ -274,7 +274,7 @@ async def test_tokens_of_the_wrong_purpose_or_shape_do_not_let_anyone_in(
 async def test_spoofed_forwarded_for_is_ignored_without_a_trusted_proxy(
     client: httpx.AsyncClient, create_event: Callable[..., Awaitable[int]], db: DB
 ) -> None:
-    from webinar.registration.views import RATE_LIMIT
+    from webinar.registration.services import RATE_LIMIT
 
     await create_event(slug="xff", **FIELDS)
     hidden = await open_form(client, "xff")

@@ -308,7 +308,7 @@ async def test_search_text_is_stored_for_accent_free_search(client: httpx.AsyncC
     assert text == "ioana muresan ioana@example.org"
 
 
-# The hot path keeps each event's context for a while (registration/fastpath.py, `Contexts`): each test below
+# The hot path keeps each event's context for a while (registration/batch.py, `Contexts`): each test below
 # registers once so that the copy is kept, changes the event behind it, and checks nothing is stored on the copy.
 
 
@@ -376,28 +376,28 @@ async def test_each_post_counts_once_against_the_rate_limit(client: httpx.AsyncC
 async def test_the_hot_path_registers_on_a_kept_copy_and_refuses_a_stale_one(app, create_event, db: DB) -> None:
     from starlette.datastructures import FormData
 
-    from webinar.registration import fastpath, forms
-    from webinar.registration.notifications import Mailer
-    from webinar.registration.services import RequestMeta
-    from webinar.templating import make_environment
+    from webinar.clock import now as clock_now
+    from webinar.registration import batch, forms, rows
+    from webinar.registration.rows import RequestMeta
     from webinar.web.ratelimit import Limit
 
     event_id = await create_event(slug="hot")
-    contexts = fastpath.Contexts()
-    ctx = await contexts.get(db, "hot")
-    assert ctx is not None and ctx.consent is not None and fastpath.applies(ctx.event, ctx.consent)
-    mailer, meta = Mailer(app.state.settings, make_environment()), RequestMeta("10.0.0.1", "test")
-    limit = Limit("register:test", 20, dt.timedelta(minutes=10))
+    ctx = await batch.Contexts().get(db, "hot")
+    assert ctx is not None and ctx.consent is not None and batch.may_write(ctx.event, ctx.consent)
+    meta, limit = RequestMeta("10.0.0.1", "test"), Limit("register:test", 20, dt.timedelta(minutes=10))
+    writer = batch.Writer(db)
 
     async def attempt(email: str) -> str:
+        assert ctx is not None and ctx.consent is not None
         form = FormData({**person(email=email), "consent_version": str(ctx.consent.version)})
         data, errors = forms.parse(form, ctx.event, ctx.consent)
         assert data is not None, errors
-        return await fastpath.register(fastpath.Writer(db), mailer, ctx, data, meta, limit)
+        new = rows.new_registration(app.state.settings, ctx.event, ctx.consent, data, None, meta, "en", clock_now())
+        return await writer.write(batch.Submission(new, ctx.event.updated_at, data.consent_version, limit))
 
-    assert await attempt("first@example.org") == fastpath.REGISTERED  # the copy's updated_at matches the row's
-    assert await attempt("first@example.org") == fastpath.NOT_NEW
+    assert await attempt("first@example.org") == batch.REGISTERED  # the copy's updated_at matches the row's
+    assert await attempt("first@example.org") == batch.NOT_NEW
     async with db.transaction() as conn:
         await conn.execute(sa.update(events).where(events.c.id == event_id).values(updated_at=now()))
-    assert await attempt("second@example.org") == fastpath.STALE
+    assert await attempt("second@example.org") == batch.STALE
     assert await counts(db) == (1, 2, 1)

@@ -139,4 +139,4 @@ async def test_simultaneous_registrations_for_two_events_each_land_in_their_own(
     outbox = {m["registration_id"]: m for m in await outbox_rows(db)}
     assert all(outbox[r["id"]]["event_id"] == r["event_id"] for r in rows) and len(outbox) == 40
     if database_url.startswith("postgresql"):  # group commit: fewer statements than registrations
-        assert app.state.registration_writer.groups.groups < 40
+        assert app.state.registrar.writer.groups.groups < 40

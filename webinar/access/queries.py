@@ -235,8 +235,8 @@ class JoinStarts:
         )  # fmt: skip
 
     async def _write_group(self, rows: list[dict[str, Any]]) -> list[JoinRead | None]:
-        sql, args = _JOIN_AND_START.postgres({"rows": json.dumps([row | {"n": n} for n, row in enumerate(rows)])})
-        by_n = {row["n"]: _join_read(row, row["started"]) for row in await self.db.fetch(sql, *args)}
+        found = await self.db.all(_JOIN_AND_START, {"rows": json.dumps([row | {"n": n} for n, row in enumerate(rows)])})
+        by_n = {row["n"]: _join_read(row, row["started"]) for row in found}
         return [by_n.get(n) for n in range(len(rows))]
 
 

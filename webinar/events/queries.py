@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar.tables import consent_texts, events, organisations, registrations
+from webinar.tables import HOLDS_SEAT, consent_texts, events, organisations, registrations
 
 # How long after an event's end its join links (and the sessions they start) still work.
 JOIN_LINKS_LAST = dt.timedelta(days=7)
@@ -136,14 +136,21 @@ async def upcoming_listed(conn: Connection, at: dt.datetime, limit: int = 50) ->
     return [_event(r) for r in rows]
 
 
+def current_consent_version(event_id: Any) -> sa.ScalarSelect[int]:
+    """The version of the event's current processing-consent text: its newest. The rule, once, for every reader
+    (the event page, both registration paths, the back office)."""
+    ct = consent_texts.alias("current_ct")
+    return sa.select(sa.func.max(ct.c.version)).where(ct.c.event_id == event_id).scalar_subquery()
+
+
+def is_current_consent(event_id: Any) -> sa.ColumnElement[bool]:
+    """Whether a `consent_texts` row is the current text of the event (to join it)."""
+    return sa.and_(consent_texts.c.event_id == event_id, consent_texts.c.version == current_consent_version(event_id))
+
+
 async def current_consent(conn: Connection, event_id: int) -> ConsentText | None:
-    """The newest version of the event's processing-consent text."""
-    row = await conn.fetch_one(
-        consent_texts.select()
-        .where(consent_texts.c.event_id == event_id)
-        .order_by(consent_texts.c.version.desc())
-        .limit(1)
-    )
+    """The current version of the event's processing-consent text."""
+    row = await conn.fetch_one(consent_texts.select().where(is_current_consent(event_id)))
     return to_dataclass(ConsentText, row) if row else None
 
 
@@ -174,7 +181,7 @@ def status_counts() -> list[sa.Label[int]]:
     """The `registered` (approved or pending), `approved` and `pending` counts of a query over registrations."""
     status = registrations.c.status
     return [
-        sa.func.count().filter(status.in_(("approved", "pending"))).label("registered"),
+        sa.func.count().filter(status.in_(HOLDS_SEAT)).label("registered"),
         sa.func.count().filter(status == "approved").label("approved"),
         sa.func.count().filter(status == "pending").label("pending"),
     ]

@@ -77,9 +77,11 @@ def row_values(
     event_id: int | None = None,
     registration_id: int | None = None,
     headers: dict[str, str] | None = None,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The `outbox` row of one e-mail, queued to go now (without subject and bodies: to be composed when sent)."""
-    at = now()
+    """The `outbox` row of one e-mail, queued to go at `at` (default now; without subject and bodies: to be
+    composed when sent)."""
+    at = at or now()
     return {
         "event_id": event_id,
         "registration_id": registration_id,

@@ -16,7 +16,6 @@ from databases.core import Connection
 from webinar import audit
 from webinar.accounts import sessions
 from webinar.clock import now
-from webinar.db import dialect_name
 from webinar.events.queries import to_dataclass
 from webinar.tables import (
     audit_log,
@@ -67,9 +66,7 @@ async def _lock(conn: Connection, event_id: int, registration_id: int) -> _Targe
         registrations.c.token_version,
         registrations.c.erased_at,
     ).where(registrations.c.id == registration_id, registrations.c.event_id == event_id)
-    if dialect_name(conn) == "postgresql":
-        query = query.with_for_update()
-    row = await conn.fetch_one(query)
+    row = await conn.fetch_one(query.with_for_update())  # SQLite has no FOR UPDATE: its writers take turns anyway
     return to_dataclass(_Target, row) if row else None
 
 

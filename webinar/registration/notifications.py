@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
@@ -91,12 +92,15 @@ def first_kind(status: str) -> str:
     return "confirmation" if status == "approved" else "received"
 
 
-def queued_row(settings: Settings, kind: str, event_id: int, reg_id: int, to_address: str) -> dict[str, Any]:
+def queued_row(
+    settings: Settings, kind: str, event_id: int, reg_id: int, to_address: str, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """The outbox row of a registrant e-mail, left for the sender to compose (`compose_queued`)."""
     assert kind in KINDS
     return outbox.row_values(
-        kind=kind, to_address=to_address, mail_from=settings.mail_from, event_id=event_id, registration_id=reg_id
-    )
+        kind=kind, to_address=to_address, mail_from=settings.mail_from, event_id=event_id, registration_id=reg_id,
+        at=at,
+    )  # fmt: skip
 
 
 async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: Registration) -> int:

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar.events.queries import to_dataclass
-from webinar.tables import consent_records, registrations, viewing_sessions
+from webinar.events.queries import Event, to_dataclass
+from webinar.tables import HOLDS_SEAT, consent_records, registrations, viewing_sessions
 from webinar.text import fold, like_escape
 
 PAGE_SIZE = 50
-HOLDS_SEAT = ("approved", "pending")
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,11 @@ async def seats_taken(conn: Connection, event_id: int) -> int:
         registrations.c.event_id == event_id, registrations.c.status.in_(HOLDS_SEAT)
     )
     return int(await conn.fetch_val(query))
+
+
+async def is_full(conn: Connection, event: Event) -> bool:
+    """Whether every seat of the event is taken (never, without a capacity): the rule, once."""
+    return event.capacity is not None and await seats_taken(conn, event.id) >= event.capacity
 
 
 async def by_id(conn: Connection, event_id: int, registration_id: int) -> Registration | None:

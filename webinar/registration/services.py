@@ -3,38 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from databases.core import Connection
+from starlette.datastructures import FormData
 
 from webinar import audit
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.db import DB, dialect_name, insert_for
+from webinar.db import DB, insert_for
 from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
-from webinar.registration import notifications, queries
+from webinar.registration import batch, forms, notifications, queries, rows
 from webinar.registration.forms import RegistrationData
 from webinar.registration.notifications import Mailer
 from webinar.registration.queries import Registration
+from webinar.registration.rows import RequestMeta
 from webinar.tables import consent_records, events, registrations
-from webinar.text import normalise_email, search_key
+from webinar.web import ratelimit
+from webinar.web.forms import text
+from webinar.web.ratelimit import Limit
 
 # A double-click must not become a pile of "you are already registered" e-mails.
 DUPLICATE_NOTICE_EVERY = dt.timedelta(minutes=10)
+RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
 
 REGISTERED, DUPLICATE, FULL, CLOSED, STALE_CONSENT = "registered", "duplicate", "full", "closed", "stale_consent"
-
-
-@dataclass(frozen=True)
-class RequestMeta:
-    """Where a submission came from, kept as proof with each consent."""
-
-    ip: str
-    user_agent: str
+INVALID, UNAVAILABLE = "invalid", "unavailable"
 
 
 def window_state(event: Event, at: dt.datetime) -> str:
@@ -48,74 +45,144 @@ def window_state(event: Event, at: dt.datetime) -> str:
     return "open"
 
 
+async def registration_state(conn: Connection, event: Event) -> str:
+    """'open', 'full', or why the window is shut ('not_yet', 'closed', 'over')."""
+    state = window_state(event, now())
+    if state == "open" and await queries.is_full(conn, event):
+        return "full"
+    return state
+
+
 async def lock_event(conn: Connection, event_id: int) -> None:
     """Hold the event row until the transaction ends, so seat counts cannot race (SQLite: already serialised)."""
-    if dialect_name(conn) == "postgresql":
-        await conn.fetch_one(sa.select(events.c.id).where(events.c.id == event_id).with_for_update())
+    await conn.fetch_one(sa.select(events.c.id).where(events.c.id == event_id).with_for_update())
 
 
-def registration_values(
-    event: Event, data: RegistrationData, password_hash: str | None, language: str, at: dt.datetime
-) -> dict[str, Any]:
-    """The `registrations` row of a new registration (without its id)."""
-    return {
-        "event_id": event.id,
-        "email": data.email,
-        "email_normalised": normalise_email(data.email),
-        "first_name": data.first_name,
-        "last_name": data.last_name,
-        "job_title": data.job_title,
-        "member_id": data.member_id,
-        "organisation": data.organisation,
-        "phone": data.phone,
-        "password_hash": password_hash,
-        "search_text": search_key(data.first_name, data.last_name, data.email),
-        "status": "approved" if event.approval == "auto" else "pending",
-        "marketing_opt_in": data.marketing,
-        "token_version": 1,  # the join links' version counter, not a secret  # nosec B105
-        "language": language,
-        "created_at": at,
-        "updated_at": at,
-    }
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted registration form: `kind` is REGISTERED or DUPLICATE (the same answer to the
+    visitor), or why not, with the event as it is now, the form's errors and the form's state to show."""
+
+    kind: str
+    event: Event | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    state: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.kind in (REGISTERED, DUPLICATE)
 
 
-def consent_values(
-    reg_id: int, event_id: int, consent: ConsentText, data: RegistrationData, meta: RequestMeta, at: dt.datetime
-) -> list[dict[str, Any]]:
-    """The `consent_records` rows a registration gives: processing (with the text's version), marketing, age."""
-    base = {"registration_id": reg_id, "event_id": event_id, "action": "given", "recorded_at": at}
-    base |= {"ip": meta.ip[:45] or None, "user_agent": meta.user_agent[:500] or None}
-    no_text = {"consent_text_id": None, "text_version": None, "text_sha256": None}
-    rows = [
-        base
-        | {
-            "purpose": "processing",
-            "consent_text_id": consent.id,
-            "text_version": consent.version,
-            "text_sha256": consent.sha256,
-        }
-    ]
-    if data.marketing:
-        rows.append(base | no_text | {"purpose": "marketing"})
-    if data.age_confirmed:
-        rows.append(base | no_text | {"purpose": "age"})
-    return rows
+DONE = Outcome(REGISTERED)
 
 
-async def _insert(
-    conn: Connection, event: Event, data: RegistrationData, password_hash: str | None, language: str
-) -> int | None:
-    stmt = insert_for(conn, registrations).values(**registration_values(event, data, password_hash, language, now()))
-    stmt = stmt.on_conflict_do_nothing(index_elements=[registrations.c.event_id, registrations.c.email_normalised])
-    new_id: int | None = await conn.fetch_val(stmt.returning(registrations.c.id))
-    return new_id
+class Registrar:
+    """The one way a registration form becomes a registration. It decides whether a submission may be written
+    without a lock (`batch`: an event without seats, checked against a kept copy) or needs the locking path
+    (seats, a closed window, errors, duplicates, a changed event), and counts each submission once against the
+    per-address rate limit, whichever path writes it."""
+
+    def __init__(self, db: DB, mailer: Mailer) -> None:
+        self.db, self.mailer = db, mailer
+        self.contexts = batch.Contexts()
+        self.writer = batch.Writer(db)
+
+    def limit(self, ip: str) -> Limit:
+        """The per-address limit on registration attempts."""
+        return Limit(f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, self.mailer.settings.rate_limit_scale)
+
+    async def register(self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str) -> Outcome:
+        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit.
+
+        `language` is the one the person read the form in; their e-mails are written in it."""
+        limit = self.limit(meta.ip)
+        honeypot = bool(text(form, "website"))  # people never see it, bots fill it in: answer as if done
+        counted = False
+        if not honeypot and batch.may_write(ctx.event, ctx.consent) and window_state(ctx.event, now()) == "open":
+            assert ctx.consent is not None
+            data, _errors = forms.parse(form, ctx.event, ctx.consent)
+            if data is not None:
+                submission = await self._submission(ctx.event, ctx.consent, data, meta, limit, language)
+                if await self.writer.write(submission) == batch.REGISTERED:
+                    return DONE
+                counted = True  # not new, or the event changed: the locking path below knows what to do
+        if not counted:
+            async with self.db.connection() as conn:
+                await ratelimit.count(conn, limit)
+        if honeypot:
+            return DONE
+        # The locking path decides on the event as it is now, never on the kept copy.
+        fresh = await self.contexts.get(self.db, ctx.event.slug, fresh=True)
+        if fresh is None or fresh.event.purged_at is not None:
+            return Outcome(UNAVAILABLE)
+        return await self._register_locked(fresh.event, form, meta, language)
+
+    async def _submission(
+        self, event: Event, consent: ConsentText, data: RegistrationData, meta: RequestMeta, limit: Limit, language: str
+    ) -> batch.Submission:
+        new = self._rows(event, consent, data, await _hashed(data), meta, language)
+        return batch.Submission(new, event.updated_at, data.consent_version, limit)
+
+    def _rows(
+        self,
+        event: Event,
+        consent: ConsentText,
+        data: RegistrationData,
+        hashed: str | None,
+        meta: RequestMeta,
+        lang: str,
+    ) -> rows.NewRegistration:
+        return rows.new_registration(self.mailer.settings, event, consent, data, hashed, meta, lang, now())
+
+    async def _register_locked(self, event: Event, form: FormData, meta: RequestMeta, language: str) -> Outcome:
+        """Every case (seats, a closed window, errors, duplicates), each outcome in one transaction."""
+        async with self.db.connection() as conn:
+            state = await registration_state(conn, event)
+            consent = await event_queries.current_consent(conn, event.id)
+        if state not in ("open", "full"):
+            return Outcome(CLOSED, event, state=state)
+        if consent is None:
+            return Outcome(UNAVAILABLE, event)
+        data, errors = forms.parse(form, event, consent)
+        if data is None:
+            return Outcome(INVALID, event, errors, state="open")
+        kind = await self.write_locked(event, data, meta, language)
+        if kind in (REGISTERED, DUPLICATE):
+            return Outcome(kind)
+        if kind == STALE_CONSENT:
+            return Outcome(INVALID, event, {"consent_processing": forms.stale_consent_message()}, state="open")
+        return Outcome(kind, event)
+
+    async def write_locked(self, event: Event, data: RegistrationData, meta: RequestMeta, language: str) -> str:
+        """Register one person with their consents and first e-mail, atomically, holding the event's seats while
+        it counts them; returns the outcome (REGISTERED, DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
+        password_hash = await _hashed(data)
+        async with self.db.transaction() as conn:
+            if window_state(event, now()) != "open":
+                return CLOSED
+            consent = await event_queries.current_consent(conn, event.id)
+            if consent is None or consent.version != data.consent_version:
+                return STALE_CONSENT
+            new = self._rows(event, consent, data, password_hash, meta, language)
+            if event.capacity is not None:
+                await lock_event(conn, event.id)
+            email_normalised = new.registration["email_normalised"]
+            if await queries.by_email(conn, event.id, email_normalised) is not None:
+                return await _already_registered(conn, self.mailer, event, email_normalised)
+            if await queries.is_full(conn, event):
+                return FULL
+            reg_id = await conn.fetch_val(rows.insert_new(insert_for(conn, registrations).values(**new.registration)))
+            if reg_id is None:  # a simultaneous identical submission won the race
+                return await _already_registered(conn, self.mailer, event, email_normalised)
+            for consent_row in new.consents:
+                await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
+            await outbox.enqueue_row(conn, new.mail | {"registration_id": reg_id})
+        return REGISTERED
 
 
-async def _record_consents(
-    conn: Connection, reg_id: int, event_id: int, consent: ConsentText, data: RegistrationData, meta: RequestMeta
-) -> None:
-    for row in consent_values(reg_id, event_id, consent, data, meta, now()):
-        await conn.execute(consent_records.insert().values(**row))
+async def _hashed(data: RegistrationData) -> str | None:
+    """The password's hash, when one was given (off the event loop)."""
+    return await hash_password(data.password) if data.password else None
 
 
 async def _already_registered(conn: Connection, mailer: Mailer, event: Event, email_normalised: str) -> str:
@@ -126,37 +193,6 @@ async def _already_registered(conn: Connection, mailer: Mailer, event: Event, em
     if not await outbox.sent_recently(conn, existing.id, "already_registered", DUPLICATE_NOTICE_EVERY):
         await notifications.queue(conn, mailer, "already_registered", event, existing)
     return DUPLICATE
-
-
-async def register(
-    db: DB, mailer: Mailer, event: Event, data: RegistrationData, meta: RequestMeta, language: str | None = None
-) -> str:
-    """Register one person with their consents and first e-mail, atomically; returns the outcome.
-
-    `language` is the one the person read the form in (default: the event's); their e-mails are written in it.
-    """
-    password_hash = await hash_password(data.password) if data.password else None
-    async with db.transaction() as conn:
-        if window_state(event, now()) != "open":
-            return CLOSED
-        consent = await event_queries.current_consent(conn, event.id)
-        if consent is None or consent.version != data.consent_version:
-            return STALE_CONSENT
-        email_normalised = normalise_email(data.email)
-        if event.capacity is not None:
-            await lock_event(conn, event.id)
-        if await queries.by_email(conn, event.id, email_normalised) is not None:
-            return await _already_registered(conn, mailer, event, email_normalised)
-        if event.capacity is not None and await queries.seats_taken(conn, event.id) >= event.capacity:
-            return FULL
-        reg_id = await _insert(conn, event, data, password_hash, language or event.language)
-        if reg_id is None:  # a simultaneous identical submission won the race
-            return await _already_registered(conn, mailer, event, email_normalised)
-        await _record_consents(conn, reg_id, event.id, consent, data, meta)
-        reg = await queries.by_id(conn, event.id, reg_id)
-        assert reg is not None
-        await notifications.queue(conn, mailer, notifications.first_kind(reg.status), event, reg)
-    return REGISTERED
 
 
 @dataclass(frozen=True)
@@ -189,9 +225,8 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
     status = _next_status(reg, decision)
     if status is None:
         return False
-    if reg.status == "rejected" and event.capacity is not None:
-        if await queries.seats_taken(conn, event.id) >= event.capacity:
-            return False
+    if reg.status == "rejected" and await queries.is_full(conn, event):
+        return False
     # Rejecting someone already approved revokes the join links they were sent.
     version = reg.token_version + (1 if reg.status == "approved" else 0)
     at = now()

@@ -8,10 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webinar.clock import now
-from webinar.db import dialect_name, sqlite_connection
+from webinar.db import engine
 from webinar.dbbackends import Prepared
 from webinar.tables import UTCDateTime, rate_limits
 from webinar.web.errors import RateLimited
@@ -20,34 +21,27 @@ _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 KEY_LENGTH = 200
 
 
-def pg_hit(rows: str) -> str:
-    """The PostgreSQL statement counting one attempt per row of `rows` (key, window start, 1), returning each new
-    count with its key (it is also a CTE of the registrations' group statement, registration/fastpath.py)."""
-    return f"""
-INSERT INTO rate_limits (key, window_start, hits) {rows}
-ON CONFLICT (key) DO UPDATE
-    SET hits = CASE WHEN rate_limits.window_start = EXCLUDED.window_start THEN rate_limits.hits + 1 ELSE 1 END,
-        window_start = EXCLUDED.window_start
-RETURNING hits, key
-"""  # noqa: S608  # nosec B608 - only the caller's constant rows clause is put in; values are bound
-
-
-PG_HIT = pg_hit("VALUES ($1, $2, 1)")
-
-
-_WINDOW_START = sa.bindparam("window_start", type_=UTCDateTime)
-SQLITE_HIT = Prepared(
-    sqlite_insert(rate_limits)
-    .values(key=sa.bindparam("key"), window_start=_WINDOW_START, hits=1)
-    .on_conflict_do_update(
+def counted(insert: Any) -> Any:
+    """`insert` (a dialect's INSERT of `key`, `window_start`, `hits` = 1 into rate_limits) made into the counting
+    rule, returning each key's new count: one more attempt in the same window, or the first of a new window. The
+    one statement of the rule for both engines, alone (`count`) or over the rows of a group of registrations
+    (registration/batch.py)."""
+    new = insert.excluded
+    return insert.on_conflict_do_update(
         index_elements=[rate_limits.c.key],
         set_={
-            "hits": sa.case((rate_limits.c.window_start == _WINDOW_START, rate_limits.c.hits + 1), else_=1),
-            "window_start": _WINDOW_START,
+            "hits": sa.case((rate_limits.c.window_start == new.window_start, rate_limits.c.hits + 1), else_=1),
+            "window_start": new.window_start,
         },
-    )
-    .returning(rate_limits.c.hits)
-)
+    ).returning(rate_limits.c.hits, rate_limits.c.key)
+
+
+def _hit(insert: Any) -> Prepared:
+    values = {"key": sa.bindparam("key"), "window_start": sa.bindparam("window_start", type_=UTCDateTime), "hits": 1}
+    return Prepared(counted(insert(rate_limits).values(**values)))
+
+
+HIT = {"sqlite": _hit(sqlite_insert), "postgresql": _hit(pg_insert)}
 
 
 @dataclass(frozen=True)
@@ -78,9 +72,9 @@ class Limit:
             retry_after = int((self.window_start(at) + self.window - at).total_seconds()) + 1
             raise RateLimited(max(retry_after, 1))
 
-    def sqlite_hit(self, at: dt.datetime) -> tuple[str, list[Any]]:
-        """The SQLite statement (and its arguments) counting one attempt; it returns the window's count."""
-        return SQLITE_HIT.bind({"key": self.stored_key, "window_start": self.window_start(at)})
+    def hit_values(self, at: dt.datetime) -> dict[str, Any]:
+        """The values of `HIT` counting one attempt at `at`."""
+        return {"key": self.stored_key, "window_start": self.window_start(at)}
 
 
 async def hit(conn: Connection, key: str, limit: int, window: dt.timedelta, scale: float = 1.0) -> None:
@@ -91,15 +85,9 @@ async def hit(conn: Connection, key: str, limit: int, window: dt.timedelta, scal
 async def count(conn: Connection, limit: Limit) -> None:
     """Count one attempt against `limit`; raise RateLimited (429) once it is passed."""
     at = now()
-    # A hot path (every registration and login): the statement is written, or compiled, once.
-    hits: int
-    if dialect_name(conn) == "postgresql":
-        hits = await conn.raw_connection.fetchval(PG_HIT, limit.stored_key, limit.window_start(at))
-    else:
-        sql, args = limit.sqlite_hit(at)
-        sqlite = sqlite_connection(conn)
-        hits = await sqlite.run_sync(lambda raw: raw.execute(sql, args).fetchone()[0], writes=True)
-    limit.check(hits, at)
+    row = await conn.fetch_one(HIT[engine(conn)].statement(limit.hit_values(at)))
+    assert row is not None  # an upsert returns its row
+    limit.check(row["hits"], at)
 
 
 async def purge_old(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=1)) -> None:
