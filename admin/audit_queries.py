@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.tables import audit_log, events
 
 PAGE_SIZE = 50

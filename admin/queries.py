@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.accounts.staff import StaffUser
-from webinar.events.queries import Organisation, to_dataclass
+from webinar.db import to_dataclass
+from webinar.events.queries import Organisation
 from webinar.tables import organisations, staff_users
 
 

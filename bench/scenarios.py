@@ -13,7 +13,7 @@ import httpx
 
 from bench import fixtures
 from bench.harness import LOG_DIR, Server, form_session, wrk, wrk_until_stopped
-from webinar.access.tokens import JOIN, make_token
+from webinar.links.tokens import JOIN, make_token
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from reports.forms import Interval
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.tables import consent_records, registrations, viewing_sessions
 
 BATCH_SIZE = 1000

@@ -16,8 +16,8 @@ from starlette.middleware import Middleware
 
 from webinar.access.queries import JoinStarts
 from webinar.db import DB
+from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
-from webinar.registration.notifications import Mailer
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.templating import make_templates

@@ -7,6 +7,7 @@ import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -285,6 +286,15 @@ def _immediately(work: Callable[[sqlite3.Connection], T], raw: sqlite3.Connectio
         raise
     raw.execute("COMMIT")
     return result
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def to_dataclass(cls: type[T], row: object) -> T:
+    """Build a frozen dataclass from a database record (of either engine, or a mapping)."""
+    names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names})  # type: ignore[index]
 
 
 def alembic_url(url: str) -> str:

@@ -23,7 +23,7 @@ routes = [
     Route("/", event_views.home, name="home"),
     Route("/healthz", healthz, name="healthz"),
     Route("/readyz", readyz, name="readyz"),
-    Route("/events/{slug}", event_views.event_page, name="event"),
+    Route("/events/{slug}", registration_views.event_page, name="event"),
     Route("/events/{slug}/registered", registration_views.registered, methods=["GET"], name="registered"),
     Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
     Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message
 
-from webinar.access.tokens import JOIN, make_token
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.links.tokens import JOIN, make_token
 from webinar.settings import Settings
 from webinar.tables import viewing_sessions
 from webinar.web.cookies import COOKIE_NAME

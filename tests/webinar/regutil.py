@@ -9,11 +9,10 @@ import httpx
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from webinar.db import DB
-from webinar.events.queries import to_dataclass
+from webinar.db import DB, to_dataclass
 from webinar.mail import sender
 from webinar.mail.outbox import Message
-from webinar.registration.notifications import Mailer
+from webinar.mail.render import Mailer
 from webinar.settings import Settings
 from webinar.tables import consent_records, outbox, registrations
 from webinar.templating import make_environment

@@ -19,8 +19,8 @@ from starlette.applications import Starlette
 from tests.conftest import csrf_for, csrf_from, login_staff
 from tests.webinar.access_helpers import join_path, load_event, on_now
 from tests.webinar.regutil import counts, open_form, outbox_rows, person, registration_rows
-from webinar.access.tokens import UNSUBSCRIBE, make_token
 from webinar.db import DB
+from webinar.links.tokens import UNSUBSCRIBE, make_token
 from webinar.mail.sender import deliver_due
 from webinar.settings import Settings
 from webinar.web.cookies import COOKIE_NAME

@@ -11,10 +11,10 @@ import httpx
 import sqlalchemy as sa
 
 from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
-from webinar.access.tokens import JOIN, read_token
 from webinar.app import create_app
 from webinar.clock import now
 from webinar.db import DB
+from webinar.links.tokens import JOIN, read_token
 from webinar.mail import ics, sender
 from webinar.mail.outbox import enqueue
 from webinar.mail.sender import claim_one, deliver_due

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from tests.conftest import csrf_for
 from tests.webinar.access_helpers import join_path, load_event
 from tests.webinar.privacy_helpers import audit_actions, mails_to, register_and_join, registration
-from webinar.access.tokens import make_email_change_token
 from webinar.clock import now
+from webinar.links.tokens import make_email_change_token
 
 
 async def test_privacy_notice_names_controller_processor_retention_rights_and_cookies(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.conftest import csrf_from
 from tests.webinar.access_helpers import join_path, load_event
 from tests.webinar.privacy_helpers import mails_to, register, registration
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.mail.outbox import Message
 from webinar.mail.sender import build_message
 from webinar.tables import consent_records

@@ -13,9 +13,9 @@ from sqlalchemy.dialects import postgresql
 
 from webinar.accounts import sessions
 from webinar.clock import now
-from webinar.db import DB, DatabaseUnavailable
+from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
-from webinar.events.queries import JOIN_LINKS_LAST, Event, to_dataclass
+from webinar.events.queries import JOIN_LINKS_LAST, Event
 from webinar.groupwrite import GroupWriter
 from webinar.tables import BigId, UTCDateTime, events, registrations, web_sessions
 from webinar.text import normalise_email

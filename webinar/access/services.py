@@ -11,15 +11,14 @@ from starlette.templating import Jinja2Templates
 
 from webinar.access import queries
 from webinar.access.queries import Attendee
-from webinar.access.tokens import JOIN, read_token
 from webinar.accounts import passwords, sessions
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.queries import Event
-from webinar.presence import services as presence
+from webinar.links.tokens import JOIN, read_token
+from webinar.mail.render import Mailer
 from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
-from webinar.registration.notifications import Mailer
 from webinar.settings import Settings
 from webinar.text import normalise_email
 from webinar.web import ratelimit
@@ -78,7 +77,7 @@ async def _start_session(conn: Connection, settings: Settings, event: Event, att
     """A new attendee session for this browser; its previous one (if any) revoked."""
     if client.old_sid is not None:
         # A page still open under the old session reconnects under the new one, as a new viewing session.
-        await presence.close_for_web_session(conn, sessions.id_hash(client.old_sid), "left")
+        await sessions.end_viewing(conn, sessions.id_hash(client.old_sid), "left")
         await sessions.revoke(conn, client.old_sid)
     return await sessions.create(conn, _session(settings, client, event, attendee))
 
@@ -135,7 +134,7 @@ async def logout(db: DB, event: Event, raw_sid: str | None, idle: dt.timedelta) 
     async with db.transaction() as conn:
         found = await queries.attendee_session(conn, raw_sid, event.id, idle)
         if found is not None:
-            await presence.close_for_web_session(conn, found.id_hash, "logout")
+            await sessions.end_viewing(conn, found.id_hash, "logout")
         await sessions.revoke(conn, raw_sid)
 
 

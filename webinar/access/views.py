@@ -14,8 +14,8 @@ from webinar import i18n
 from webinar.access import forms, services
 from webinar.access.services import Gate, JoinRefusal
 from webinar.clock import now
+from webinar.events.public import public_event, shown
 from webinar.events.queries import Event
-from webinar.events.views import public_event, shown
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form

@@ -14,7 +14,7 @@ from databases.core import Connection
 from webinar.clock import now
 from webinar.db import DB
 from webinar.dbbackends import Prepared
-from webinar.tables import web_sessions
+from webinar.tables import viewing_sessions, web_sessions
 
 # Writing last_seen_at on every request would turn every page view into a write.
 TOUCH_EVERY = dt.timedelta(seconds=60)
@@ -122,6 +122,16 @@ def live(at: Any, idle_since: Any) -> sa.ColumnElement[bool]:
     `idle_since` (values or bound parameters)."""
     return sa.and_(
         web_sessions.c.revoked_at.is_(None), web_sessions.c.expires_at > at, web_sessions.c.last_seen_at > idle_since
+    )
+
+
+async def end_viewing(conn: Connection, id_hash: str, reason: str) -> None:
+    """Close every open viewing session of one web session (`left`, `logout`), inside the caller's transaction: a
+    viewing session lives within the web session that opened it."""
+    await conn.execute(
+        viewing_sessions.update()
+        .where(viewing_sessions.c.web_session_hash == id_hash, viewing_sessions.c.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
     )
 
 

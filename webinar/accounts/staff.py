@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.clock import now
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.tables import organisations, staff_users
 from webinar.text import normalise_email
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar.db import to_dataclass
 from webinar.tables import HOLDS_SEAT, consent_texts, events, organisations, registrations
 
 # How long after an event's end its join links (and the sessions they start) still work.
@@ -88,18 +89,6 @@ class Organisation:
 
 def _event(row: object) -> Event:
     return Event(**{f.name: row[f.name] for f in fields(Event)})  # type: ignore[index]
-
-
-T = TypeVar("T")
-
-
-def to_dataclass(cls: type[T], row: object) -> T:
-    """Build a frozen dataclass from a database record."""
-    names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
-    return cls(**{name: row[name] for name in names})  # type: ignore[index]
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 async def by_slug(conn: Connection, slug: str) -> Event | None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.clock import now
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.tables import outbox
 
 PAGE_SIZE = 50

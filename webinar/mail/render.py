@@ -8,6 +8,15 @@ from typing import Any
 import jinja2
 
 from webinar import i18n
+from webinar.settings import Settings
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """What composing an e-mail needs from the app: its settings and its Jinja environment."""
+
+    settings: Settings
+    env: jinja2.Environment
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,10 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from webinar.clock import now
-from webinar.db import DB
-from webinar.events.queries import to_dataclass
+from webinar.db import DB, to_dataclass
 from webinar.mail.outbox import Message
-from webinar.mail.render import one_line
+from webinar.mail.render import Mailer, one_line
 from webinar.registration import notifications
-from webinar.registration.notifications import Mailer
 from webinar.settings import Settings
 from webinar.tables import outbox
 from webinar.templating import make_environment

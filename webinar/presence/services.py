@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from databases.core import Connection
 
 from webinar.access import queries as access_queries
 from webinar.accounts import sessions
@@ -138,15 +137,6 @@ async def close(db: DB, session_id: int, reason: str) -> None:
             .where(vs.c.id == session_id, vs.c.ended_at.is_(None))
             .values(ended_at=ended_at, end_reason=reason)
         )
-
-
-async def close_for_web_session(conn: Connection, web_session_hash: str, reason: str) -> None:
-    """Close every open session of one web session (logout), inside the caller's transaction."""
-    await conn.execute(
-        vs.update()
-        .where(vs.c.web_session_hash == web_session_hash, vs.c.ended_at.is_(None))
-        .values(ended_at=now(), end_reason=reason)
-    )
 
 
 async def sweep(db: DB, timeout_seconds: int) -> int:

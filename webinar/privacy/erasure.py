@@ -16,7 +16,7 @@ from databases.core import Connection
 from webinar import audit
 from webinar.accounts import sessions
 from webinar.clock import now
-from webinar.events.queries import to_dataclass
+from webinar.db import to_dataclass
 from webinar.tables import (
     audit_log,
     consent_records,

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.accounts import sessions
-from webinar.events.queries import Event, by_id, to_dataclass
+from webinar.db import to_dataclass
+from webinar.events.queries import Event, by_id
 from webinar.tables import consent_records, consent_texts, events, outbox, registrations, web_sessions
 
 

@@ -14,20 +14,19 @@ from typing import Any
 from databases.core import Connection
 
 from webinar import audit
-from webinar.access.tokens import UNSUBSCRIBE, make_email_change_token, read_email_change_token, read_token
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.links.privacy import privacy_url, retention_ends_at
+from webinar.links.tokens import UNSUBSCRIBE, make_email_change_token, read_email_change_token, read_token
 from webinar.mail import outbox
-from webinar.mail.render import one_line, render_email
+from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
-from webinar.privacy.links import privacy_url, retention_ends_at
 from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
 from webinar.registration.forms import PersonalDetails
-from webinar.registration.notifications import Mailer
 from webinar.registration.queries import Registration
 from webinar.tables import consent_records, events, registrations
 from webinar.text import normalise_email, search_key

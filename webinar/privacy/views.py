@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from webinar.access import services as access_services
 from webinar.access.queries import Attendee
 from webinar.events import queries as event_queries
+from webinar.events.public import public_event
 from webinar.events.queries import Event
-from webinar.events.views import public_event
+from webinar.links.privacy import retention_ends_at
 from webinar.privacy import forms, queries, services
 from webinar.privacy.erasure import Requester
-from webinar.privacy.links import retention_ends_at
 from webinar.privacy.services import EmailChange, Meta, Unsubscribe
 from webinar.registration import queries as registration_queries
 from webinar.registration.forms import OPTIONAL_FIELDS

@@ -30,9 +30,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from webinar.db import DB, DatabaseUnavailable
+from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
-from webinar.events.queries import ConsentText, Event, current_consent_version, is_current_consent, to_dataclass
+from webinar.events.queries import ConsentText, Event, current_consent_version, is_current_consent
 from webinar.groupwrite import GroupWriter
 from webinar.registration.rows import NewRegistration, insert_new
 from webinar.tables import UTCDateTime, consent_records, consent_texts, events, rate_limits, registrations

@@ -7,32 +7,23 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
-import jinja2
 from databases.core import Connection
 
 from webinar import i18n
-from webinar.access.links import join_url
 from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
+from webinar.links.join import join_url
+from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import ics, outbox
-from webinar.mail.render import one_line, render_email
-from webinar.privacy.links import marketing_extras, privacy_url
+from webinar.mail.render import Mailer, one_line, render_email
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
 
 WITH_JOIN_LINK = ("confirmation", "approved")
 KINDS = ("confirmation", "received", "approved", "rejected", "already_registered", "join_link")
-
-
-@dataclass(frozen=True)
-class Mailer:
-    """What composing an e-mail needs from the app: its settings and its Jinja environment."""
-
-    settings: Settings
-    env: jinja2.Environment
 
 
 def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:

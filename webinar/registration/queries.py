@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar.events.queries import Event, to_dataclass
+from webinar.db import to_dataclass
+from webinar.events.queries import Event
 from webinar.tables import HOLDS_SEAT, consent_records, registrations, viewing_sessions
 from webinar.text import fold, like_escape
 

@@ -16,9 +16,9 @@ from webinar.db import DB, insert_for
 from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
+from webinar.mail.render import Mailer
 from webinar.registration import batch, forms, notifications, queries, rows
 from webinar.registration.forms import RegistrationData
-from webinar.registration.notifications import Mailer
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
 from webinar.tables import consent_records, events, registrations

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
+from webinar.mail.render import Mailer
 from webinar.registration import forms, services
-from webinar.registration.notifications import Mailer
 from webinar.registration.rows import RequestMeta
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
@@ -51,6 +51,13 @@ async def render_event(
         "fields": forms.OPTIONAL_FIELDS,
     }
     return request.app.state.templates.TemplateResponse(request, "webinar/event.html", context, status_code=status_code)
+
+
+async def event_page(request: Request) -> Response:
+    """GET /events/{slug}: the event, its organiser and the registration form."""
+    async with request.app.state.db.connection() as conn:
+        event = await _load_event(conn, request.path_params["slug"])
+        return await render_event(request, conn, event)
 
 
 def mailer(request: Request) -> Mailer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webinar.access.tokens import JOIN, make_token
 from webinar.events.queries import Event
+from webinar.links.tokens import JOIN, make_token
 from webinar.settings import Settings
 
 

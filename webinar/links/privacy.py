@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from webinar.access.tokens import UNSUBSCRIBE, make_token
 from webinar.events.queries import Event
+from webinar.links.tokens import UNSUBSCRIBE, make_token
 from webinar.settings import Settings
 
 
