@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
+from webinar.state import app_state
 from webinar.web.cookies import current_sid
 
 View = Callable[[Request], Awaitable[Response]]
@@ -26,8 +27,8 @@ async def current_staff(request: Request) -> StaffUser | None:
     user = None
     sid = current_sid(request)
     if sid:
-        settings = request.app.state.settings
-        async with request.app.state.db.connection() as conn:
+        settings = app_state(request).settings
+        async with app_state(request).db.connection() as conn:
             session = await sessions.load(conn, sid, dt.timedelta(minutes=settings.session_idle_minutes))
             if session and session.kind == "staff" and session.staff_user_id is not None:
                 user = await staff.by_id(conn, session.staff_user_id)

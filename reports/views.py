@@ -12,6 +12,7 @@ from admin.auth import staff_required
 from admin.views.helpers import render, staff_event
 from reports import chart, forms, services, traffic
 from reports.exporters import EXPORTERS, FORMATS
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 
 MEDIA_TYPES = {
@@ -35,10 +36,10 @@ async def export(request: Request) -> Response:
         fmt=fmt,
         delimiter=forms.parse_separator(request.query_params),
         user=request.state.staff,
-        ip=client_ip(request, request.app.state.settings.trusted_proxies),
+        ip=client_ip(request, app_state(request).settings.trusted_proxies),
     )
     return StreamingResponse(
-        services.export(request.app.state.db, job),
+        services.export(app_state(request).db, job),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{job.filename}"', "Cache-Control": "no-store"},
     )
@@ -49,7 +50,7 @@ async def traffic_page(request: Request) -> Response:
     event = await staff_event(request)
     interval = forms.parse_interval(request.query_params, event.timezone)
     page = forms.parse_page(request.query_params)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         report = await traffic.build(conn, event, interval, page)
     context = {
         "event": event,

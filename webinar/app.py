@@ -20,6 +20,7 @@ from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
+from webinar.state import AppState, app_state
 from webinar.templating import make_templates
 from webinar.web.cookies import SessionCookieMiddleware
 from webinar.web.errors import exception_handlers
@@ -57,10 +58,10 @@ GC_THRESHOLDS = (50_000, 20, 10)
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     gc.set_threshold(*GC_THRESHOLDS)
-    db: DB = app.state.db
+    db = app_state(app).db
     await db.connect()
     tasks: list[asyncio.Task[None]] = []
-    if app.state.settings.run_background:
+    if app_state(app).settings.run_background:
         tasks = [asyncio.create_task(loop(app)) for loop in background_loops()]
     try:
         yield
@@ -95,11 +96,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Every page builds several URLs, and Starlette finds each by trying every route in turn (an exception per
     # miss): a tenth of the stream page's CPU. A route's URL for the same name and parameters never changes.
     app.router.url_path_for = functools.lru_cache(maxsize=4096)(app.router.url_path_for)  # type: ignore[method-assign]
-    app.state.settings = settings
-    app.state.db = DB(settings)
-    app.state.heartbeats = HeartbeatWriter(app.state.db, dt.timedelta(minutes=settings.session_idle_minutes))
-    app.state.templates = make_templates()
-    app.state.pages = PageCache(app.state.templates)
-    app.state.registrar = Registrar(app.state.db, Mailer(settings, app.state.templates.env))
-    app.state.join_starts = JoinStarts(app.state.db)
+    app.state = build_state(settings)
     return app
+
+
+def build_state(settings: Settings) -> AppState:
+    """Everything the app keeps for its life: the database, the templates, the writers of the hot paths."""
+    state = AppState()
+    state.settings, state.db, state.templates = settings, DB(settings), make_templates()
+    state.pages = PageCache(state.templates)
+    state.mailer = Mailer(settings, state.templates.env)
+    state.registrar = Registrar(state.db, state.mailer)
+    state.join_starts = JoinStarts(state.db)
+    state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
+    return state

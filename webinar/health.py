@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from webinar import migrate
+from webinar.state import app_state
 
 
 async def healthz(request: Request) -> Response:
@@ -16,7 +17,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """The database is reachable and at the newest migration."""
     try:
-        current = await migrate.current_revision_on(request.app.state.db)
+        current = await migrate.current_revision_on(app_state(request).db)
     except Exception as exc:  # any failure means "not ready"; the reason is for the operator
         return JSONResponse({"ready": False, "reason": type(exc).__name__}, status_code=503)
     head = migrate.head_revision()

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from webinar.state import app_state
+
 
 def loops() -> list[Callable[[Starlette], Coroutine[Any, Any, None]]]:
     """Every background loop of the platform."""
@@ -26,7 +28,7 @@ async def run_worker(settings: object) -> None:
 
     assert isinstance(settings, Settings)
     app = create_app(settings.with_overrides(run_background=False))
-    db = app.state.db
+    db = app_state(app).db
     await db.connect()
     try:
         await asyncio.gather(*(loop(app) for loop in loops()))

@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from admin.auth import staff_required
 from webinar import i18n
 from webinar.accounts import staff
+from webinar.state import app_state
 from webinar.web.forms import read_form, text
 
 
@@ -22,6 +23,6 @@ async def account_language(request: Request) -> Response:
     form = await read_form(request)
     language = text(form, "language")
     if language in i18n.LANGUAGES:
-        async with request.app.state.db.transaction() as conn:
+        async with app_state(request).db.transaction() as conn:
             await staff.set_language(conn, request.state.staff.id, language)
     return RedirectResponse(_back(text(form, "next")), status_code=303)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from admin import audit_queries
 from admin.auth import organisation_scope, staff_required
 from admin.views.helpers import MAX_ID, render
+from webinar.state import app_state
 
 
 def _positive(raw: str) -> int | None:
@@ -23,7 +24,7 @@ async def audit(request: Request) -> Response:
     scope = organisation_scope(request.state.staff)
     wanted = audit_queries.AuditFilter(scope, params.get("action", "")[:50], _positive(params.get("event", "")))
     page = _positive(params.get("page", "")) or 1
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         entries, pages = await audit_queries.entries(conn, wanted, page)
         actions = await audit_queries.actions(conn, scope)
         events = await audit_queries.event_choices(conn, scope)

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from admin.auth import current_staff
 from webinar import audit, i18n
 from webinar.accounts import passwords, sessions, staff
+from webinar.state import app_state
 from webinar.web import ratelimit
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
@@ -34,7 +35,7 @@ async def login_form(request: Request) -> Response:
 def _render(request: Request, email: str, next_url: str, error: str | None, status: int = 200) -> Response:
     request.scope.setdefault("state", {}).setdefault("staff", None)  # the nav asks; a failed login has no one
     choose_language(request)
-    return request.app.state.templates.TemplateResponse(
+    return app_state(request).templates.TemplateResponse(
         request, "admin/login.html", {"email": email, "next": next_url, "error": error}, status_code=status
     )
 
@@ -43,9 +44,9 @@ async def login(request: Request) -> Response:
     form = await read_form(request)
     email, password, next_url = text(form, "email"), form.get("password"), text(form, "next")
     password = password if isinstance(password, str) else ""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     ip = client_ip(request, settings.trusted_proxies)
-    db = request.app.state.db
+    db = app_state(request).db
     async with db.connection() as conn:
         scale = settings.rate_limit_scale
         await ratelimit.hit(conn, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW, scale)
@@ -80,7 +81,7 @@ async def logout(request: Request) -> Response:
     await read_form(request)
     sid = current_sid(request)
     if sid is not None:
-        async with request.app.state.db.transaction() as conn:
+        async with app_state(request).db.transaction() as conn:
             await sessions.revoke(conn, sid)
     set_sid(request, None)
     return RedirectResponse(request.url_for("admin:login"), status_code=303)

@@ -8,14 +8,15 @@ from starlette.responses import Response
 from admin.auth import organisation_scope, staff_required
 from webinar.events import queries as event_queries
 from webinar.presence.queries import live_now_by_event
+from webinar.state import app_state
 
 
 @staff_required
 async def dashboard(request: Request) -> Response:
     user = request.state.staff
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         events = await event_queries.with_counts(conn, organisation_scope(user))
-        live = await live_now_by_event(conn, request.app.state.settings.presence_timeout_seconds)
-    return request.app.state.templates.TemplateResponse(
+        live = await live_now_by_event(conn, app_state(request).settings.presence_timeout_seconds)
+    return app_state(request).templates.TemplateResponse(
         request, "admin/dashboard.html", {"events": events, "live": live}
     )

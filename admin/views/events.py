@@ -15,6 +15,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.presence.queries import live_now
+from webinar.state import app_state
 from webinar.web.forms import read_form
 
 
@@ -25,7 +26,7 @@ def _slug_taken() -> str:
 async def _form_page(
     request: Request, event: Event | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         organisations = await queries.all_organisations(conn)
         versions = await event_queries.consent_versions(conn, event.id) if event else []
     context = {
@@ -40,7 +41,7 @@ async def _form_page(
 
 
 async def _organisation_ids(request: Request) -> set[int]:
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         return {org.id for org in await queries.all_organisations(conn)}
 
 
@@ -48,11 +49,11 @@ async def _organisation_ids(request: Request) -> set[int]:
 async def event(request: Request) -> Response:
     """One event's page: when, where, how many people, which consent wording; links to what can be done."""
     found = await staff_event(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         counts = await event_queries.registration_counts(conn, found.id)
         consent = await event_queries.current_consent(conn, found.id)
         organisation = await event_queries.organisation(conn, found.organisation_id)
-        watching = await live_now(conn, found.id, request.app.state.settings.presence_timeout_seconds)
+        watching = await live_now(conn, found.id, app_state(request).settings.presence_timeout_seconds)
     context = {"event": found, "counts": counts, "consent": consent, "organisation": organisation}
     context["watching_now"] = watching
     return render(request, "admin/event.html", context)
@@ -69,7 +70,7 @@ async def event_create(request: Request) -> Response:
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
     if data is not None:
         try:
-            event_id = await services.create_event(request.app.state.db, actor(request), data)
+            event_id = await services.create_event(app_state(request).db, actor(request), data)
         except services.Taken:
             errors = {"slug": _slug_taken()}
     if errors:
@@ -80,7 +81,7 @@ async def event_create(request: Request) -> Response:
 @operator_required
 async def event_edit(request: Request) -> Response:
     found = await staff_event(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         consent = await event_queries.current_consent(conn, found.id)
     return await _form_page(request, found, event_values(found, consent.text if consent else ""), {})
 
@@ -91,7 +92,7 @@ async def event_update(request: Request) -> Response:
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
     if data is not None:
         try:
-            await services.update_event(request.app.state.db, actor(request), found.id, data)
+            await services.update_event(app_state(request).db, actor(request), found.id, data)
         except services.Taken:
             errors = {"slug": _slug_taken()}
     if errors:

@@ -12,6 +12,7 @@ from admin.auth import organisation_scope
 from admin.services import Actor
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and PostgreSQL would refuse to compare with them
@@ -19,7 +20,7 @@ MAX_ID = 2**63 - 1  # larger ids cannot exist, and PostgreSQL would refuse to co
 
 def actor(request: Request) -> Actor:
     """The logged-in staff member and their address, for the audit log."""
-    return Actor(request.state.staff, client_ip(request, request.app.state.settings.trusted_proxies))
+    return Actor(request.state.staff, client_ip(request, app_state(request).settings.trusted_proxies))
 
 
 def path_id(request: Request, name: str) -> int:
@@ -32,14 +33,14 @@ def path_id(request: Request, name: str) -> int:
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     """A back-office page."""
-    response: Response = request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
+    response: Response = app_state(request).templates.TemplateResponse(request, template, context, status_code=status)
     return response
 
 
 async def staff_event(request: Request) -> Event:
     """The event in the URL if this staff member may see it; 404 otherwise (also another organisation's: no IDOR)."""
     event_id = path_id(request, "event_id")
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         event = await event_queries.by_id(conn, event_id, organisation_scope(request.state.staff))
     if event is None:
         raise HTTPException(404)

@@ -12,13 +12,14 @@ from admin.account_forms import parse_organisation_form
 from admin.auth import operator_required
 from admin.views.helpers import actor, render
 from webinar.i18n import gettext as _
+from webinar.state import app_state
 from webinar.web.forms import read_form
 
 EMPTY = {"name": "", "slug": "", "contact_email": ""}
 
 
 async def _page(request: Request, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         organisations = await queries.all_organisations(conn)
     context = {"organisations": organisations, "values": values, "errors": errors}
     return render(request, "admin/organisations.html", context, status)
@@ -34,7 +35,7 @@ async def organisation_create(request: Request) -> Response:
     data, errors, values = parse_organisation_form(await read_form(request))
     if data is not None:
         try:
-            await services.create_organisation(request.app.state.db, actor(request), data)
+            await services.create_organisation(app_state(request).db, actor(request), data)
         except services.Taken:
             errors = {"slug": _("Another organisation already uses this slug.")}
     if errors:

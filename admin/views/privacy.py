@@ -13,13 +13,14 @@ from webinar.i18n import gettext as _
 from webinar.privacy import services
 from webinar.privacy.erasure import Erased, Requester
 from webinar.registration import queries
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form, text
 
 
 def _requester(request: Request) -> Requester:
     user = request.state.staff
-    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    ip = client_ip(request, app_state(request).settings.trusted_proxies)
     return Requester(kind="staff", actor=user.email, staff_id=user.id, ip=ip)
 
 
@@ -27,7 +28,7 @@ def _requester(request: Request) -> Requester:
 async def registrant_erase_form(request: Request) -> Response:
     """GET …/registrants/{registration_id}/erase: what erasure does, and the button."""
     event = await staff_event(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
     if reg is None:
         raise HTTPException(404)
@@ -40,7 +41,7 @@ async def registrant_erase(request: Request) -> Response:
     event = await staff_event(request)
     await read_form(request)
     reg_id = path_id(request, "registration_id")
-    result = await services.erase_one(request.app.state.db, event, reg_id, _requester(request))
+    result = await services.erase_one(app_state(request).db, event, reg_id, _requester(request))
     if result is Erased.MISSING:
         raise HTTPException(404)
     target = request.url_for("admin:registrant", event_id=event.id, registration_id=reg_id)
@@ -65,5 +66,5 @@ async def event_purge(request: Request) -> Response:
     if text(form, "confirm_slug") != event.slug:
         return _purge_page(request, event, _("Type the event's slug exactly to confirm."), 422)
     if event.purged_at is None:
-        await services.purge_event(request.app.state.db, event, _requester(request))
+        await services.purge_event(app_state(request).db, event, _requester(request))
     return RedirectResponse(str(request.url_for("admin:event", event_id=event.id)), status_code=303)

@@ -11,7 +11,7 @@ from admin.auth import staff_required
 from admin.views.helpers import MAX_ID, path_id, render, staff_event
 from webinar.i18n import N_
 from webinar.registration import queries, services
-from webinar.registration.views import mailer
+from webinar.state import app_state
 from webinar.tables import STATUSES
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
@@ -34,7 +34,7 @@ async def registrants(request: Request) -> Response:
     status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
     page = page_number(request.query_params.get("page"))
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         rows, total = await queries.search(conn, event.id, q, status or None, page)
         counts = await queries.status_counts(conn, event.id)
     pages = max(1, -(-total // queries.PAGE_SIZE))
@@ -62,8 +62,10 @@ async def _decide(request: Request, decision: str) -> Response:
     event = await staff_event(request)
     form = await read_form(request)
     user = request.state.staff
-    actor = services.Actor(user.id, user.email, client_ip(request, request.app.state.settings.trusted_proxies))
-    changed = await services.decide(request.app.state.db, mailer(request), event, _ids(form), decision, actor)
+    actor = services.Actor(user.id, user.email, client_ip(request, app_state(request).settings.trusted_proxies))
+    changed = await services.decide(
+        app_state(request).db, app_state(request).mailer, event, _ids(form), decision, actor
+    )
     target = request.url_for("admin:registrants", event_id=event.id).include_query_params(done=f"{decision}:{changed}")
     return RedirectResponse(str(target), status_code=303)
 
@@ -84,7 +86,7 @@ async def reject(request: Request) -> Response:
 async def registrant(request: Request) -> Response:
     """One registrant: their data, their consent records and their viewing sessions."""
     event = await staff_event(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
         if reg is None:
             raise HTTPException(404)

@@ -14,13 +14,14 @@ from admin.auth import operator_required
 from admin.views.helpers import actor, path_id, render
 from webinar.accounts import staff
 from webinar.i18n import gettext as _
+from webinar.state import app_state
 from webinar.web.forms import read_form
 
 EMPTY = {"email": "", "role": "organiser", "organisation_id": ""}
 
 
 async def _page(request: Request, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         users = await staff.all_users(conn)
         organisations = await queries.all_organisations(conn)
     context = {"users": users, "organisations": organisations, "values": values, "errors": errors}
@@ -35,12 +36,12 @@ async def users(request: Request) -> Response:
 @operator_required
 async def user_create(request: Request) -> Response:
     form = await read_form(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         organisation_ids = {org.id for org in await queries.all_organisations(conn)}
     data, errors, values = parse_staff_form(form, organisation_ids)
     if data is not None:
         try:
-            await services.create_staff_account(request.app.state.db, actor(request), data)
+            await services.create_staff_account(app_state(request).db, actor(request), data)
         except services.Taken:
             errors = {"email": _("A staff account with this address already exists.")}
     if errors:
@@ -51,7 +52,7 @@ async def user_create(request: Request) -> Response:
 @operator_required
 async def user_revoke_sessions(request: Request) -> Response:
     await read_form(request)
-    if not await services.revoke_staff_sessions(request.app.state.db, actor(request), path_id(request, "user_id")):
+    if not await services.revoke_staff_sessions(app_state(request).db, actor(request), path_id(request, "user_id")):
         raise HTTPException(404)
     return RedirectResponse(request.url_for("admin:users"), status_code=303)
 
@@ -62,6 +63,6 @@ async def user_deactivate(request: Request) -> Response:
     user_id = path_id(request, "user_id")
     if user_id == request.state.staff.id:
         raise HTTPException(400, _("You cannot deactivate your own account: ask another operator."))
-    if not await services.deactivate_staff(request.app.state.db, actor(request), user_id):
+    if not await services.deactivate_staff(app_state(request).db, actor(request), user_id):
         raise HTTPException(404)
     return RedirectResponse(request.url_for("admin:users"), status_code=303)

@@ -16,6 +16,7 @@ from webinar.access.services import Gate, JoinRefusal
 from webinar.clock import now
 from webinar.events.public import public_event, shown
 from webinar.events.queries import Event
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form
@@ -24,18 +25,18 @@ from webinar.web.urls import see_other
 
 
 def _client(request: Request) -> services.Client:
-    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    ip = client_ip(request, app_state(request).settings.trusted_proxies)
     return services.Client(ip, request.headers.get("user-agent", ""), current_sid(request))
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(request, f"webinar/{name}", context, status_code=status)
+    return app_state(request).templates.TemplateResponse(request, f"webinar/{name}", context, status_code=status)
 
 
 async def join(request: Request) -> Response:
     """`GET /events/{slug}/join/{token}`: log in with the personal link, or say clearly why not."""
     app, params = request.app, request.path_params
-    starts, settings = app.state.join_starts, app.state.settings
+    starts, settings = app_state(app).join_starts, app_state(app).settings
     found = await services.join(starts, settings, params["slug"], params["token"], _client(request))
     if found is None:
         raise HTTPException(404)
@@ -70,7 +71,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, event, 422, email=data.email, errors=errors)
     app = request.app
     sid = await services.password_login(
-        app.state.db, app.state.settings, event, data.email, data.password, _client(request)
+        app_state(app).db, app_state(app).settings, event, data.email, data.password, _client(request)
     )
     if sid is None:
         error = i18n.gettext("Wrong e-mail address or password.")
@@ -86,8 +87,8 @@ async def send_link(request: Request) -> Response:
     if errors:
         return _login_page(request, event, 422, link_email=email, errors=errors)
     app = request.app
-    ip = client_ip(request, app.state.settings.trusted_proxies)
-    await services.send_link(app.state.db, app.state.settings, app.state.templates, event, email, ip)
+    ip = client_ip(request, app_state(app).settings.trusted_proxies)
+    await services.send_link(app_state(app).db, app_state(app).settings, app_state(app).templates, event, email, ip)
     return see_other(request, "login_form", "?sent=1", slug=event.slug)
 
 
@@ -98,9 +99,9 @@ def _origin(url: str) -> str | None:
 
 async def watch(request: Request) -> Response:
     """`GET /events/{slug}/watch`: the stream page, gated by session, status and time (SPEC §3.4)."""
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     found = await services.event_and_viewer(
-        request.app.state.db, settings, request.path_params["slug"], current_sid(request)
+        app_state(request).db, settings, request.path_params["slug"], current_sid(request)
     )
     if found is None:
         raise HTTPException(404)
@@ -125,7 +126,7 @@ async def watch(request: Request) -> Response:
     # The open stream page is the same for every attendee of the event (but for the CSRF token), and they all load
     # it in the minutes before the start: rendered once per event version, language and address.
     page = {"event": event, "embed_url": embed, "heartbeat_seconds": settings.heartbeat_seconds}
-    pages: PageCache = request.app.state.pages
+    pages: PageCache = app_state(request).pages
     return pages.response(request, "webinar/watch.html", (event.id, event.updated_at), page)
 
 
@@ -133,8 +134,8 @@ async def logout(request: Request) -> Response:
     """`POST /events/{slug}/logout`: end the viewing session(s) and the attendee session, clear the cookie."""
     event = await public_event(request)
     await read_form(request)
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     idle = dt.timedelta(minutes=settings.session_idle_minutes)
-    await services.logout(request.app.state.db, event, current_sid(request), idle)
+    await services.logout(app_state(request).db, event, current_sid(request), idle)
     set_sid(request, None)
     return see_other(request, "event", slug=event.slug)

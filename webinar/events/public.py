@@ -7,12 +7,13 @@ from starlette.requests import Request
 
 from webinar.events import queries
 from webinar.events.queries import Event
+from webinar.state import app_state
 from webinar.web.language import choose_language
 
 
 async def public_event(request: Request) -> Event:
     """The event named by the URL's slug, with the page language chosen for it; 404 if missing or purged."""
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         event = await queries.by_slug(conn, request.path_params["slug"])
     return shown(request, event)
 

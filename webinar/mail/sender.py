@@ -26,6 +26,7 @@ from webinar.mail.outbox import Message
 from webinar.mail.render import Mailer, one_line
 from webinar.registration import notifications
 from webinar.settings import Settings
+from webinar.state import app_state
 from webinar.tables import outbox
 from webinar.templating import make_environment
 
@@ -229,12 +230,12 @@ def _environment() -> jinja2.Environment:
 async def sender_loop(app: Starlette) -> None:
     """Deliver due e-mails for the life of the process, surviving its own errors: pass after pass while there
     is a backlog (a registration rush queues thousands), every couple of seconds once the queue is drained."""
-    settings: Settings = app.state.settings
-    db: DB = app.state.db
+    settings: Settings = app_state(app).settings
+    db: DB = app_state(app).db
     while True:
         sent = 0
         try:
-            sent = await deliver_due(settings, db, PASS_SIZE, env=app.state.templates.env)
+            sent = await deliver_due(settings, db, PASS_SIZE, env=app_state(app).templates.env)
         except asyncio.CancelledError:
             raise
         except Exception:

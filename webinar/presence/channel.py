@@ -14,6 +14,7 @@ from webinar.db import DB
 from webinar.presence import services
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.settings import Settings
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid
 
@@ -57,8 +58,8 @@ def parse(text: str | None, session_id: int) -> str | None:
 
 async def presence(websocket: WebSocket) -> None:
     """Authenticate by the attendee session cookie, open or resume a viewing session, and keep it alive."""
-    settings: Settings = websocket.app.state.settings
-    db = websocket.app.state.db
+    settings: Settings = app_state(websocket).settings
+    db = app_state(websocket).db
     idle = dt.timedelta(minutes=settings.session_idle_minutes)
     if not same_site(websocket, settings.base_url):
         log.warning("presence: cross-site origin %r refused", websocket.headers.get("origin"))
@@ -91,7 +92,7 @@ async def presence(websocket: WebSocket) -> None:
 
 async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> str:
     """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
-    heartbeats: HeartbeatWriter = websocket.app.state.heartbeats
+    heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
     while True:
         try:
             # asyncio.timeout, not wait_for: no task per message. What waits here lives a heartbeat interval, long

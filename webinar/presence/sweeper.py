@@ -8,6 +8,7 @@ import logging
 from starlette.applications import Starlette
 
 from webinar.presence import services
+from webinar.state import app_state
 
 log = logging.getLogger("webinar.presence")
 
@@ -19,10 +20,10 @@ def interval_seconds(timeout_seconds: int) -> float:
 
 async def run(app: Starlette) -> None:
     """Sweep forever; an error is logged and the loop goes on (every worker may run it: the UPDATE is idempotent)."""
-    settings = app.state.settings
+    settings = app_state(app).settings
     while True:
         try:
-            closed = await services.sweep(app.state.db, settings.presence_timeout_seconds)
+            closed = await services.sweep(app_state(app).db, settings.presence_timeout_seconds)
             if closed:
                 log.info("sweeper closed %d viewing session(s) at their last heartbeat", closed)
         except asyncio.CancelledError:

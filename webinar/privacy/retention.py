@@ -18,6 +18,7 @@ from webinar.db import DB, insert_for
 from webinar.privacy import queries
 from webinar.privacy.erasure import Requester
 from webinar.privacy.services import erase_all
+from webinar.state import app_state
 from webinar.tables import job_leases
 from webinar.web import ratelimit
 
@@ -116,7 +117,7 @@ async def retention_loop(app: Starlette) -> None:
     """Check every few minutes whether today's purge is due; survives its own errors."""
     while True:
         try:
-            summary = await run_once(app.state.db)
+            summary = await run_once(app_state(app).db)
             if summary is not None:
                 log.info("%s", summary)
         except asyncio.CancelledError:

@@ -20,7 +20,7 @@ from webinar.privacy.erasure import Requester
 from webinar.privacy.services import EmailChange, Meta, Unsubscribe
 from webinar.registration import queries as registration_queries
 from webinar.registration.forms import OPTIONAL_FIELDS
-from webinar.registration.views import mailer
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
@@ -31,7 +31,7 @@ ONE_CLICK = "One-Click"  # RFC 8058: the body a mail client POSTs is "List-Unsub
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = app_state(request).templates.TemplateResponse(
         request, f"webinar/{name}", context, status_code=status
     )
     response.headers["Cache-Control"] = "no-store"  # pages with personal data stay out of shared caches
@@ -39,12 +39,12 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
 
 
 def _meta(request: Request) -> Meta:
-    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    ip = client_ip(request, app_state(request).settings.trusted_proxies)
     return Meta(ip, request.headers.get("user-agent", ""))
 
 
 async def _attendee(request: Request, event: Event) -> Attendee | None:
-    return await access_services.viewer(request.app.state.db, request.app.state.settings, event, current_sid(request))
+    return await access_services.viewer(app_state(request).db, app_state(request).settings, event, current_sid(request))
 
 
 def _host(url: str) -> str:
@@ -54,12 +54,12 @@ def _host(url: str) -> str:
 async def privacy(request: Request) -> Response:
     """`GET /events/{slug}/privacy`: controller, processor, purposes, legal basis, retention, rights, cookies."""
     event = await public_event(request)
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         organisation = await event_queries.organisation(conn, event.organisation_id)
     context = {
         "event": event,
         "organisation": organisation,
-        "processor": request.app.state.settings.processor_name,
+        "processor": app_state(request).settings.processor_name,
         "retention_ends_at": retention_ends_at(event),
         "stream_host": _host(event.stream_url),
         "embed_host": "" if event.stream_url else _host(event.embed_url),
@@ -70,7 +70,7 @@ async def privacy(request: Request) -> Response:
 
 
 async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: Any) -> Response:
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         reg = await registration_queries.by_id(conn, event.id, attendee.id)
         assert reg is not None
         consents = await queries.consents_with_text(conn, reg.id)
@@ -108,9 +108,9 @@ async def me_update(request: Request) -> Response:
     data, errors = forms.parse(form, event)
     if data is None:
         return await _me_page(request, event, attendee, values=forms.typed_values(form), errors=errors)
-    db = request.app.state.db
+    db = app_state(request).db
     asked = await services.correct(
-        db, mailer(request), event, attendee.id, data.details, data.marketing, _meta(request)
+        db, app_state(request).mailer, event, attendee.id, data.details, data.marketing, _meta(request)
     )
     return see_other(request, "me", "?saved=" + ("email" if asked else "1"), slug=event.slug)
 
@@ -118,7 +118,9 @@ async def me_update(request: Request) -> Response:
 async def me_confirm_email(request: Request) -> Response:
     """`GET /events/{slug}/me/confirm-email/{token}`: apply a new address confirmed from its own mailbox."""
     event = await public_event(request)
-    result = await services.confirm_email(request.app.state.db, mailer(request), event, request.path_params["token"])
+    result = await services.confirm_email(
+        app_state(request).db, app_state(request).mailer, event, request.path_params["token"]
+    )
     status = {EmailChange.DONE: 200, EmailChange.INVALID: 400, EmailChange.TAKEN: 409}[result]
     return _render(request, "me_email.html", {"event": event, "result": result.value}, status)
 
@@ -129,7 +131,7 @@ async def me_export(request: Request) -> Response:
     attendee = await _attendee(request, event)
     if attendee is None:
         return see_other(request, "login_form", slug=event.slug)
-    data = await services.export(request.app.state.db, event, attendee.id, _meta(request))
+    data = await services.export(app_state(request).db, event, attendee.id, _meta(request))
     if data is None:
         return see_other(request, "login_form", slug=event.slug)
     filename = f"my-data-{event.slug}-{dt.date.today().isoformat()}.json"
@@ -152,11 +154,11 @@ async def me_erase(request: Request) -> Response:
     await read_form(request)
     attendee = await _attendee(request, event)
     if attendee is None:
-        async with request.app.state.db.connection() as conn:
+        async with app_state(request).db.connection() as conn:
             erased = await queries.session_of_erased(conn, current_sid(request), event.id)
         # A second click after the first one erased everything: say it is done, not "please sign in".
         return see_other(request, "me_erased" if erased else "login_form", slug=event.slug)
-    await services.erase_one(request.app.state.db, event, attendee.id, Requester(kind="attendee", actor="attendee"))
+    await services.erase_one(app_state(request).db, event, attendee.id, Requester(kind="attendee", actor="attendee"))
     set_sid(request, None)
     return see_other(request, "me_erased", slug=event.slug)
 
@@ -175,8 +177,8 @@ def _unsubscribe_page(request: Request, event: Event, state: Unsubscribe) -> Res
 async def unsubscribe_form(request: Request) -> Response:
     """`GET /events/{slug}/unsubscribe/{token}`: a confirm button (a GET changes nothing: mail scanners open links)."""
     event = await public_event(request)
-    secret = str(request.app.state.settings.secret_key)
-    state = await services.unsubscribe_state(request.app.state.db, secret, event, request.path_params["token"])
+    secret = str(app_state(request).settings.secret_key)
+    state = await services.unsubscribe_state(app_state(request).db, secret, event, request.path_params["token"])
     return _unsubscribe_page(request, event, state)
 
 
@@ -186,7 +188,7 @@ async def unsubscribe(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
     if form.get("List-Unsubscribe") != ONE_CLICK:
         await read_form(request)  # a person's button: the CSRF token is checked as on every form
-    secret = str(request.app.state.settings.secret_key)
-    db = request.app.state.db
+    secret = str(app_state(request).settings.secret_key)
+    db = app_state(request).db
     state = await services.unsubscribe(db, secret, event, request.path_params["token"], _meta(request))
     return _unsubscribe_page(request, event, state)

@@ -87,6 +87,10 @@ class Registrar:
         self.contexts = batch.Contexts()
         self.writer = batch.Writer(db)
 
+    async def context(self, slug: str) -> batch.EventContext | None:
+        """The event with this slug and its consent text, as recently read (None when there is no such event)."""
+        return await self.contexts.get(self.db, slug)
+
     def limit(self, ip: str) -> Limit:
         """The per-address limit on registration attempts."""
         return Limit(f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, self.mailer.settings.rate_limit_scale)

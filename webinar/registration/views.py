@@ -11,9 +11,9 @@ from starlette.responses import Response
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.mail.render import Mailer
 from webinar.registration import forms, services
 from webinar.registration.rows import RequestMeta
+from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
 from webinar.web.language import choose_language
@@ -50,31 +50,28 @@ async def render_event(
         "errors": errors or {},
         "fields": forms.OPTIONAL_FIELDS,
     }
-    return request.app.state.templates.TemplateResponse(request, "webinar/event.html", context, status_code=status_code)
+    return app_state(request).templates.TemplateResponse(
+        request, "webinar/event.html", context, status_code=status_code
+    )
 
 
 async def event_page(request: Request) -> Response:
     """GET /events/{slug}: the event, its organiser and the registration form."""
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
         return await render_event(request, conn, event)
 
 
-def mailer(request: Request) -> Mailer:
-    """The e-mail composer of this app."""
-    return Mailer(request.app.state.settings, request.app.state.templates.env)
-
-
 async def register(request: Request) -> Response:
     """POST /events/{slug}/register."""
-    registrar: services.Registrar = request.app.state.registrar
+    registrar: services.Registrar = app_state(request).registrar
     slug = request.path_params["slug"]
-    ctx = await registrar.contexts.get(registrar.db, slug)  # the event and its consent text, often without a query
+    ctx = await registrar.context(slug)  # the event and its consent text, often without a query
     if ctx is None or ctx.event.purged_at is not None:
         raise HTTPException(404)
     language = choose_language(request, ctx.event.language)  # errors, the stored language and the e-mails use it
     form = await read_form(request)
-    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    ip = client_ip(request, app_state(request).settings.trusted_proxies)
     outcome = await registrar.register(ctx, form, RequestMeta(ip, request.headers.get("user-agent", "")), language)
     if outcome.done:
         return see_other(request, "registered", slug=slug)
@@ -82,7 +79,7 @@ async def register(request: Request) -> Response:
         raise HTTPException(404)
     if outcome.kind == services.UNAVAILABLE:
         raise HTTPException(409, _("Registration is not available for this event."))
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         if outcome.kind == services.INVALID:
             return await render_event(request, conn, outcome.event, form, outcome.errors, "open", status_code=422)
         return await render_event(request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS)
@@ -90,7 +87,7 @@ async def register(request: Request) -> Response:
 
 async def registered(request: Request) -> Response:
     """What happens next, the same for a new registration and a repeated one (no account enumeration)."""
-    async with request.app.state.db.connection() as conn:
+    async with app_state(request).db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
     choose_language(request, event.language)
-    return request.app.state.templates.TemplateResponse(request, "webinar/registered.html", {"event": event})
+    return app_state(request).templates.TemplateResponse(request, "webinar/registered.html", {"event": event})

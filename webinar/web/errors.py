@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from webinar.i18n import gettext as _
+from webinar.state import app_state
 
 log = logging.getLogger("webinar")
 
@@ -49,7 +50,7 @@ def render_error(
         message = detail
     if request.scope["type"] != "http":
         return PlainTextResponse(message, status_code=status)
-    templates = request.app.state.templates
+    templates = app_state(request).templates
     return templates.TemplateResponse(
         request,
         "errors/error.html",

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from webinar.i18n import gettext as _
+from webinar.state import app_state
 from webinar.web.cookies import ensure_sid
 
 MAX_FIELDS = 100
@@ -19,7 +20,7 @@ MAX_PART_BYTES = 256 * 1024
 
 def csrf_token(request: Request) -> str:
     """The CSRF token for this browser: an HMAC of its session id, so it needs no storage."""
-    secret = str(request.app.state.settings.secret_key).encode()
+    secret = str(app_state(request).settings.secret_key).encode()
     return hmac.new(secret, b"csrf|" + ensure_sid(request).encode(), hashlib.sha256).hexdigest()
 
 
