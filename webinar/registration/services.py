@@ -101,29 +101,31 @@ class Registrar:
         `language` is the one the person read the form in; their e-mails are written in it."""
         limit = self.limit(meta.ip)
         honeypot = bool(text(form, "website"))  # people never see it, bots fill it in: answer as if done
-        counted = False
-        if not honeypot and batch.may_write(ctx.event, ctx.consent) and window_state(ctx.event, now()) == "open":
-            assert ctx.consent is not None
-            data, _errors = forms.parse(form, ctx.event, ctx.consent)
-            if data is not None:
-                submission = await self._submission(ctx.event, ctx.consent, data, meta, limit, language)
-                if await self.writer.write(submission) == batch.REGISTERED:
-                    return DONE
-                counted = True  # not new, or the event changed: the locking path below knows what to do
-        if not counted:
+        submission = None if honeypot else await self._lock_free(ctx, form, meta, limit, language)
+        if submission is None:
             async with self.db.connection() as conn:
                 await ratelimit.count(conn, limit)
+        elif await self.writer.write(submission) == batch.REGISTERED:  # the attempt is counted with the write
+            return DONE
         if honeypot:
             return DONE
-        # The locking path decides on the event as it is now, never on the kept copy.
+        # Not new, the event changed, or not for the lock-free path: decide on the event as it is now.
         fresh = await self.contexts.get(self.db, ctx.event.slug, fresh=True)
         if fresh is None or fresh.event.purged_at is not None:
             return Outcome(UNAVAILABLE)
         return await self._register_locked(fresh.event, form, meta, language)
 
-    async def _submission(
-        self, event: Event, consent: ConsentText, data: RegistrationData, meta: RequestMeta, limit: Limit, language: str
-    ) -> batch.Submission:
+    async def _lock_free(
+        self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, limit: Limit, language: str
+    ) -> batch.Submission | None:
+        """The submission to write without a lock, when the kept copy of the event allows it and the form is
+        valid against it; None otherwise."""
+        event, consent = ctx.event, ctx.consent
+        if consent is None or not batch.may_write(event, consent) or window_state(event, now()) != "open":
+            return None
+        data, _errors = forms.parse(form, event, consent)
+        if data is None:
+            return None
         new = self._rows(event, consent, data, await _hashed(data), meta, language)
         return batch.Submission(new, event.updated_at, data.consent_version, limit)
 
