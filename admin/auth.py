@@ -1,22 +1,22 @@
-"""Who the staff member is: their session, their role, and which organisation's data they may see."""
+"""Who the staff member is: their session, their role, the guard of the back office, and which data they may see."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
-
-View = Callable[[Request], Awaitable[Response]]
 
 
 async def current_staff(request: Request) -> StaffUser | None:
@@ -36,32 +36,57 @@ async def current_staff(request: Request) -> StaffUser | None:
     return user
 
 
-def staff_required(view: View) -> View:
-    """Send anonymous visitors to the login page; make the staff user available as `request.state.staff`."""
+def route_names(routes: Sequence[BaseRoute]) -> set[str]:
+    """The names of these routes (every back-office route has one)."""
+    return {name for route in routes if (name := getattr(route, "name", None))}
 
-    @wraps(view)
-    async def wrapper(request: Request) -> Response:
+
+def matched_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str | None, bool]:
+    """The name of the route the router will pick for this request, and whether its method matches too."""
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return getattr(route, "name", None), True
+        if match is Match.PARTIAL and partial is None:
+            partial = getattr(route, "name", None)
+    return partial, False
+
+
+class StaffGuard:
+    """Deny by default: every request under the Mount it wraps needs a staff login, except to the public routes.
+
+    Anonymous visitors and attendee sessions get a 303 to the login page; the staff user's language is made the
+    active one and the user is kept as `request.state.staff`; operator-only routes are a 404 for organisers (they
+    should not learn the page exists). A path that no route matches is guarded too.
+    """
+
+    def __init__(self, app: ASGIApp, public: frozenset[str], operator_only: frozenset[str]) -> None:
+        self.app = app
+        self.routes: Sequence[BaseRoute] = getattr(app, "routes", [])
+        unknown = (public | operator_only) - route_names(self.routes)
+        if unknown or public & operator_only:  # a misspelt name would silently guard, or open, the wrong page
+            raise ValueError(f"bad access table: unknown {sorted(unknown)}, both {sorted(public & operator_only)}")
+        self.public, self.operator_only = public, operator_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no WebSocket route lives here: refuse one rather than let it past unchecked
+            await WebSocketClose()(scope, receive, send)
+            return
+        name, full = matched_route(self.routes, scope)
+        refusal = None if name in self.public else await self._refusal(Request(scope, receive), name if full else None)
+        await (refusal or self.app)(scope, receive, send)
+
+    async def _refusal(self, request: Request, route: str | None) -> Response | None:
+        """The answer for a visitor who may not go on (a 404 is raised); None for a staff member who may."""
         user = await current_staff(request)
         if user is None:
             login = request.url_for("admin:login").include_query_params(next=request.url.path)
             return RedirectResponse(str(login), status_code=303)
         i18n.activate(user.language)
-        return await view(request)
-
-    return wrapper
-
-
-def operator_required(view: View) -> View:
-    """Like staff_required, and 404 for organisers: they should not learn the page exists."""
-
-    @staff_required
-    @wraps(view)
-    async def wrapper(request: Request) -> Response:
-        if not request.state.staff.is_operator:
+        if route in self.operator_only and not user.is_operator:
             raise HTTPException(404)
-        return await view(request)
-
-    return wrapper
+        return None
 
 
 def organisation_scope(user: StaffUser) -> int | None:

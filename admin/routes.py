@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
+from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
@@ -77,4 +79,26 @@ admin_routes = [
     *report_routes,
 ]
 
-routes = [Mount("/admin", routes=admin_routes, name="admin")]
+# Deny by default: StaffGuard lets only staff reach a route of the back office, except the ones named here.
+PUBLIC = frozenset({"login_form", "login", "logout"})
+# Operators only: a 404 for organisers, who should not learn these pages exist.
+OPERATOR_ONLY = frozenset(
+    {
+        "organisations",
+        "organisation_create",
+        "users",
+        "user_create",
+        "user_revoke_sessions",
+        "user_deactivate",
+        "event_new",
+        "event_create",
+        "event_edit",
+        "event_update",
+        "outbox",
+        "outbox_message",
+        "outbox_retry",
+    }
+)
+
+guard = Middleware(StaffGuard, public=PUBLIC, operator_only=OPERATOR_ONLY)
+routes = [Mount("/admin", routes=admin_routes, name="admin", middleware=[guard])]

@@ -1,4 +1,4 @@
-"""The reports' URL table, included in the back office's Mount("/admin") (so its names are `admin:…`)."""
+"""The reports' URL table, part of the back office's Mount("/admin"): its names are `admin:…`, its guard the same."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin import audit_queries
-from admin.auth import organisation_scope, staff_required
+from admin.auth import organisation_scope
 from admin.views.helpers import MAX_ID, render
 from webinar.state import app_state
 
@@ -18,7 +18,6 @@ def _positive(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
-@staff_required
 async def audit(request: Request) -> Response:
     params = request.query_params
     scope = organisation_scope(request.state.staff)

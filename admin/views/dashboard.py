@@ -5,13 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin.auth import organisation_scope, staff_required
+from admin.auth import organisation_scope
 from webinar.events import queries as event_queries
 from webinar.presence.queries import live_now_by_event
 from webinar.state import app_state
 
 
-@staff_required
 async def dashboard(request: Request) -> Response:
     user = request.state.staff
     async with app_state(request).db.connection() as conn:

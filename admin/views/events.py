@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
-from admin.auth import operator_required, staff_required
 from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
 from admin.views.helpers import actor, render, staff_event
 from webinar.events import queries as event_queries
@@ -45,7 +44,6 @@ async def _organisation_ids(request: Request) -> set[int]:
         return {org.id for org in await queries.all_organisations(conn)}
 
 
-@staff_required
 async def event(request: Request) -> Response:
     """One event's page: when, where, how many people, which consent wording; links to what can be done."""
     found = await staff_event(request)
@@ -59,13 +57,11 @@ async def event(request: Request) -> Response:
     return render(request, "admin/event.html", context)
 
 
-@operator_required
 async def event_new(request: Request) -> Response:
     ids = await _organisation_ids(request)
     return await _form_page(request, None, new_event_values(next(iter(ids)) if len(ids) == 1 else None), {})
 
 
-@operator_required
 async def event_create(request: Request) -> Response:
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
     if data is not None:
@@ -78,7 +74,6 @@ async def event_create(request: Request) -> Response:
     return RedirectResponse(request.url_for("admin:event", event_id=event_id), status_code=303)
 
 
-@operator_required
 async def event_edit(request: Request) -> Response:
     found = await staff_event(request)
     async with app_state(request).db.connection() as conn:
@@ -86,7 +81,6 @@ async def event_edit(request: Request) -> Response:
     return await _form_page(request, found, event_values(found, consent.text if consent else ""), {})
 
 
-@operator_required
 async def event_update(request: Request) -> Response:
     found = await staff_event(request)
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
