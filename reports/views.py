@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from admin.views.helpers import render, staff_event
+from admin.pages import render, staff_event
 from reports import chart, forms, services, traffic
 from reports.exporters import EXPORTERS, FORMATS
 from webinar.state import app_state

@@ -74,7 +74,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the platform's ASGI application."""
-    from admin.routes import routes as admin_routes
+    from admin.routes import back_office
+    from reports.routes import routes as report_routes
     from webinar.routes import routes as public_routes
 
     settings = settings or load_settings()
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         debug=False,
-        routes=[*public_routes, *admin_routes],
+        routes=[*public_routes, back_office(*report_routes)],
         middleware=middleware,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

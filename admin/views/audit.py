@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from admin import audit_queries
 from admin.auth import organisation_scope
-from admin.views.helpers import MAX_ID, render
+from admin.pages import MAX_ID, render
 from webinar.state import app_state
 
 

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
 from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
-from admin.views.helpers import actor, render, staff_event
+from admin.pages import actor, render, staff_event
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _

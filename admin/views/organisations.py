@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
 from admin.account_forms import parse_organisation_form
-from admin.views.helpers import actor, render
+from admin.pages import actor, render
 from webinar.i18n import gettext as _
 from webinar.state import app_state
 from webinar.web.forms import read_form

@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.views.helpers import path_id, render
+from admin.pages import path_id, render
 from admin.views.registrants import page_number
 from webinar import audit
 from webinar.i18n import N_

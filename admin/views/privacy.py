@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.views.helpers import path_id, render, staff_event
+from admin.pages import path_id, render, staff_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.privacy import services

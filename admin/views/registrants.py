@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.views.helpers import MAX_ID, path_id, render, staff_event
+from admin.pages import MAX_ID, path_id, render, staff_event
 from webinar.i18n import N_
 from webinar.registration import queries, services
 from webinar.state import app_state

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
 from admin.account_forms import parse_staff_form
-from admin.views.helpers import actor, path_id, render
+from admin.pages import actor, path_id, render
 from webinar.accounts import staff
 from webinar.i18n import gettext as _
 from webinar.state import app_state

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 
 from admin import routes as admin_routes
 from admin.auth import StaffGuard
+from reports.routes import routes as report_routes
 from tests.conftest import csrf_for, login_staff
 from tests.webinar.access_helpers import join, load_event, on_now
 from webinar.mail import outbox as mail_outbox
@@ -121,9 +122,9 @@ def guarded(cases: list[Case]) -> list[Case]:
 async def test_the_enumeration_covers_every_route_of_the_table(app: Starlette, values) -> None:
     cases = admin_cases(app, values)
     names = {case.name for case in cases}
-    assert len(names) == len(admin_routes.admin_routes)
-    assert names == {route.name for route in admin_routes.admin_routes if isinstance(route, Route)}
-    table = [route for route in admin_routes.admin_routes if isinstance(route, Route)]
+    table = [route for route in [*admin_routes.admin_routes, *report_routes] if isinstance(route, Route)]
+    assert len(names) == len(table)
+    assert names == {route.name for route in table}
     assert len(cases) == sum(len((route.methods or set()) - {"HEAD"}) for route in table)
     assert admin_routes.PUBLIC == EXPECTED_PUBLIC
 
