@@ -16,6 +16,7 @@ from webinar.events.queries import Event
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
+from webinar.registration.fields import CONFIGURABLE, default_modes
 from webinar.tables import FIELD_MODES
 from webinar.web.forms import has_control_chars, text
 
@@ -26,7 +27,7 @@ DEFAULT_TIMEZONE = "Europe/Bucharest"
 LANGUAGES = ("ro", "en")
 APPROVALS = ("auto", "manual")
 LOGINS = ("link", "link_and_password")
-PERSON_FIELDS = ("field_job_title", "field_member_id", "field_organisation", "field_phone")
+MODE_FIELDS = tuple(field.mode_column for field in CONFIGURABLE)  # field_job_title, …: the per-event choices
 TIME_FIELDS = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 NOT_ZONES = {"localtime", "Factory", "posixrules"}  # files of the system's zone directory, not places
@@ -208,7 +209,7 @@ def parse_event_form(
     stream_url, embed_url = _check_urls(r)
     capacity = r.integer("capacity", 1, 1_000_000, optional=True)
     approval, login = r.choice("approval", APPROVALS), r.choice("login", LOGINS)
-    modes = {name: r.choice(name, FIELD_MODES) for name in PERSON_FIELDS}
+    modes = {name: r.choice(name, FIELD_MODES) for name in MODE_FIELDS}
     min_age = r.integer("min_age", 1, 120, optional=True)
     consent_text = r.text("consent_text", 10_000, multiline=True)
     retention_days = r.integer("retention_days", 1, 3650)
@@ -255,10 +256,7 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         capacity="",
         approval="auto",
         login="link",
-        field_job_title="optional",
-        field_member_id="hidden",
-        field_organisation="optional",
-        field_phone="hidden",
+        **default_modes(),
         min_age="16",
         consent_text=DEFAULT_CONSENT_TEXT[language],
         retention_days="90",
@@ -274,7 +272,7 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         for name in ("title", "slug", "description", "language", "timezone", "stream_url", "embed_url")
     }
     values.update({name: utc_to_local(getattr(event, name), event.timezone) for name in TIME_FIELDS})
-    values.update({name: getattr(event, name) for name in (*PERSON_FIELDS, "approval", "login", "listed")})
+    values.update({name: getattr(event, name) for name in (*MODE_FIELDS, "approval", "login", "listed")})
     values.update(
         organisation_id=str(event.organisation_id),
         doors_open_minutes=str(event.doors_open_minutes),

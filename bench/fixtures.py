@@ -18,6 +18,7 @@ from webinar.accounts import passwords
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput, create_event
+from webinar.registration.fields import default_modes
 from webinar.settings import Settings
 from webinar.web.cookies import COOKIE_NAME
 
@@ -56,8 +57,8 @@ def event_input(org_id: int, slug: str, **changes: object) -> EventInput:
         language="ro", timezone="Europe/Bucharest", starts_at=start, ends_at=start + dt.timedelta(days=2),
         registration_opens_at=None, registration_closes_at=None, doors_open_minutes=30,
         stream_url="https://stream.example/live.m3u8", embed_url="", capacity=None, approval="auto", login="link",
-        field_job_title="optional", field_member_id="optional", field_organisation="optional",
-        field_phone="hidden", min_age=16, retention_days=90, listed=False, consent_text=DEFAULT_CONSENT_TEXT["ro"],
+        **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False,
+        consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )  # fmt: skip
     values.update(changes)
     return EventInput(**values)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 from databases.core import Connection
@@ -12,6 +12,7 @@ from reports.forms import Interval
 from reports.writer import Row
 from webinar.events.queries import Event
 from webinar.i18n import N_
+from webinar.registration import fields
 
 
 class Exporter:
@@ -29,23 +30,22 @@ class Exporter:
         """The SQL with which PostgreSQL writes this report's CSV itself (reports/pgcopy.py); None: Python path."""
         return None
 
+    def personal_columns(self) -> Sequence[fields.Item]:
+        """The registration's items this report shows, in column order (SPEC §11's questions would join them)."""
+        return fields.report_fields(self.identifier)
+
 
 class RegisteredExporter(Exporter):
     """Everyone registered (not erased), with their consent time and marketing choice."""
 
-    identifier = "registered"
+    identifier = fields.REGISTERED
     title = N_("Registered")
-    header = (
-        "Email", "First name", "Last name", "Job title", "Member ID", "Organisation", "Phone", "Status",
-        "Registered at", "Consent given at", "Marketing opt-in",
-    )  # fmt: skip
+    header = (*fields.headers(identifier), "Status", "Registered at", "Consent given at", "Marketing opt-in")
 
     async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        personal = self.personal_columns()
         async for p in queries.batched(lambda after: queries.registrants_after(conn, event.id, after)):
-            yield (
-                p.email, p.first_name, p.last_name, p.job_title, p.member_id, p.organisation, p.phone, p.status,
-                p.created_at, p.consent_given_at, p.marketing_opt_in,
-            )  # fmt: skip
+            yield (*(f.value_of(p) for f in personal), p.status, p.created_at, p.consent_given_at, p.marketing_opt_in)
 
     def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
         return pgcopy.registered_query(event, interval, delimiter)
@@ -58,20 +58,12 @@ class ActiveExporter(Exporter):
     minutes watched is the sum of (logout or last heartbeat) minus login, rounded to one decimal.
     """
 
-    identifier = "active"
+    identifier = fields.ACTIVE
     title = N_("Active")
-    header = (
-        "Email",
-        "First name",
-        "Last name",
-        "Organisation",
-        "Sessions",
-        "First login",
-        "Last logout",
-        "Minutes watched",
-    )
+    header = (*fields.headers(identifier), "Sessions", "First login", "Last logout", "Minutes watched")
 
     async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        personal = self.personal_columns()
         after = 0
         while batch := await queries.active_after(conn, event.id, after):
             spans: dict[int, list[queries.Span]] = {p.id: [] for p in batch}
@@ -80,7 +72,7 @@ class ActiveExporter(Exporter):
             for p in batch:
                 mine = spans[p.id]
                 yield (
-                    p.email, p.first_name, p.last_name, p.organisation, len(mine),
+                    *(f.value_of(p) for f in personal), len(mine),
                     min(s.started_at for s in mine), max(s.end for s in mine), round(sum(s.minutes for s in mine), 1),
                 )  # fmt: skip
             after = batch[-1].id
@@ -89,15 +81,16 @@ class ActiveExporter(Exporter):
 class TrafficExporter(Exporter):
     """One row per viewing session overlapping the interval; an erased registrant's sessions keep times only."""
 
-    identifier = "traffic"
+    identifier = fields.TRAFFIC
     title = N_("Traffic")
-    header = ("Email", "First name", "Last name", "Login at", "Logout at", "Minutes", "IP address", "End reason")
+    header = (*fields.headers(identifier), "Login at", "Logout at", "Minutes", "IP address", "End reason")
     uses_interval = True
 
     async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+        personal = self.personal_columns()
         async for s in queries.batched(lambda after: queries.sessions_after(conn, event.id, interval, after)):
             ip = None if s.erased else s.ip
-            yield (s.email, s.first_name, s.last_name, s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
+            yield (*(f.value_of(s) for f in personal), s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
 
     def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
         return pgcopy.traffic_query(event, interval, delimiter)

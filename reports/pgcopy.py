@@ -23,6 +23,7 @@ from databases.core import Connection
 from reports.forms import Interval
 from reports.writer import BOM, encode_rows
 from webinar.events.queries import Event
+from webinar.registration import fields
 
 QUEUE_CHUNKS = 8
 _ESCAPE = re.compile(rb"\\([\\bfnrtv])")
@@ -58,13 +59,18 @@ def _line(cells: list[str], delimiter: str) -> str:
     return f" || '{delimiter}' || ".join(cells)
 
 
+def _personal_cells(report: str, delimiter: str) -> list[str]:
+    # The declared names are identifiers of our own (registration/fields.py), never anything a request sent.
+    return [text_cell(f"r.{field.name}", delimiter) for field in fields.report_fields(report)]
+
+
 def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]]:
     """The traffic report's rows as CSV lines (sessions overlapping the interval, by id)."""
     d = delimiter
     ip = "(CASE WHEN r.erased_at IS NULL THEN vs.ip END)"
     end = "coalesce(vs.ended_at, vs.last_seen_at)"
     cells = [
-        text_cell("r.email", d), text_cell("r.first_name", d), text_cell("r.last_name", d),
+        *_personal_cells(fields.TRAFFIC, d),
         time_cell("vs.started_at"), time_cell("vs.ended_at"), minutes_cell("vs.started_at", end, d),
         text_cell(ip, d), text_cell("vs.end_reason", d),
     ]  # fmt: skip
@@ -88,8 +94,7 @@ def registered_query(event: Event, interval: Interval, delimiter: str) -> tuple[
         "(SELECT max(cr.recorded_at) FROM consent_records cr WHERE cr.registration_id = r.id"
         " AND cr.purpose = 'processing' AND cr.action = 'given')"
     )
-    texts = ("email", "first_name", "last_name", "job_title", "member_id", "organisation", "phone", "status")
-    cells = [text_cell(f"r.{name}", d) for name in texts]
+    cells = [*_personal_cells(fields.REGISTERED, d), text_cell("r.status", d)]
     cells += [time_cell("r.created_at"), time_cell(consent)]
     cells.append("(CASE WHEN r.marketing_opt_in THEN 'yes' ELSE 'no' END)")
     where = "r.event_id = $1 AND r.erased_at IS NULL"

@@ -12,6 +12,8 @@ from databases.core import Connection
 
 from reports.forms import Interval
 from webinar.db import to_dataclass
+from webinar.registration import fields
+from webinar.registration.queries import Registration
 from webinar.tables import consent_records, registrations, viewing_sessions
 
 BATCH_SIZE = 1000
@@ -52,19 +54,14 @@ async def batched(fetch: Callable[[int], Awaitable[Sequence[K]]]) -> AsyncIterat
 
 
 @dataclass(frozen=True)
-class Registrant:
-    id: int
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    job_title: str | None
-    member_id: str | None
-    organisation: str | None
-    phone: str | None
-    status: str
-    created_at: dt.datetime
+class Registrant(Registration):
+    """A registration as the registered report shows it (never the password hash), with its consent time."""
+
     consent_given_at: dt.datetime | None
-    marketing_opt_in: bool
+
+
+# Every column of a Registration: its personal fields are the declared ones (registration/fields.py).
+_REGISTRATION = [r.c[name] for name in Registration.__dataclass_fields__]
 
 
 def _consent_given_at() -> Any:
@@ -79,37 +76,24 @@ def _consent_given_at() -> Any:
 async def registrants_after(conn: Connection, event_id: int, after_id: int) -> list[Registrant]:
     """The next batch of not-erased registrants of an event (never the password hash)."""
     query = (
-        sa.select(
-            r.c.id, r.c.email, r.c.first_name, r.c.last_name, r.c.job_title, r.c.member_id, r.c.organisation,
-            r.c.phone, r.c.status, r.c.created_at, r.c.marketing_opt_in,
-            sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"),
-        )
+        sa.select(*_REGISTRATION, sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"))
         .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id)
         .order_by(r.c.id)
         .limit(BATCH_SIZE)
-    )  # fmt: skip
+    )
     return [to_dataclass(Registrant, row) for row in await conn.fetch_all(query)]
 
 
-@dataclass(frozen=True)
-class Person:
-    id: int
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    organisation: str | None
-
-
-async def active_after(conn: Connection, event_id: int, after_id: int) -> list[Person]:
+async def active_after(conn: Connection, event_id: int, after_id: int) -> list[Registration]:
     """The next batch of not-erased registrants with at least one viewing session."""
     has_session = sa.exists().where(vs.c.registration_id == r.c.id)
     query = (
-        sa.select(r.c.id, r.c.email, r.c.first_name, r.c.last_name, r.c.organisation)
+        sa.select(*_REGISTRATION)
         .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id, has_session)
         .order_by(r.c.id)
         .limit(BATCH_SIZE)
     )
-    return [to_dataclass(Person, row) for row in await conn.fetch_all(query)]
+    return [to_dataclass(Registration, row) for row in await conn.fetch_all(query)]
 
 
 @dataclass(frozen=True)
@@ -152,6 +136,8 @@ def overlaps(interval: Interval) -> list[Any]:
 
 @dataclass(frozen=True)
 class SessionRow:
+    """A viewing session with who it belongs to: the fields the traffic report declares (registration/fields.py)."""
+
     id: int
     registration_id: int
     email: str | None
@@ -172,8 +158,9 @@ class SessionRow:
 def _sessions_query(event_id: int, interval: Interval) -> Any:
     return (
         sa.select(
-            vs.c.id, vs.c.registration_id, r.c.email, r.c.first_name, r.c.last_name, vs.c.started_at, vs.c.ended_at,
-            vs.c.last_seen_at, vs.c.ip, vs.c.end_reason, r.c.erased_at.is_not(None).label("erased"),
+            vs.c.id, vs.c.registration_id, *(r.c[f.name] for f in fields.report_fields(fields.TRAFFIC)),
+            vs.c.started_at, vs.c.ended_at, vs.c.last_seen_at, vs.c.ip, vs.c.end_reason,
+            r.c.erased_at.is_not(None).label("erased"),
         )
         .join(r, r.c.id == vs.c.registration_id)
         .where(vs.c.event_id == event_id, *overlaps(interval))

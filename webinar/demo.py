@@ -11,6 +11,7 @@ from webinar.accounts import passwords, staff
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput, create_event
+from webinar.registration.fields import default_modes
 from webinar.settings import Settings
 from webinar.tables import events, organisations
 
@@ -41,10 +42,7 @@ def _demo_event(organisation_id: int) -> EventInput:
         capacity=None,
         approval="auto",
         login="link_and_password",
-        field_job_title="optional",
-        field_member_id="optional",
-        field_organisation="optional",
-        field_phone="hidden",
+        **default_modes(member_id="optional"),
         min_age=16,
         retention_days=90,
         listed=True,

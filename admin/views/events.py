@@ -14,6 +14,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.presence.queries import live_now
+from webinar.registration.fields import FIELDS
 from webinar.state import app_state
 from webinar.web.forms import read_form
 
@@ -33,6 +34,7 @@ async def _form_page(
         "organisations": organisations,
         "versions": versions,
         "timezones": timezone_names(),
+        "fields": FIELDS,
         "values": values,
         "errors": errors,
     }

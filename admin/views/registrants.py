@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from admin.pages import MAX_ID, path_id, render, staff_event
 from webinar.i18n import N_
 from webinar.registration import queries, services
+from webinar.registration.fields import FIELDS
 from webinar.state import app_state
 from webinar.tables import STATUSES
 from webinar.web.client_ip import client_ip
@@ -87,5 +88,5 @@ async def registrant(request: Request) -> Response:
             raise HTTPException(404)
         consents = await queries.consents(conn, reg.id)
         viewing = await queries.sessions(conn, reg.id)
-    context = {"event": event, "reg": reg, "consents": consents, "sessions": viewing}
+    context = {"event": event, "reg": reg, "fields": FIELDS, "consents": consents, "sessions": viewing}
     return render(request, "admin/registrant.html", context)

@@ -17,6 +17,7 @@ from webinar import audit
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import to_dataclass
+from webinar.registration.fields import erased_values
 from webinar.tables import (
     audit_log,
     consent_records,
@@ -99,14 +100,8 @@ async def _scrub_registration(conn: Connection, row: _Target, before_end: bool) 
         registrations.update()
         .where(registrations.c.id == row.id)
         .values(
-            email=None,
+            **erased_values(),  # every declared personal field (registration/fields.py)
             email_normalised=None,
-            first_name=None,
-            last_name=None,
-            job_title=None,
-            member_id=None,
-            organisation=None,
-            phone=None,
             password_hash=None,
             search_text="",
             marketing_opt_in=False,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from starlette.datastructures import FormData
 
 from webinar.events.queries import Event
-from webinar.registration.forms import TEXT_FIELDS, PersonalDetails, parse_details
+from webinar.registration.fields import FIELDS, NAMES
+from webinar.registration.forms import PersonalDetails, parse_details
 from webinar.registration.queries import Registration
 from webinar.web.forms import text
 
@@ -31,13 +32,13 @@ def parse(form: FormData, event: Event) -> tuple[Correction | None, dict[str, st
 
 def values_of(reg: Registration) -> dict[str, str]:
     """The form's values from the stored registration."""
-    values = {name: getattr(reg, name) or "" for name in TEXT_FIELDS}
+    values = {field.name: field.value_of(reg) or "" for field in FIELDS}
     values["consent_marketing"] = "on" if reg.marketing_opt_in else ""
     return values
 
 
 def typed_values(form: FormData) -> dict[str, str]:
     """What the attendee typed, to show again beside the errors."""
-    values = {name: text(form, name) for name in TEXT_FIELDS}
+    values = {name: text(form, name) for name in NAMES}
     values["consent_marketing"] = "on" if form.get("consent_marketing") else ""
     return values

@@ -26,6 +26,7 @@ from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
 from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
+from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
 from webinar.registration.queries import Registration
 from webinar.tables import consent_records, events, registrations
@@ -102,8 +103,9 @@ async def _consent_change(conn: Connection, reg: Registration, marketing: bool, 
 
 
 def _changed(reg: Registration, details: PersonalDetails, email_now: bool) -> dict[str, Any]:
-    fields = ("first_name", "last_name", "job_title", "member_id", "organisation", "phone")
-    values = {f: getattr(details, f) for f in fields if getattr(details, f) != getattr(reg, f)}
+    # The address is not a plain field: a new one is only taken once confirmed from its own mailbox.
+    fields = [f for f in FIELDS if not f.identifies]
+    values = {f.name: f.value_of(details) for f in fields if f.value_of(details) != f.value_of(reg)}
     if email_now and details.email != reg.email:
         values |= {"email": details.email, "email_normalised": normalise_email(details.email)}
     return values

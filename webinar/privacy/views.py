@@ -19,7 +19,7 @@ from webinar.privacy import forms, queries, services
 from webinar.privacy.erasure import Requester
 from webinar.privacy.services import EmailChange, Meta, Unsubscribe
 from webinar.registration import queries as registration_queries
-from webinar.registration.forms import OPTIONAL_FIELDS
+from webinar.registration.fields import FIELDS
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
@@ -80,7 +80,7 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "reg": reg,
         "consents": consents,
         "sessions": viewing,
-        "fields": OPTIONAL_FIELDS,
+        "fields": FIELDS,
         "values": forms.values_of(reg),
         "errors": {},
         "saved": request.query_params.get("saved", ""),

@@ -2,80 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
-from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData
 
 from webinar.events.queries import ConsentText, Event
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
+from webinar.registration.fields import FIELDS, NAMES
 from webinar.web.forms import has_control_chars, text
 
-OPTIONAL_FIELDS = ("job_title", "member_id", "organisation", "phone")
-TEXT_FIELDS = ("first_name", "last_name", "email", *OPTIONAL_FIELDS)
-PHONE_CHARS = re.compile(r"^[0-9 +\-()]+$")
-NAME_MAX, EMAIL_MAX, FIELD_MAX = 100, 254, 200
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 
 def typed_values(form: FormData | None) -> dict[str, str]:
     """What the visitor typed, to put back into the form (never the password)."""
-    values = {name: text(form, name) if form is not None else "" for name in TEXT_FIELDS}
+    values = {name: text(form, name) if form is not None else "" for name in NAMES}
     values["consent_marketing"] = "on" if form is not None and form.get("consent_marketing") else ""
     values["consent_processing"] = "on" if form is not None and form.get("consent_processing") else ""
     values["age_confirmed"] = "on" if form is not None and form.get("age_confirmed") else ""
     return values
-
-
-def _name(value: str, errors: dict[str, str], field: str) -> None:
-    if not value:
-        errors[field] = _("Please enter your name.") if field == "first_name" else _("Please enter your last name.")
-    elif len(value) > NAME_MAX:
-        errors[field] = ngettext(
-            "Please use at most %(n)s character.", "Please use at most %(n)s characters.", NAME_MAX
-        ) % {"n": NAME_MAX}
-    elif has_control_chars(value):
-        errors[field] = _("This contains characters that are not allowed.")
-
-
-def _email(value: str, errors: dict[str, str]) -> None:
-    if not value:
-        errors["email"] = _("Please enter your e-mail address.")
-    elif len(value) > EMAIL_MAX:
-        errors["email"] = ngettext(
-            "An e-mail address has at most %(n)s character.",
-            "An e-mail address has at most %(n)s characters.",
-            EMAIL_MAX,
-        ) % {"n": EMAIL_MAX}
-    elif has_control_chars(value):
-        errors["email"] = _("This contains characters that are not allowed.")
-    else:
-        try:
-            validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            errors["email"] = _("Please enter a valid e-mail address, like name@example.org.")
-
-
-def _optional(event: Event, form: FormData, field: str, errors: dict[str, str]) -> str | None:
-    mode = event.field_mode(field)
-    if mode == "hidden":
-        return None
-    value = text(form, field)
-    if not value:
-        if mode == "required":
-            errors[field] = _("This field is required.")
-        return None
-    if len(value) > FIELD_MAX:
-        errors[field] = ngettext(
-            "Please use at most %(n)s character.", "Please use at most %(n)s characters.", FIELD_MAX
-        ) % {"n": FIELD_MAX}
-    elif has_control_chars(value):
-        errors[field] = _("This contains characters that are not allowed.")
-    elif field == "phone" and not (PHONE_CHARS.match(value) and 6 <= sum(ch.isdigit() for ch in value) <= 20):
-        errors[field] = _("Use digits, spaces and + - ( ) only, with 6 to 20 digits.")
-    return value
 
 
 def _password(event: Event, form: FormData, errors: dict[str, str]) -> str | None:
@@ -115,7 +62,8 @@ def _consents(event: Event, form: FormData, consent: ConsentText, errors: dict[s
 
 @dataclass(frozen=True)
 class PersonalDetails:
-    """The personal fields of a registration, as typed (valid once no error was reported for them)."""
+    """The personal fields of a registration, as typed (valid once no error was reported for them): one typed
+    attribute per declaration of registration/fields.py."""
 
     first_name: str
     last_name: str
@@ -137,16 +85,13 @@ class RegistrationData(PersonalDetails):
 
 
 def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> PersonalDetails:
-    """Validate the personal fields (names, e-mail, the event's extra fields) by the registration rules.
+    """Validate the personal fields (names, e-mail, the event's extra fields) by their declared rules.
 
     Shared by the registration form and the attendee's correction form on /me, so both apply the same rules.
     """
-    first, last, email = text(form, "first_name"), text(form, "last_name"), text(form, "email")
-    _name(first, errors, "first_name")
-    _name(last, errors, "last_name")
-    _email(email, errors)
-    extra = {field: _optional(event, form, field, errors) for field in OPTIONAL_FIELDS}
-    return PersonalDetails(first_name=first, last_name=last, email=email, **extra)
+    values = {field.name: field.parse(form, event, errors) for field in FIELDS}
+    # An always-required field parses to a str, never None, as PersonalDetails types it.
+    return PersonalDetails(**cast(dict[str, Any], values))
 
 
 def parse(form: FormData, event: Event, consent: ConsentText) -> tuple[RegistrationData | None, dict[str, str]]:

@@ -12,6 +12,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.registration import forms, services
+from webinar.registration.fields import FIELDS
 from webinar.registration.rows import RequestMeta
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
@@ -48,7 +49,7 @@ async def render_event(
         "state": state or await services.registration_state(conn, event),
         "values": forms.typed_values(form),
         "errors": errors or {},
-        "fields": forms.OPTIONAL_FIELDS,
+        "fields": FIELDS,
     }
     return app_state(request).templates.TemplateResponse(
         request, "webinar/event.html", context, status_code=status_code
