@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from webinar.events.queries import ConsentText, Event
 from webinar.registration import notifications
+from webinar.registration.fields import FIELDS
 from webinar.registration.forms import RegistrationData
 from webinar.settings import Settings
 from webinar.tables import registrations
@@ -50,14 +51,8 @@ def registration_values(
     """The `registrations` row of a new registration (without its id)."""
     return {
         "event_id": event.id,
-        "email": data.email,
+        **{field.name: field.value_of(data) for field in FIELDS},  # the declared personal fields
         "email_normalised": normalise_email(data.email),
-        "first_name": data.first_name,
-        "last_name": data.last_name,
-        "job_title": data.job_title,
-        "member_id": data.member_id,
-        "organisation": data.organisation,
-        "phone": data.phone,
         "password_hash": password_hash,
         "search_text": search_key(data.first_name, data.last_name, data.email),
         "status": new_status(event),
