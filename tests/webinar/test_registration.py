@@ -112,6 +112,7 @@ BAD_INPUT = [
     ("name with CR LF", {"last_name": "X\r\nBcc: someone@example.org"}, "last_name"),
     ("phone with letters", {"phone": "+40 72 ABC 1234"}, "phone"),
     ("phone with too few digits", {"phone": "12 34"}, "phone"),
+    ("42-char phone (past its column width)", {"phone": "+40" + " 7 " * 12 + " 77"}, "phone"),
     ("missing required event field", {"phone": ""}, "phone"),
     ("201-char organisation", {"organisation": "o" * 201}, "organisation"),
 ]

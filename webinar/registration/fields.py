@@ -174,7 +174,7 @@ FIELDS: tuple[PersonalField, ...] = (
         autocomplete="organization",
     ),
     PersonalField(
-        "phone", N_("Phone"), "Phone", 200, rule=valid_phone,
+        "phone", N_("Phone"), "Phone", 40, rule=valid_phone,  # its column's width: 20 digits and their separators
         configurable=True, mode_label=N_("Phone field"), default_mode=HIDDEN, input_type="tel", autocomplete="tel",
     ),
 )  # fmt: skip
