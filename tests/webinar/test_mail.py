@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -15,6 +16,7 @@ from webinar.access.tokens import JOIN, read_token
 from webinar.app import create_app
 from webinar.clock import now
 from webinar.db import DB
+from webinar.jobs import Context, supervise
 from webinar.mail import ics, sender
 from webinar.mail.outbox import enqueue
 from webinar.mail.sender import claim_one, deliver_due
@@ -243,15 +245,14 @@ def test_ics_escapes_folds_and_uses_crlf() -> None:
     assert 'CN="Org Ana"' in unfolded
 
 
-def test_sender_loop_is_registered() -> None:
-    from webinar.mail.sender import sender_loop
-    from webinar.worker import loops
+def test_sender_job_is_registered() -> None:
+    from webinar.worker import jobs
 
-    assert sender_loop in loops()
+    assert sender.JOB in jobs()
 
 
 async def test_the_sender_works_through_a_backlog_without_waiting_between_passes(
-    db: DB, smtp_server, smtp_settings, monkeypatch
+    db: DB, smtp_server, smtp_settings
 ) -> None:
     backlog = 2 * sender.PASS_SIZE + 5  # three passes
     async with db.transaction() as conn:
@@ -260,10 +261,10 @@ async def test_the_sender_works_through_a_backlog_without_waiting_between_passes
                 conn, kind="confirmation", to_address=f"p{i}@example.org", subject="Înscriere", body_text="Salut",
                 body_html="<p>Salut</p>", mail_from=smtp_settings.mail_from,
             )  # fmt: skip
-    monkeypatch.setattr(sender, "POLL_SECONDS", 600.0)  # a wait between two passes would stall the test
+    job = dataclasses.replace(sender.JOB, interval=600.0)  # a wait between two passes would stall the test
     app = create_app(smtp_settings)
     await app.state.db.connect()
-    loop = asyncio.create_task(sender.sender_loop(app))
+    loop = asyncio.create_task(supervise(job, Context.of(app)))
     try:
         for _ in range(400):
             if len(smtp_server.messages) >= backlog:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -18,11 +17,11 @@ from typing import Any
 import aiosmtplib
 import jinja2
 import sqlalchemy as sa
-from starlette.applications import Starlette
 
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.queries import to_dataclass
+from webinar.jobs import Context, Job
 from webinar.mail.outbox import Message
 from webinar.mail.render import one_line
 from webinar.registration import notifications
@@ -228,20 +227,10 @@ def _environment() -> jinja2.Environment:
     return make_environment()
 
 
-async def sender_loop(app: Starlette) -> None:
-    """Deliver due e-mails for the life of the process, surviving its own errors: pass after pass while there
-    is a backlog (a registration rush queues thousands), every couple of seconds once the queue is drained."""
-    settings: Settings = app.state.settings
-    db: DB = app.state.db
-    while True:
-        sent = 0
-        try:
-            sent = await deliver_due(settings, db, PASS_SIZE, env=app.state.templates.env)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if (task := asyncio.current_task()) is not None and task.cancelling():
-                raise asyncio.CancelledError from None  # a stop that a library turned into another error
-            log.exception("mail sender pass failed; trying again shortly")
-        if sent < PASS_SIZE:  # drained, or failing: wait before the next pass
-            await asyncio.sleep(POLL_SECONDS)
+async def send_pass(ctx: Context) -> bool:
+    """One pass of the sender; True when it sent a full pass, so a backlog (a registration rush queues thousands)
+    is worked through pass after pass, and the queue is looked at every couple of seconds once drained."""
+    return await deliver_due(ctx.settings, ctx.db, PASS_SIZE, env=ctx.env) >= PASS_SIZE
+
+
+JOB = Job("mail-sender", send_pass, interval=POLL_SECONDS)
