@@ -27,11 +27,12 @@ test: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest -m browser
 
-## lint: ruff (lint + format check) and mypy on the three packages
+## lint: ruff (lint + format check), mypy on the three packages, and the import layers (import-linter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## bench: the load benchmarks against baselines of the same run (docs/performance.md); QUICK=1 for a short run
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""The application factory: middleware, routes, and a lifespan that owns the database and background loops."""
+"""The application factory: middleware, routes, and a lifespan that owns the database and background jobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import datetime as dt
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from webinar.access.queries import JoinStarts
 from webinar.db import DB
+from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.registration.services import Registrar
@@ -35,15 +35,12 @@ from webinar.web.pagecache import PageCache
 
 log = logging.getLogger("webinar")
 
-# Coroutine factories run for the life of the process (mail sender, sweeper, retention), each given the app.
-BackgroundLoop = Callable[[Starlette], Coroutine[Any, Any, None]]
 
+def background_jobs() -> list[Job]:
+    """The jobs `webinar serve` runs beside the web app (and `webinar worker` runs alone)."""
+    from webinar.worker import jobs
 
-def background_loops() -> list[BackgroundLoop]:
-    """The loops `webinar serve` runs beside the web app (and `webinar worker` runs alone)."""
-    from webinar.worker import loops
-
-    return loops()
+    return jobs()
 
 
 # A worker holding thousands of presence channels has about a million objects the cycle collector tracks, and
@@ -60,15 +57,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     gc.set_threshold(*GC_THRESHOLDS)
     db = app_state(app).db
     await db.connect()
-    tasks: list[asyncio.Task[None]] = []
-    if app_state(app).settings.run_background:
-        tasks = [asyncio.create_task(loop(app)) for loop in background_loops()]
+    jobs = background_jobs() if app_state(app).settings.run_background else []
+    background = asyncio.create_task(run_all(jobs, Context.of(app)))
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        background.cancel()  # each job stops at its next await, releasing any lease it holds
+        await asyncio.gather(background, return_exceptions=True)
         await db.disconnect()
 
 

@@ -1,28 +1,23 @@
-"""Background work: the loops that `webinar serve` runs in-process and `webinar worker` runs alone."""
+"""Background work: the jobs that `webinar serve` runs in-process and `webinar worker` runs alone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from starlette.applications import Starlette
-
+from webinar.jobs import Context, Job, run_all
 from webinar.state import app_state
 
 
-def loops() -> list[Callable[[Starlette], Coroutine[Any, Any, None]]]:
-    """Every background loop of the platform."""
-    from webinar.mail.sender import sender_loop
+def jobs() -> list[Job]:
+    """Every background job of the platform, each run by `webinar.jobs.supervise`."""
+    from webinar.mail import sender
     from webinar.presence import sweeper
-    from webinar.privacy.retention import retention_loop
+    from webinar.privacy import retention
+    from webinar.registration.notifications import compose_queued
 
-    return [sender_loop, sweeper.run, retention_loop]
+    return [sender.job(compose_queued), sweeper.JOB, retention.JOB]
 
 
 async def run_worker(settings: object) -> None:
-    """Run the background loops without the web app, until interrupted (`webinar worker`)."""
-    import asyncio
-
+    """Run the background jobs without the web app, until interrupted (`webinar worker`)."""
     from webinar.app import create_app
     from webinar.settings import Settings
 
@@ -31,7 +26,7 @@ async def run_worker(settings: object) -> None:
     db = app_state(app).db
     await db.connect()
     try:
-        await asyncio.gather(*(loop(app) for loop in loops()))
+        await run_all(jobs(), Context.of(app))
     finally:
         await db.disconnect()
 

@@ -13,6 +13,7 @@ from webinar.db import DB, to_dataclass
 from webinar.mail import sender
 from webinar.mail.outbox import Message
 from webinar.mail.render import Mailer
+from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
 from webinar.tables import consent_records, outbox, registrations
 from webinar.templating import make_environment
@@ -60,7 +61,7 @@ async def write_queued(db: DB, settings: Settings) -> None:
     async with db.connection() as conn:
         rows = await conn.fetch_all(outbox.select().where(outbox.c.subject == "").order_by(outbox.c.id))
     for row in rows:
-        assert await sender.compose(mailer, db, to_dataclass(Message, row)) is not None
+        assert await sender.compose(mailer, db, to_dataclass(Message, row), compose_queued) is not None
 
 
 async def outbox_rows(db: DB, settings: Settings | None = None) -> list[Any]:

@@ -22,6 +22,7 @@ from tests.webinar.regutil import counts, open_form, outbox_rows, person, regist
 from webinar.db import DB
 from webinar.links.tokens import UNSUBSCRIBE, make_token
 from webinar.mail.sender import deliver_due
+from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
 from webinar.web.cookies import COOKIE_NAME
 
@@ -153,7 +154,7 @@ async def test_header_injection_through_a_name_adds_no_header_to_the_email(
     sneaky = "Ana\u2028Bcc: victim@example.org\u2029X-Evil: 1"
     assert (await post_form(client, "hdr", first_name=sneaky, email="ana@example.org")).status_code in (303, 422)
     assert (await post_form(client, "hdr", last_name="Pop\u0085Bcc: victim@example.org")).status_code == 422
-    await deliver_due(smtp_settings, db)
+    await deliver_due(smtp_settings, db, compose_queued)
     for mail in smtp_server.messages:
         assert mail.rcpt_tos == ["ana@example.org"]
         assert mail.message["Bcc"] is None and mail.message["X-Evil"] is None

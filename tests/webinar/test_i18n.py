@@ -19,6 +19,7 @@ from tests.webinar.regutil import open_form, outbox_rows, person, registration_r
 from webinar import i18n
 from webinar.db import DB
 from webinar.mail.sender import deliver_due
+from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
 from webinar.web.language import COOKIE_NAME
 
@@ -204,7 +205,7 @@ async def test_the_confirmation_e_mail_of_a_romanian_event_is_romanian(
     assert response.status_code == 303
     [reg] = await registration_rows(db)
     assert reg["language"] == "ro"
-    assert await deliver_due(smtp_settings, db) == 1
+    assert await deliver_due(smtp_settings, db, compose_queued) == 1
     [received] = smtp_server.messages
     message = received.message
     assert message["Subject"] == "Sunteți înscris: Conferința de toamnă"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -14,10 +15,12 @@ from tests.webinar.regutil import open_form, outbox_rows, person, registration_r
 from webinar.app import create_app
 from webinar.clock import now
 from webinar.db import DB
+from webinar.jobs import Context, supervise
 from webinar.links.tokens import JOIN, read_token
 from webinar.mail import ics, sender
 from webinar.mail.outbox import enqueue
 from webinar.mail.sender import claim_one, deliver_due
+from webinar.registration.notifications import compose_queued
 from webinar.tables import outbox, registrations
 
 LINK_RE = re.compile(r"http://testserver/events/([\w-]+)/join/([\w.\-]+)")
@@ -38,7 +41,7 @@ async def test_confirmation_arrives_with_text_html_calendar_and_a_valid_join_lin
 ) -> None:
     await create_event(slug="mail", title="Știință, date; și <viitor>")
     await _register(client, "mail")
-    assert await deliver_due(smtp_settings, db) == 1
+    assert await deliver_due(smtp_settings, db, compose_queued) == 1
     [received] = smtp_server.messages
     assert received.rcpt_tos == ["stefan.popescu@example.org"]
     message = received.message
@@ -61,7 +64,7 @@ async def test_confirmation_arrives_with_text_html_calendar_and_a_valid_join_lin
     # Queued unwritten by the request, written by the sender, and what was sent kept in the row.
     assert row["subject"] == message["Subject"] and row["body_text"] == text.replace("\r\n", "\n")
     assert row["ics"] and "BEGIN:VEVENT" in row["ics"]
-    assert await deliver_due(smtp_settings, db) == 0  # never twice
+    assert await deliver_due(smtp_settings, db, compose_queued) == 0  # never twice
     assert len(smtp_server.messages) == 1
 
 
@@ -73,7 +76,7 @@ async def test_an_email_queued_before_its_registrant_was_erased_is_cancelled_not
     [reg] = await registration_rows(db)
     async with db.transaction() as conn:  # the registrant's details went between queueing and sending
         await conn.execute(registrations.update().where(registrations.c.id == reg["id"]).values(email=None))
-    assert await deliver_due(smtp_settings, db) == 0
+    assert await deliver_due(smtp_settings, db, compose_queued) == 0
     assert smtp_server.messages == []
     [row] = await outbox_rows(db)
     assert (row["status"], row["subject"], row["last_error"]) == ("cancelled", "", "registrant erased")
@@ -91,7 +94,7 @@ async def test_header_injection_through_a_name_is_impossible(
     await _register(client, "inject", last_name="X Bcc: someone@example.org")
     [reg] = await registration_rows(db)
     assert reg["last_name"] == "X Bcc: someone@example.org"
-    await deliver_due(smtp_settings, db)
+    await deliver_due(smtp_settings, db, compose_queued)
     [received] = smtp_server.messages
     assert received.rcpt_tos == ["stefan.popescu@example.org"]
     assert received.message["Bcc"] is None and "someone@example.org" not in str(received.message["To"])
@@ -103,15 +106,15 @@ async def test_a_421_reply_is_retried_with_backoff_and_then_delivered(
     await create_event(slug="retry")
     await _register(client, "retry")
     smtp_server.handler.refuse_with = "421 Try again later"
-    assert await deliver_due(smtp_settings, db) == 0
+    assert await deliver_due(smtp_settings, db, compose_queued) == 0
     [row] = await outbox_rows(db)
     assert row["status"] == "queued" and row["attempts"] == 1 and "421" in row["last_error"]
     assert now() < row["next_attempt_at"] <= now() + dt.timedelta(seconds=30)
-    assert await deliver_due(smtp_settings, db) == 0  # not due yet
+    assert await deliver_due(smtp_settings, db, compose_queued) == 0  # not due yet
     smtp_server.handler.refuse_with = None
     async with db.transaction() as conn:
         await conn.execute(outbox.update().values(next_attempt_at=now()))
-    assert await deliver_due(smtp_settings, db) == 1
+    assert await deliver_due(smtp_settings, db, compose_queued) == 1
     [row] = await outbox_rows(db)
     assert row["status"] == "sent" and row["attempts"] == 2 and len(smtp_server.messages) == 1
 
@@ -122,7 +125,7 @@ async def test_a_permanent_5xx_reply_makes_the_message_dead(
     await create_event(slug="dead")
     await _register(client, "dead")
     smtp_server.handler.refuse_with = "550 Mailbox unavailable"
-    await deliver_due(smtp_settings, db)
+    await deliver_due(smtp_settings, db, compose_queued)
     [row] = await outbox_rows(db)
     assert row["status"] == "dead" and "550" in row["last_error"]
 
@@ -133,12 +136,12 @@ async def test_an_unreachable_server_defers_and_gives_up_after_a_day(
     await create_event(slug="down")
     await _register(client, "down")
     unreachable = smtp_settings.with_overrides(smtp_port=1, smtp_timeout=2.0)
-    await deliver_due(unreachable, db)
+    await deliver_due(unreachable, db, compose_queued)
     [row] = await outbox_rows(db)
     assert row["status"] == "queued" and row["last_error"]
     async with db.transaction() as conn:
         await conn.execute(outbox.update().values(next_attempt_at=now(), created_at=now() - dt.timedelta(hours=25)))
-    await deliver_due(unreachable, db)
+    await deliver_due(unreachable, db, compose_queued)
     [row] = await outbox_rows(db)
     assert row["status"] == "dead" and row["attempts"] == 2
 
@@ -189,7 +192,7 @@ async def test_console_backend_logs_and_marks_sent(
     await create_event(slug="console")
     await _register(client, "console")
     with caplog.at_level(logging.INFO, logger="webinar.mail"):
-        assert await deliver_due(settings, db) == 1
+        assert await deliver_due(settings, db, compose_queued) == 1
     assert "stefan.popescu@example.org" in caplog.text
     [row] = await outbox_rows(db)
     assert row["status"] == "sent"
@@ -202,7 +205,7 @@ async def test_manual_registrant_gets_no_link_until_approved(
 
     event_id = await create_event(slug="approveme", approval="manual")
     await _register(client, "approveme")
-    await deliver_due(smtp_settings, db)
+    await deliver_due(smtp_settings, db, compose_queued)
     assert not LINK_RE.search(smtp_server.messages[0].message.get_body(("plain",)).get_content())
     [reg] = await registration_rows(db)
     http = await operator_client()
@@ -212,7 +215,7 @@ async def test_manual_registrant_gets_no_link_until_approved(
         data={"ids": str(reg["id"]), "csrf_token": csrf_from(page.text)},
     )
     assert response.status_code == 303
-    await deliver_due(smtp_settings, db)
+    await deliver_due(smtp_settings, db, compose_queued)
     approved = smtp_server.messages[1].message
     assert "text/calendar" in _parts(approved)
     _slug, token = LINK_RE.search(approved.get_body(("plain",)).get_content()).groups()
@@ -243,15 +246,14 @@ def test_ics_escapes_folds_and_uses_crlf() -> None:
     assert 'CN="Org Ana"' in unfolded
 
 
-def test_sender_loop_is_registered() -> None:
-    from webinar.mail.sender import sender_loop
-    from webinar.worker import loops
+def test_sender_job_is_registered() -> None:
+    from webinar.worker import jobs
 
-    assert sender_loop in loops()
+    assert sender.job(compose_queued) in jobs()
 
 
 async def test_the_sender_works_through_a_backlog_without_waiting_between_passes(
-    db: DB, smtp_server, smtp_settings, monkeypatch
+    db: DB, smtp_server, smtp_settings
 ) -> None:
     backlog = 2 * sender.PASS_SIZE + 5  # three passes
     async with db.transaction() as conn:
@@ -260,10 +262,11 @@ async def test_the_sender_works_through_a_backlog_without_waiting_between_passes
                 conn, kind="confirmation", to_address=f"p{i}@example.org", subject="Înscriere", body_text="Salut",
                 body_html="<p>Salut</p>", mail_from=smtp_settings.mail_from,
             )  # fmt: skip
-    monkeypatch.setattr(sender, "POLL_SECONDS", 600.0)  # a wait between two passes would stall the test
+    # A wait between two passes would stall the test.
+    job = dataclasses.replace(sender.job(compose_queued), interval=600.0)
     app = create_app(smtp_settings)
     await app.state.db.connect()
-    loop = asyncio.create_task(sender.sender_loop(app))
+    loop = asyncio.create_task(supervise(job, Context.of(app)))
     try:
         for _ in range(400):
             if len(smtp_server.messages) >= backlog:

@@ -13,6 +13,7 @@ from tests.conftest import csrf_for
 from tests.webinar.access_helpers import join_path, load_event
 from tests.webinar.privacy_helpers import audit_actions, register_and_join, registration
 from webinar.clock import now
+from webinar.jobs import release_lease, take_lease
 from webinar.privacy import retention
 from webinar.tables import consent_records, metadata, outbox, registrations, viewing_sessions, web_sessions
 from webinar.web.cookies import COOKIE_NAME
@@ -170,25 +171,25 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
 
 
 async def test_the_daily_lease_lets_one_worker_run_per_day(db):
-    at = now()
-    assert await retention.take_lease(db, owner="a", at=at) is True
-    assert await retention.take_lease(db, owner="b", at=at) is False  # held
-    await retention.finish_lease(db, owner="a")
-    assert await retention.take_lease(db, owner="b", at=now()) is False  # ran less than a day ago
-    assert await retention.take_lease(db, owner="b", at=now() + dt.timedelta(hours=25)) is True
+    at, job = now(), retention.JOB
+    assert await take_lease(db, job, owner="a", at=at) is True
+    assert await take_lease(db, job, owner="b", at=at) is False  # held
+    await release_lease(db, job, owner="a", ran=True)
+    assert await take_lease(db, job, owner="b", at=now()) is False  # ran less than a day ago
+    assert await take_lease(db, job, owner="b", at=now() + dt.timedelta(hours=25)) is True
     # A crashed holder's lease lapses by itself.
-    assert await retention.take_lease(db, owner="c", at=now() + dt.timedelta(hours=25, minutes=10)) is False
-    assert await retention.take_lease(db, owner="c", at=now() + dt.timedelta(hours=25, minutes=31)) is True
+    assert await take_lease(db, job, owner="c", at=now() + dt.timedelta(hours=25, minutes=10)) is False
+    assert await take_lease(db, job, owner="c", at=now() + dt.timedelta(hours=25, minutes=31)) is True
 
 
 async def test_webinar_purge_runs(settings, db, create_event, create_registration):
-    from webinar.worker import loops, run_purge
+    from webinar.worker import jobs, run_purge
 
     old = await _ended(create_event, 40)
     reg = await create_registration(old)
     message = await run_purge(settings)
     assert "1 registration(s) erased in 1 event(s)" in message
     assert (await registration(db, reg))["erased_at"] is not None
-    assert retention.retention_loop in loops()
+    assert retention.JOB in jobs()
     async with db.connection() as conn:
         assert await conn.fetch_val(sa.select(sa.func.count()).where(registrations.c.email.is_not(None))) == 0

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+from databases.core import Connection
 
 from webinar import i18n
 from webinar.settings import Settings
+
+if TYPE_CHECKING:
+    from webinar.mail.outbox import Message
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,21 @@ class Mailer:
 
     settings: Settings
     env: jinja2.Environment
+
+
+@dataclass(frozen=True)
+class Composed:
+    """One e-mail, rendered and ready for the outbox."""
+
+    subject: str
+    text: str
+    html: str
+    ics: str | None
+    headers: dict[str, str]
+
+
+# Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone.
+Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | None]]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -18,15 +17,13 @@ from typing import Any
 import aiosmtplib
 import jinja2
 import sqlalchemy as sa
-from starlette.applications import Starlette
 
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
+from webinar.jobs import Context, Job
 from webinar.mail.outbox import Message
-from webinar.mail.render import Mailer, one_line
-from webinar.registration import notifications
+from webinar.mail.render import Composer, Mailer, one_line
 from webinar.settings import Settings
-from webinar.state import app_state
 from webinar.tables import outbox
 from webinar.templating import make_environment
 
@@ -186,11 +183,12 @@ async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
     return True
 
 
-async def compose(mailer: Mailer, db: DB, msg: Message) -> Message | None:
-    """Write a claimed message queued unwritten, and keep what was written in its row (what the mail queue shows
-    and a retry sends again); None, and the message cancelled, when its registrant was erased meanwhile."""
+async def compose(mailer: Mailer, db: DB, msg: Message, write: Composer) -> Message | None:
+    """Write a claimed message queued unwritten with `write`, and keep what was written in its row (what the mail
+    queue shows and a retry sends again); None, and the message cancelled, when its registrant was erased
+    meanwhile."""
     async with db.connection() as conn:
-        mail = await notifications.compose_queued(conn, mailer, msg)
+        mail = await write(conn, mailer, msg)
         if mail is None:
             await conn.execute(
                 outbox.update()
@@ -207,16 +205,18 @@ async def compose(mailer: Mailer, db: DB, msg: Message) -> Message | None:
     return written
 
 
-async def deliver_due(settings: Settings, db: DB, limit: int = PASS_SIZE, env: jinja2.Environment | None = None) -> int:
+async def deliver_due(
+    settings: Settings, db: DB, write: Composer, limit: int = PASS_SIZE, env: jinja2.Environment | None = None
+) -> int:
     """One pass of the sender: deliver up to `limit` due messages; returns how many were sent. E-mails queued
-    unwritten are written first, with `env` (the app's templates; by default the sender's own)."""
+    unwritten are written first, by `write` with `env` (the app's templates; by default the sender's own)."""
     mailer = Mailer(settings, env or _environment())
     lease, sent = lease_for(settings), 0
     for _ in range(limit):
         msg = await claim_one(db, lease)
         if msg is None:
             break
-        written = msg if msg.composed else await compose(mailer, db, msg)
+        written = msg if msg.composed else await compose(mailer, db, msg, write)
         if written is not None:
             sent += await deliver_one(settings, db, written)
     return sent
@@ -227,20 +227,14 @@ def _environment() -> jinja2.Environment:
     return make_environment()
 
 
-async def sender_loop(app: Starlette) -> None:
-    """Deliver due e-mails for the life of the process, surviving its own errors: pass after pass while there
-    is a backlog (a registration rush queues thousands), every couple of seconds once the queue is drained."""
-    settings: Settings = app_state(app).settings
-    db: DB = app_state(app).db
-    while True:
-        sent = 0
-        try:
-            sent = await deliver_due(settings, db, PASS_SIZE, env=app_state(app).templates.env)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if (task := asyncio.current_task()) is not None and task.cancelling():
-                raise asyncio.CancelledError from None  # a stop that a library turned into another error
-            log.exception("mail sender pass failed; trying again shortly")
-        if sent < PASS_SIZE:  # drained, or failing: wait before the next pass
-            await asyncio.sleep(POLL_SECONDS)
+@functools.cache  # one Job per composer, so the list of jobs compares equal to itself
+def job(write: Composer) -> Job:
+    """The sender's job, writing the e-mails queued unwritten with `write` (the registrants' composer, which the
+    worker hands in: the mail layer knows no registrations)."""
+
+    async def send_pass(ctx: Context) -> bool:
+        """One pass; True when it sent a full one, so a backlog (a registration rush queues thousands) is worked
+        through pass after pass, and the queue is looked at every couple of seconds once drained."""
+        return await deliver_due(ctx.settings, ctx.db, write, PASS_SIZE, env=ctx.env) >= PASS_SIZE
+
+    return Job("mail-sender", send_pass, interval=POLL_SECONDS)

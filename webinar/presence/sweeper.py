@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from starlette.applications import Starlette
-
+from webinar.jobs import Context, Job
 from webinar.presence import services
-from webinar.state import app_state
+from webinar.settings import Settings
 
 log = logging.getLogger("webinar.presence")
 
@@ -18,16 +16,15 @@ def interval_seconds(timeout_seconds: int) -> float:
     return max(0.5, min(15.0, timeout_seconds / 3))
 
 
-async def run(app: Starlette) -> None:
-    """Sweep forever; an error is logged and the loop goes on (every worker may run it: the UPDATE is idempotent)."""
-    settings = app_state(app).settings
-    while True:
-        try:
-            closed = await services.sweep(app_state(app).db, settings.presence_timeout_seconds)
-            if closed:
-                log.info("sweeper closed %d viewing session(s) at their last heartbeat", closed)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("viewing-session sweep failed; trying again later")
-        await asyncio.sleep(interval_seconds(settings.presence_timeout_seconds))
+def _interval(settings: Settings) -> float:
+    return interval_seconds(settings.presence_timeout_seconds)
+
+
+async def sweep_pass(ctx: Context) -> None:
+    """One sweep; it needs no lease: every worker may run it, the UPDATE is idempotent."""
+    closed = await services.sweep(ctx.db, ctx.settings.presence_timeout_seconds)
+    if closed:
+        log.info("sweeper closed %d viewing session(s) at their last heartbeat", closed)
+
+
+JOB = Job("presence-sweeper", sweep_pass, interval=_interval)

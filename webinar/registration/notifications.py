@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
@@ -17,7 +16,7 @@ from webinar.i18n import gettext as _
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import ics, outbox
-from webinar.mail.render import Mailer, one_line, render_email
+from webinar.mail.render import Composed, Mailer, one_line, render_email
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
@@ -44,17 +43,6 @@ def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organ
             stamp=now(),
         )
     )
-
-
-@dataclass(frozen=True)
-class Composed:
-    """One registrant e-mail, rendered and ready for the outbox."""
-
-    subject: str
-    text: str
-    html: str
-    ics: str | None
-    headers: dict[str, str]
 
 
 def compose(mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str) -> Composed:
