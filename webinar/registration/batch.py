@@ -256,29 +256,26 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
     rows = sa.select(i).cte("input")
     keys = sa.select(rows.c.rate_key, rows.c.window_start, sa.literal(1)).order_by(rows.c.rate_key)
     hit = counted(pg_insert(rate_limits).from_select(["key", "window_start", "hits"], keys)).cte("hit")
+    r = _record(rows.c.registration, registrations, registration, "r")  # each registration's JSON, read once
     checked = (
         sa.select(
-            rows.c.n, rows.c.registration, rows.c.consents, rows.c.mail, hit.c.hits,
-            (hit.c.hits <= rows.c.most).label("within"),
+            rows.c.n, rows.c.consents, rows.c.mail, hit.c.hits, (hit.c.hits <= rows.c.most).label("within"),
             as_read(rows.c.event_id, rows.c.event_updated_at, rows.c.consent_version).label("fresh"),
+            *(r.c[name].label(f"r_{name}") for name in registration),
         )
-        .select_from(rows.join(hit, hit.c.key == rows.c.rate_key))
+        .select_from(rows.join(hit, hit.c.key == rows.c.rate_key).join(r, sa.true()))
         .cte("checked")
     )  # fmt: skip
-    r = _record(checked.c.registration, registrations, registration, "r")
     new = (
-        sa.select(*(r.c[name] for name in registration))
-        .select_from(checked.join(r, sa.true()))
+        sa.select(*(checked.c[f"r_{name}"] for name in registration))
         .where(checked.c.within, checked.c.fresh)
         .order_by(checked.c.n)
     )
     reg = insert_new(pg_insert(registrations).from_select(registration, new))
     reg = reg.returning(registrations.c.event_id, registrations.c.email_normalised).cte("reg")
+    same = sa.and_(reg.c.event_id == checked.c.r_event_id, reg.c.email_normalised == checked.c.r_email_normalised)
     landed = (
-        sa.select(reg.c.id, checked.c.n, checked.c.consents, checked.c.mail)
-        .select_from(checked.join(r, sa.true()))
-        .join(reg, sa.and_(reg.c.event_id == r.c.event_id, reg.c.email_normalised == r.c.email_normalised))
-        .cte("landed")
+        sa.select(reg.c.id, checked.c.n, checked.c.consents, checked.c.mail).join_from(checked, reg, same).cte("landed")
     )
     given = tuple(name for name in consent if name != "registration_id")
     c = _record(landed.c.consents, consent_records, given, "c", sa.column("k", sa.Integer))
