@@ -13,6 +13,7 @@ from admin.views import events as event_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
+from admin.views import questions as question_views
 from admin.views import registrants as registrant_views
 from admin.views import users as user_views
 
@@ -38,6 +39,8 @@ admin_routes = [
     Route("/events/{event_id:int}", event_views.event, methods=["GET"], name="event"),
     Route("/events/{event_id:int}", event_views.event_update, methods=["POST"], name="event_update"),
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
+    Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
+    Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
     Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
     Route(
         "/events/{event_id:int}/registrants/approve",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from databases.core import Connection
@@ -13,42 +14,66 @@ from reports.writer import Row
 from webinar.events.queries import Event
 from webinar.i18n import N_
 from webinar.registration import fields
+from webinar.registration.questions import Question
+
+Questions = Sequence[Question]
 
 
 class Exporter:
-    """A report: subclasses set the class attributes and yield one row per line after the header."""
+    """A report: subclasses set the class attributes and yield one row per line after the header. A report that
+    `asks_questions` ends each row with the event's questions (`questions`: those asked, and removed ones whose
+    answers are still held), one column each, headed by its label in the event's language."""
 
     identifier: ClassVar[str]
     title: ClassVar[str]
-    header: ClassVar[tuple[str, ...]]
+    header: ClassVar[tuple[str, ...]]  # the fixed columns
     uses_interval: ClassVar[bool] = False
+    asks_questions: ClassVar[bool] = False
 
-    def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+    def iterate(
+        self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
+    ) -> AsyncIterator[Row]:
         raise NotImplementedError
 
-    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
+    def copy_query(
+        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
+    ) -> tuple[str, list[Any]] | None:
         """The SQL with which PostgreSQL writes this report's CSV itself (reports/pgcopy.py); None: Python path."""
         return None
 
+    def header_for(self, questions: Questions = ()) -> tuple[str, ...]:
+        """The header row: the fixed columns, then one per question."""
+        return (*self.header, *(q.header for q in questions)) if self.asks_questions else self.header
+
     def personal_columns(self) -> Sequence[fields.Item]:
-        """The registration's items this report shows, in column order (SPEC §11's questions would join them)."""
+        """The registration's declared items this report shows first, in column order."""
         return fields.report_fields(self.identifier)
 
 
 class RegisteredExporter(Exporter):
-    """Everyone registered (not erased), with their consent time and marketing choice."""
+    """Everyone registered (not erased), with their consent time, marketing choice and answers."""
 
     identifier = fields.REGISTERED
     title = N_("Registered")
     header = (*fields.headers(identifier), "Status", "Registered at", "Consent given at", "Marketing opt-in")
+    asks_questions = True
 
-    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
-        personal = self.personal_columns()
-        async for p in queries.batched(lambda after: queries.registrants_after(conn, event.id, after)):
-            yield (*(f.value_of(p) for f in personal), p.status, p.created_at, p.consent_given_at, p.marketing_opt_in)
+    async def iterate(
+        self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
+    ) -> AsyncIterator[Row]:
+        personal: Sequence[fields.Item] = self.personal_columns()
+        asked: Sequence[fields.Item] = questions  # items too: each reads its answer from the registrant
+        fetch = partial(queries.registrants_after, conn, event.id, with_answers=bool(questions))
+        async for p in queries.batched(fetch):
+            yield (
+                *(f.value_of(p) for f in personal), p.status, p.created_at, p.consent_given_at, p.marketing_opt_in,
+                *(q.value_of(p) for q in asked),
+            )  # fmt: skip
 
-    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
-        return pgcopy.registered_query(event, interval, delimiter)
+    def copy_query(
+        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
+    ) -> tuple[str, list[Any]] | None:
+        return pgcopy.registered_query(event, interval, delimiter, questions)
 
 
 class ActiveExporter(Exporter):
@@ -62,7 +87,9 @@ class ActiveExporter(Exporter):
     title = N_("Active")
     header = (*fields.headers(identifier), "Sessions", "First login", "Last logout", "Minutes watched")
 
-    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+    async def iterate(
+        self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
+    ) -> AsyncIterator[Row]:
         personal = self.personal_columns()
         after = 0
         while batch := await queries.active_after(conn, event.id, after):
@@ -86,13 +113,17 @@ class TrafficExporter(Exporter):
     header = (*fields.headers(identifier), "Login at", "Logout at", "Minutes", "IP address", "End reason")
     uses_interval = True
 
-    async def iterate(self, conn: Connection, event: Event, interval: Interval) -> AsyncIterator[Row]:
+    async def iterate(
+        self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
+    ) -> AsyncIterator[Row]:
         personal = self.personal_columns()
         async for s in queries.batched(lambda after: queries.sessions_after(conn, event.id, interval, after)):
             ip = None if s.erased else s.ip
             yield (*(f.value_of(s) for f in personal), s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
 
-    def copy_query(self, event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]] | None:
+    def copy_query(
+        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
+    ) -> tuple[str, list[Any]] | None:
         return pgcopy.traffic_query(event, interval, delimiter)
 
 

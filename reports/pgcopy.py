@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from reports.forms import Interval
 from reports.writer import BOM, encode_rows
 from webinar.events.queries import Event
 from webinar.registration import fields
+from webinar.registration.questions import MULTICHOICE, SHOWN_SEPARATOR, STORED_SEPARATOR, Question
 
 QUEUE_CHUNKS = 8
 _ESCAPE = re.compile(rb"\\([\\bfnrtv])")
@@ -87,8 +88,28 @@ def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str
     return sql, args
 
 
-def registered_query(event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]]:
-    """The registered report's rows as CSV lines (not erased, by id; never the password)."""
+def _answers(questions: Sequence[Question], delimiter: str, args: list[Any]) -> tuple[list[str], str]:
+    """The cells of the questions' answers (`Question.shown`: a multichoice's lines joined with '; ') and the join
+    that reads them: one pass over a registrant's answers, each question's id a bound argument."""
+    if not questions:
+        return [], ""
+    picks, cells = [], []
+    for k, question in enumerate(questions):
+        args.append(question.id)
+        picks.append(f"max(a.value) FILTER (WHERE a.question_id = ${len(args)}) AS a{k}")
+        value = f"ans.a{k}"
+        if question.kind == MULTICHOICE:
+            value = f"replace({value}, chr({ord(STORED_SEPARATOR)}), '{SHOWN_SEPARATOR}')"
+        cells.append(text_cell(value, delimiter))
+    picked = ", ".join(picks)
+    join = f" LEFT JOIN LATERAL (SELECT {picked} FROM answers a WHERE a.registration_id = r.id) ans ON true"  # noqa: S608  # nosec B608 - only constants; the ids are bound
+    return cells, join
+
+
+def registered_query(
+    event: Event, interval: Interval, delimiter: str, questions: Sequence[Question] = ()
+) -> tuple[str, list[Any]]:
+    """The registered report's rows as CSV lines (not erased, by id; never the password), then the answers."""
     d = delimiter
     consent = (
         "(SELECT max(cr.recorded_at) FROM consent_records cr WHERE cr.registration_id = r.id"
@@ -97,9 +118,12 @@ def registered_query(event: Event, interval: Interval, delimiter: str) -> tuple[
     cells = [*_personal_cells(fields.REGISTERED, d), text_cell("r.status", d)]
     cells += [time_cell("r.created_at"), time_cell(consent)]
     cells.append("(CASE WHEN r.marketing_opt_in THEN 'yes' ELSE 'no' END)")
+    args: list[Any] = [event.id]
+    answer_cells, answers = _answers(questions, d, args)
+    cells += answer_cells
     where = "r.event_id = $1 AND r.erased_at IS NULL"
-    sql = f"SELECT {_line(cells, d)} FROM registrations r WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
-    return sql, [event.id]
+    sql = f"SELECT {_line(cells, d)} FROM registrations r{answers} WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
+    return sql, args
 
 
 class Counter:

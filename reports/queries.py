@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -13,7 +14,7 @@ from databases.core import Connection
 from reports.forms import Interval
 from webinar.db import to_dataclass
 from webinar.registration import fields
-from webinar.registration.queries import Registration
+from webinar.registration.queries import Registration, answers_for
 from webinar.tables import consent_records, registrations, viewing_sessions
 
 BATCH_SIZE = 1000
@@ -55,9 +56,14 @@ async def batched(fetch: Callable[[int], Awaitable[Sequence[K]]]) -> AsyncIterat
 
 @dataclass(frozen=True)
 class Registrant(Registration):
-    """A registration as the registered report shows it (never the password hash), with its consent time."""
+    """A registration as the registered report shows it (never the password hash), with its consent time and its
+    answers to the event's questions (question id → stored text; what `Question.value_of` reads)."""
 
     consent_given_at: dt.datetime | None
+    answers: Mapping[int, str]
+
+
+_REGISTRANT_COLUMNS = tuple(f.name for f in dataclasses.fields(Registrant) if f.name != "answers")
 
 
 # Every column of a Registration: its personal fields are the declared ones (registration/fields.py).
@@ -73,15 +79,23 @@ def _consent_given_at() -> Any:
     )
 
 
-async def registrants_after(conn: Connection, event_id: int, after_id: int) -> list[Registrant]:
-    """The next batch of not-erased registrants of an event (never the password hash)."""
+async def registrants_after(
+    conn: Connection, event_id: int, after_id: int, with_answers: bool = False
+) -> list[Registrant]:
+    """The next batch of not-erased registrants of an event (never the password hash), `with_answers` to the
+    event's questions (one more query per batch)."""
     query = (
         sa.select(*_REGISTRATION, sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"))
         .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id)
         .order_by(r.c.id)
         .limit(BATCH_SIZE)
     )
-    return [to_dataclass(Registrant, row) for row in await conn.fetch_all(query)]
+    rows = await conn.fetch_all(query)
+    answers = await answers_for(conn, [row["id"] for row in rows]) if with_answers else {}
+    return [
+        Registrant(**{name: row[name] for name in _REGISTRANT_COLUMNS}, answers=answers.get(row["id"], {}))
+        for row in rows
+    ]
 
 
 async def active_after(conn: Connection, event_id: int, after_id: int) -> list[Registration]:

@@ -16,6 +16,7 @@ from webinar import audit
 from webinar.accounts.staff import StaffUser
 from webinar.db import DB
 from webinar.events.queries import Event
+from webinar.registration import queries as registration_queries
 
 log = logging.getLogger("webinar.reports")
 _pending_audits: set[asyncio.Task[None]] = set()
@@ -71,17 +72,21 @@ async def export(db: DB, job: ExportRequest) -> AsyncIterator[bytes]:
     zone = ZoneInfo(job.event.timezone)
     completed = False
     copied = pgcopy.Counter()
-    copy = job.exporter.copy_query(job.event, job.interval, job.delimiter) if job.fmt == "csv" else None
+    exporter, event = job.exporter, job.event
     try:
         async with db.connection() as conn:
-            rows = counted(job.exporter.iterate(conn, job.event, job.interval))
+            kept = registration_queries.KEPT
+            questions = await registration_queries.questions_of(conn, event.id, kept) if exporter.asks_questions else []
+            header = exporter.header_for(questions)
+            copy = exporter.copy_query(event, job.interval, job.delimiter, questions) if job.fmt == "csv" else None
+            rows = counted(exporter.iterate(conn, event, job.interval, questions))
             if copy is not None and not db.is_sqlite:  # PostgreSQL writes the CSV itself, as csv_stream would
                 sql, args = copy
-                chunks = pgcopy.csv_stream(job.exporter.header, zone, job.delimiter, conn, sql, args, copied)
+                chunks = pgcopy.csv_stream(header, zone, job.delimiter, conn, sql, args, copied)
             elif job.fmt == "xlsx":
-                chunks = xlsx_stream(job.exporter.title, job.exporter.header, rows, zone)
+                chunks = xlsx_stream(exporter.title, header, rows, zone)
             else:
-                chunks = csv_stream(job.exporter.header, rows, zone, job.delimiter)
+                chunks = csv_stream(header, rows, zone, job.delimiter)
             async for chunk in chunks:
                 yield chunk
         completed = True

@@ -55,6 +55,8 @@ FIELD_MODES = ("required", "optional", "hidden")
 STATUSES = ("pending", "approved", "rejected", "cancelled")
 # The statuses that take one of an event's seats (its capacity): the rule, once, for every count of seats.
 HOLDS_SEAT = ("approved", "pending")
+# The kinds of an event's custom questions (SPEC §11); registration/questions.py says what each one accepts.
+QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "number", "date")
 
 organisations = sa.Table(
     "organisations",
@@ -191,6 +193,41 @@ consent_records = sa.Table(
     sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
 )
 sa.Index("ix_consent_records_registration", consent_records.c.registration_id)
+
+# An event's custom questions (SPEC §11). A removed question keeps its row (`removed_at`) and its answers, which
+# the registered report still shows until retention erases the people who gave them.
+questions = sa.Table(
+    "questions",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("label_ro", sa.String(200), nullable=False, server_default=""),
+    sa.Column("label_en", sa.String(200), nullable=False, server_default=""),
+    sa.Column("help_ro", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("help_en", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("options", sa.Text, nullable=False, server_default=""),  # one per line, for the choice kinds
+    sa.Column("required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    _created(),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in QUESTION_KINDS) + ")", name="kind"),
+)
+sa.Index("ix_questions_event_position", questions.c.event_id, questions.c.position)
+
+# One registration's answer to one question, as text (a multichoice answer: its options, one per line). Personal
+# data: erased with the person.
+answers = sa.Table(
+    "answers",
+    metadata,
+    _id(),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("question_id", BigId, sa.ForeignKey("questions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.UniqueConstraint("registration_id", "question_id", name="uq_answers_registration_question"),
+)
+sa.Index("ix_answers_question", answers.c.question_id)
 
 web_sessions = sa.Table(
     "web_sessions",

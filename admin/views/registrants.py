@@ -80,7 +80,7 @@ async def reject(request: Request) -> Response:
 
 
 async def registrant(request: Request) -> Response:
-    """One registrant: their data, their consent records and their viewing sessions."""
+    """One registrant: their data and answers, their consent records and their viewing sessions."""
     event = await staff_event(request)
     async with app_state(request).db.connection() as conn:
         reg = await queries.by_id(conn, event.id, path_id(request, "registration_id"))
@@ -88,5 +88,8 @@ async def registrant(request: Request) -> Response:
             raise HTTPException(404)
         consents = await queries.consents(conn, reg.id)
         viewing = await queries.sessions(conn, reg.id)
+        asked = await queries.questions_of(conn, event.id, queries.KEPT)
+        answers = await queries.answers_of(conn, reg.id)
     context = {"event": event, "reg": reg, "fields": FIELDS, "consents": consents, "sessions": viewing}
+    context |= {"questions": asked, "answers": answers}
     return render(request, "admin/registrant.html", context)

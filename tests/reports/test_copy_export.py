@@ -13,8 +13,10 @@ from reports import pgcopy
 from reports.exporters import EXPORTERS
 from reports.forms import Interval
 from reports.writer import csv_stream
+from tests.webinar.question_helpers import add_questions
 from webinar.events import queries as event_queries
-from webinar.tables import consent_records, registrations
+from webinar.registration import queries as registration_queries
+from webinar.tables import answers, consent_records, questions, registrations
 
 # COPY is PostgreSQL's; on SQLite every export takes the Python path, which the other report tests cover.
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -28,6 +30,34 @@ TRICKY_PEOPLE: list[dict[str, Any]] = [
     {"first_name": "Şerban", "last_name": "Ţepeş", "job_title": 'quote"inside', "member_id": " spaced "},
     {"first_name": "Zoë", "last_name": "naïve – café ✓", "marketing_opt_in": True},
 ]
+
+
+# Answers built to trip the COPY path up too: quotes, separators, line breaks, formula triggers, backslashes; a
+# multichoice (stored one option per line, shown joined with "; "), and a removed question whose answers are held.
+TRICKY_ANSWERS = [
+    ("text", ['=HYPERLINK("x")', "a;b,c", "", "back\\slash", "-1", "Țară"]),
+    ("textarea", ["line one\nline two", 'say "hi"', "\ttabbed\nnext", "", "ok", "r\n"]),
+    ("multichoice", ["A; B\nC, D", "A; B", "", '"Q"\n=E', "C, D", "A; B\nC, D\n=E"]),
+    ("checkbox", ["yes", "no", "yes", "no", "yes", "no"]),
+    ("removed", ["@old", "", "old\r\nwindows", "", "x", ""]),
+]
+
+
+async def _answers(db: Any, event_id: int, people: list[int]) -> None:
+    ids = await add_questions(
+        db, event_id,
+        {"kind": "text", "label_en": "Text, with a comma"}, {"kind": "textarea", "label_en": 'Long "quoted"'},
+        {"kind": "multichoice", "label_en": "Many", "options": "A; B\nC, D\n=E\n\"Q\""},
+        {"kind": "checkbox", "label_en": "Box"}, {"kind": "text", "label_en": "=Removed"},
+    )  # fmt: skip
+    async with db.transaction() as conn:
+        for question_id, (_kind, values) in zip(ids, TRICKY_ANSWERS, strict=True):
+            for reg_id, value in zip(people, values, strict=False):
+                if value:
+                    await conn.execute(
+                        answers.insert().values(registration_id=reg_id, question_id=question_id, value=value)
+                    )
+        await conn.execute(questions.update().where(questions.c.id == ids[-1]).values(removed_at=dt.datetime.now(UTC)))
 
 
 async def _people(create_registration: Any, db: Any, event_id: int) -> list[int]:
@@ -71,17 +101,20 @@ async def _both(db: Any, event_id: int, report: str, interval: Interval, delimit
     exporter = EXPORTERS[report]
     async with db.connection() as conn:
         event = await event_queries.by_id(conn, event_id)
+        asked = await registration_queries.questions_of(conn, event_id, registration_queries.KEPT)
+        asked = asked if exporter.asks_questions else []
         zone = ZoneInfo(event.timezone)
-        rows = [row async for row in exporter.iterate(conn, event, interval)]
+        rows = [row async for row in exporter.iterate(conn, event, interval, asked)]
+        header = exporter.header_for(asked)
 
         async def again() -> Any:
             for row in rows:
                 yield row
 
-        python = b"".join([c async for c in csv_stream(exporter.header, again(), zone, delimiter)])
-        sql, args = exporter.copy_query(event, interval, delimiter)
+        python = b"".join([c async for c in csv_stream(header, again(), zone, delimiter)])
+        sql, args = exporter.copy_query(event, interval, delimiter, asked)
         counter = pgcopy.Counter()
-        chunks = pgcopy.csv_stream(exporter.header, zone, delimiter, conn, sql, args, counter)
+        chunks = pgcopy.csv_stream(header, zone, delimiter, conn, sql, args, counter)
         copied = b"".join([c async for c in chunks])
     assert counter.rows == len(rows)  # what the audit entry records
     return python, copied
@@ -94,12 +127,15 @@ async def test_copy_path_gives_the_same_bytes_as_the_python_path(
 ):
     event_id = await create_event(timezone=timezone)
     people = await _people(create_registration, db, event_id)
+    await _answers(db, event_id, people)
     await _sessions(create_viewing_session, event_id, people)
     narrow = Interval(dt.datetime(2026, 10, 25, 0, 45, tzinfo=UTC), dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
     for report, interval in [("registered", Interval()), ("traffic", Interval()), ("traffic", narrow)]:
         python, copied = await _both(db, event_id, report, interval, delimiter)
         assert python.count(b"\r\n") > 3
         assert copied == python, (report, interval)
+        if report == "registered":  # the answers were there to compare
+            assert b"Text, with a comma" in python and b"A; B; C, D" in python and b"'@old" in python
 
 
 async def test_an_abandoned_copy_download_frees_its_connection_at_once(

@@ -12,10 +12,20 @@ import sqlalchemy as sa
 from tests.conftest import csrf_for
 from tests.webinar.access_helpers import join_path, load_event
 from tests.webinar.privacy_helpers import audit_actions, register_and_join, registration
+from tests.webinar.question_helpers import add_questions
 from webinar.clock import now
 from webinar.jobs import release_lease, take_lease
 from webinar.privacy import retention
-from webinar.tables import consent_records, metadata, outbox, registrations, viewing_sessions, web_sessions
+from webinar.tables import (
+    answers,
+    consent_records,
+    metadata,
+    outbox,
+    questions,
+    registrations,
+    viewing_sessions,
+    web_sessions,
+)
 from webinar.web.cookies import COOKIE_NAME
 
 IP = "198.51.100.23"
@@ -28,7 +38,9 @@ PERSON = {
     "job_title": "Farmacistă-șefă",
     "organisation": "Spitalul Județean Zalău",
 }
-TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT]
+# Their answers to the event's custom questions, a removed question's too: their own words, gone with them.
+ANSWERS = {"specialty": "Farmacie clinică Zalău", "story": "Lucrez în spital de 12 ani", "removed": "Secret vechi"}
+TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT, *ANSWERS.values()]
 
 
 @pytest.fixture
@@ -55,7 +67,17 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
     visitor, db, settings, create_event, create_viewing_session
 ):
     event_id = await create_event(language="en", field_phone="optional")
-    event, reg = await register_and_join(visitor, db, settings, event_id, consent_marketing="on", **PERSON)
+    specialty, story, removed = await add_questions(
+        db, event_id, *({"kind": kind, "label_en": kind} for kind in ("text", "textarea", "text"))
+    )
+    replies = {
+        f"q_{specialty}": ANSWERS["specialty"],
+        f"q_{story}": ANSWERS["story"],
+        f"q_{removed}": ANSWERS["removed"],
+    }
+    event, reg = await register_and_join(visitor, db, settings, event_id, consent_marketing="on", **PERSON, **replies)
+    async with db.transaction() as conn:
+        await conn.execute(questions.update().where(questions.c.id == removed).values(removed_at=now()))
     await create_viewing_session(
         event.id, reg, now() - dt.timedelta(minutes=30), now() - dt.timedelta(minutes=5), ip=IP, user_agent=AGENT
     )
@@ -72,6 +94,9 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
     after = await dump(db)
     found = [trace for trace in TRACES if trace.casefold() in after.casefold()]
     assert found == []
+    async with db.connection() as conn:
+        assert await conn.fetch_val(sa.select(sa.func.count()).select_from(answers)) == 0
+        assert await conn.fetch_val(sa.select(sa.func.count()).select_from(questions)) == 3  # the questions stay
     row = await registration(db, reg)
     assert row["erased_at"] is not None and row["status"] == "cancelled" and row["search_text"] == ""
     [entry] = [a for a in await audit_actions(db, reg) if a["action"] == "registration.erased"]
@@ -154,6 +179,13 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
     recent = await _ended(create_event, 29)
     old_reg = await create_registration(old, email="vechi@example.org", phone="+40 700 000 001")
     recent_reg = await create_registration(recent, email="recent@example.org")
+    [old_question] = await add_questions(db, old, {"kind": "text", "label_en": "Old"})
+    [recent_question] = await add_questions(db, recent, {"kind": "text", "label_en": "Recent"})
+    async with db.transaction() as conn:
+        await conn.execute(answers.insert().values(registration_id=old_reg, question_id=old_question, value="vechi"))
+        await conn.execute(
+            answers.insert().values(registration_id=recent_reg, question_id=recent_question, value="recent")
+        )
     await create_viewing_session(old, old_reg, now() - dt.timedelta(days=31, hours=1), now() - dt.timedelta(days=31))
     summary = await retention.purge_due(db)
     assert (summary.events, summary.registrations) == (1, 1)
@@ -161,6 +193,9 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
     assert gone["erased_at"] is not None and gone["email"] is None and gone["phone"] is None
     assert gone["status"] == "approved"  # after the event: the totals keep their count
     assert kept["erased_at"] is None and kept["email"] == "recent@example.org"
+    async with db.connection() as conn:
+        left = await conn.fetch_all(sa.select(answers.c.registration_id, answers.c.value))
+    assert [(r["registration_id"], r["value"]) for r in left] == [(recent_reg, "recent")]  # the answers go too
     assert (await load_event(db, old)).purged_at is None
     entries = [a for a in await audit_actions(db, event_id=old) if a["action"] == "event.retention_purged"]
     assert len(entries) == 1 and '"erased": 1' in entries[0]["details_json"]

@@ -391,7 +391,7 @@ async def test_the_hot_path_registers_on_a_kept_copy_and_refuses_a_stale_one(app
     async def attempt(email: str) -> str:
         assert ctx is not None and ctx.consent is not None
         form = FormData({**person(email=email), "consent_version": str(ctx.consent.version)})
-        data, errors = forms.parse(form, ctx.event, ctx.consent)
+        data, errors = forms.parse(form, ctx.event, ctx.consent, ctx.questions)
         assert data is not None, errors
         new = rows.new_registration(app.state.settings, ctx.event, ctx.consent, data, None, meta, "en", clock_now())
         return await writer.write(batch.Submission(new, ctx.event.updated_at, data.consent_version, limit))

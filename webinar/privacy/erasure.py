@@ -19,6 +19,7 @@ from webinar.clock import now
 from webinar.db import to_dataclass
 from webinar.registration.fields import erased_values
 from webinar.tables import (
+    answers,
     audit_log,
     consent_records,
     outbox,
@@ -115,6 +116,8 @@ async def _scrub_registration(conn: Connection, row: _Target, before_end: bool) 
 
 async def _scrub_related(conn: Connection, registration_id: int) -> None:
     rid = registration_id
+    # The answers to the event's custom questions are the person's own words: gone, not blanked.
+    await conn.execute(answers.delete().where(answers.c.registration_id == rid))
     await conn.execute(
         consent_records.update().where(consent_records.c.registration_id == rid).values(ip=None, user_agent=None)
     )

@@ -1,7 +1,8 @@
-"""The correction form on /me: the registration form's personal fields, validated by the very same rules."""
+"""The correction form on /me: the registration form's personal fields and questions, by the very same rules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData
@@ -10,24 +11,28 @@ from webinar.events.queries import Event
 from webinar.registration.fields import FIELDS, NAMES
 from webinar.registration.forms import PersonalDetails, parse_details
 from webinar.registration.queries import Registration
+from webinar.registration.questions import Question, parse_answers
 from webinar.web.forms import text
 
 
 @dataclass(frozen=True)
 class Correction:
-    """A valid correction: the personal fields as they should be, and the marketing choice."""
+    """A valid correction: the personal fields as they should be, the marketing choice, and the answers to the
+    questions the event asks now."""
 
     details: PersonalDetails
     marketing: bool
+    answers: Mapping[int, str]
 
 
-def parse(form: FormData, event: Event) -> tuple[Correction | None, dict[str, str]]:
+def parse(form: FormData, event: Event, asked: Sequence[Question]) -> tuple[Correction | None, dict[str, str]]:
     """Validate a correction; returns the data, or None and a message per bad field."""
     errors: dict[str, str] = {}
     details = parse_details(form, event, errors)
+    answers = parse_answers(form, asked, errors)
     if errors:
         return None, errors
-    return Correction(details, bool(form.get("consent_marketing"))), errors
+    return Correction(details, bool(form.get("consent_marketing")), answers), errors
 
 
 def values_of(reg: Registration) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,13 @@ from webinar.mail import outbox
 from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
-from webinar.registration import notifications
+from webinar.privacy.forms import Correction
+from webinar.registration import notifications, questionnaire
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
 from webinar.registration.queries import Registration
+from webinar.registration.questions import MULTICHOICE, STORED_SEPARATOR, Question
 from webinar.tables import consent_records, events, registrations
 from webinar.text import normalise_email, search_key
 from webinar.web import ratelimit
@@ -80,12 +83,28 @@ async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict
             "controller": {"name": org.name, "contact_email": org.contact_email} if org else None,
             "registration": _plain(reg),
             "consents": [_plain(c) for c in await queries.consents_with_text(conn, reg.id)],
+            "answers": await _answers(conn, event, reg.id),
             "viewing_sessions": [_plain(s) for s in await registration_queries.sessions(conn, reg.id)],
             "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
             "retention": {"erased_after": retention_ends_at(event).isoformat()},
         }
         await _audit_attendee(conn, "registration.exported", event, reg.id, meta)
     return data
+
+
+async def _answers(conn: Connection, event: Event, registration_id: int) -> list[dict[str, Any]]:
+    """The person's answers to the event's questions, each with the question as it reads now."""
+    held = await registration_queries.answers_of(conn, registration_id)
+    kept = await registration_queries.questions_of(conn, event.id, registration_queries.KEPT)
+    return [
+        {
+            "question": q.header, "label_ro": q.label_ro, "label_en": q.label_en, "kind": q.kind,
+            "answer": held[q.id].split(STORED_SEPARATOR) if q.kind == MULTICHOICE else held[q.id],
+            "question_removed": q.removed_at is not None,
+        }
+        for q in kept
+        if q.id in held
+    ]  # fmt: skip
 
 
 async def _consent_change(conn: Connection, reg: Registration, marketing: bool, meta: Meta) -> None:
@@ -141,9 +160,11 @@ async def _queue_email_change(conn: Connection, mailer: Mailer, event: Event, re
 
 
 async def correct(
-    db: DB, mailer: Mailer, event: Event, registration_id: int, details: PersonalDetails, marketing: bool, meta: Meta
+    db: DB, mailer: Mailer, event: Event, registration_id: int, data: Correction, asked: Sequence[Question], meta: Meta
 ) -> bool:
-    """Apply the attendee's corrections; a new address only gets a confirmation e-mail. True when one was queued."""
+    """Apply the attendee's corrections (their answers to the questions `asked` too); a new address only gets a
+    confirmation e-mail. True when one was queued."""
+    details, marketing = data.details, data.marketing
     new_email = normalise_email(details.email)
     async with db.connection() as conn:
         reg = await registration_queries.by_id(conn, event.id, registration_id)
@@ -166,11 +187,12 @@ async def correct(
             await conn.execute(
                 registrations.update().where(registrations.c.id == reg.id).values(marketing_opt_in=marketing)
             )
+        answered = await questionnaire.save_answers(conn, reg.id, asked, data.answers)
         # Someone else's address is not revealed: the same answer, but nothing is sent to it.
         queued = not email_now and not await queries.email_taken(conn, event.id, new_email, reg.id)
         if queued:
             await _queue_email_change(conn, mailer, event, reg, details.email)
-        changed = sorted(k for k in values if k not in ("search_text", "email_normalised"))
+        changed = sorted(k for k in values if k not in ("search_text", "email_normalised")) + answered
         await _audit_attendee(
             conn, "registration.corrected", event, reg.id, meta, fields=changed, marketing=marketing, new_email=queued
         )

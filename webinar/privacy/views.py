@@ -20,6 +20,7 @@ from webinar.privacy.erasure import Requester
 from webinar.privacy.services import EmailChange, Meta, Unsubscribe
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
+from webinar.registration.questions import stored_answers, typed_answers
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
@@ -75,6 +76,9 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         assert reg is not None
         consents = await queries.consents_with_text(conn, reg.id)
         viewing = await registration_queries.sessions(conn, reg.id)
+        kept = await registration_queries.questions_of(conn, event.id, registration_queries.KEPT)
+        answers = await registration_queries.answers_of(conn, reg.id)
+    asked = [q for q in kept if q.removed_at is None]
     context: dict[str, Any] = {
         "event": event,
         "reg": reg,
@@ -84,6 +88,9 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "values": forms.values_of(reg),
         "errors": {},
         "saved": request.query_params.get("saved", ""),
+        "questions": asked,  # the correction form asks these
+        "held": [(q, answers[q.id]) for q in kept if q.id in answers],  # every answer held, removed questions' too
+        "answers": stored_answers(answers, asked),
     }
     context.update(extra)
     return _render(request, "me.html", context, 422 if context["errors"] else 200)
@@ -105,14 +112,15 @@ async def me_update(request: Request) -> Response:
     if attendee is None:
         return see_other(request, "login_form", slug=event.slug)
     form = await read_form(request)
-    data, errors = forms.parse(form, event)
+    async with app_state(request).db.connection() as conn:
+        asked = await registration_queries.questions_of(conn, event.id)
+    data, errors = forms.parse(form, event, asked)
     if data is None:
-        return await _me_page(request, event, attendee, values=forms.typed_values(form), errors=errors)
+        typed = {"values": forms.typed_values(form), "answers": typed_answers(form, asked)}
+        return await _me_page(request, event, attendee, errors=errors, **typed)
     db = app_state(request).db
-    asked = await services.correct(
-        db, app_state(request).mailer, event, attendee.id, data.details, data.marketing, _meta(request)
-    )
-    return see_other(request, "me", "?saved=" + ("email" if asked else "1"), slug=event.slug)
+    asked_email = await services.correct(db, app_state(request).mailer, event, attendee.id, data, asked, _meta(request))
+    return see_other(request, "me", "?saved=" + ("email" if asked_email else "1"), slug=event.slug)
 
 
 async def me_confirm_email(request: Request) -> Response:

@@ -1,9 +1,10 @@
 """Registrations written in one trip: on PostgreSQL many in one statement (group commit), on SQLite one per hand-off.
 
 `services.Registrar` sends here the registrations that may be written without a lock: those of an event without
-a capacity, open, whose form was checked against a short-lived per-process copy of the event and its consent text
-(`Contexts`). The write proves the copy is still current — the same `updated_at`, not purged, the same current
-consent text — so an edited, purged or deleted event, or a new consent text, inserts nothing. With it, in the same
+a capacity, open, whose form was checked against a short-lived per-process copy of the event, its consent text and
+its questions (`Contexts`). The write proves the copy is still current — the same `updated_at` (which every change
+of its questions bumps too: registration/questionnaire.py), not purged, the same current consent text — so an
+edited, purged or deleted event, changed questions, or a new consent text, inserts nothing. With it, in the same
 transaction, the per-address rate limit is counted. Every row written is one of `rows.NewRegistration`'s, and each
 rule (the rate limit's count, an address registered once, the consent text's currency) is the one the locking
 path uses, so the two paths store the same rows (tests/webinar/test_registration_paths.py).
@@ -34,8 +35,10 @@ from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event, current_consent_version, is_current_consent
 from webinar.groupwrite import GroupWriter
+from webinar.registration.queries import questions_query
+from webinar.registration.questions import Question
 from webinar.registration.rows import NewRegistration, insert_new
-from webinar.tables import UTCDateTime, consent_records, consent_texts, events, rate_limits, registrations
+from webinar.tables import UTCDateTime, answers, consent_records, consent_texts, events, rate_limits, registrations
 from webinar.tables import outbox as outbox_table
 from webinar.web.ratelimit import HIT, Limit, counted
 
@@ -50,14 +53,16 @@ _CONTEXT = Prepared(
     .select_from(events.outerjoin(consent_texts, is_current_consent(events.c.id)))
     .where(events.c.slug == sa.bindparam("slug"))
 )
+_QUESTIONS = Prepared(questions_query(sa.bindparam("event_id")))
 
 
 @dataclass(frozen=True)
 class EventContext:
-    """What registering needs of an event: the event and its current consent text."""
+    """What registering needs of an event: the event, its current consent text and the questions it asks."""
 
     event: Event
     consent: ConsentText | None
+    questions: tuple[Question, ...] = ()
 
 
 class Contexts:
@@ -87,7 +92,9 @@ class Contexts:
 
 
 async def load(db: DB, slug: str) -> EventContext | None:
-    """The event by slug with its current consent text, in one statement."""
+    """The event by slug with its current consent text (one statement), then its questions (another). In that
+    order: questions changed in between come with the older `updated_at`, so the copy is stale for the write,
+    never current with questions older than it."""
     row = await db.one(_CONTEXT, {"slug": slug})
     if row is None:
         return None
@@ -95,7 +102,8 @@ async def load(db: DB, slug: str) -> EventContext | None:
     if row["consent_id"] is not None:
         values = {f: row[f"consent_{f}"] for f in _CONSENT_FIELDS} | {"event_id": row["id"]}
         consent = to_dataclass(ConsentText, values)
-    return EventContext(to_dataclass(Event, row), consent)
+    asked = tuple(to_dataclass(Question, q) for q in await db.all(_QUESTIONS, {"event_id": row["id"]}))
+    return EventContext(to_dataclass(Event, row), consent, asked)
 
 
 def may_write(event: Event, consent: ConsentText | None) -> bool:
@@ -186,12 +194,13 @@ _SQLITE_FRESH = Prepared(
 )
 _SQLITE_REGISTRATION = Prepared(insert_new(sqlite_insert(registrations)))
 _SQLITE_CONSENT = Prepared(consent_records.insert())
+_SQLITE_ANSWER = Prepared(answers.insert())
 _SQLITE_OUTBOX = Prepared(outbox_table.insert())
 
 
 def _write_one(submission: Submission, raw: sqlite3.Connection) -> Written:
     """In the connection's thread and one transaction: the rate limit's count, then, within the limit and with the
-    event as read, the registration, its consents and its e-mail."""
+    event as read, the registration, its consents, its answers and its e-mail."""
     rows, at = submission.rows, submission.rows.registration["created_at"]
     (hits, _key) = raw.execute(*HIT["sqlite"].bind(submission.limit.hit_values(at))).fetchone()
     if hits > submission.limit.most:
@@ -206,6 +215,8 @@ def _write_one(submission: Submission, raw: sqlite3.Connection) -> Written:
     reg_id: int = inserted[0][0]
     for consent in rows.consents:
         raw.execute(*_SQLITE_CONSENT.bind(consent | {"registration_id": reg_id}))
+    for answer in rows.answers:  # in this thread, in this transaction: no round trip of its own
+        raw.execute(*_SQLITE_ANSWER.bind(answer | {"registration_id": reg_id}))
     raw.execute(*_SQLITE_OUTBOX.bind(rows.mail | {"registration_id": reg_id}))
     return Written(hits, True, reg_id)
 
@@ -220,6 +231,7 @@ def _json(n: int, submission: Submission) -> dict[str, Any]:
         "rate_key": limit.stored_key, "window_start": limit.window_start(at).isoformat(), "most": limit.most,
         "registration": _plain(submission.rows.registration),
         "consents": [_plain(c) | {"k": k} for k, c in enumerate(submission.rows.consents)],
+        "answers": [a | {"k": k} for k, a in enumerate(submission.rows.answers)],
         "mail": _plain(submission.rows.mail),
     }  # fmt: skip
 
@@ -238,9 +250,9 @@ def _record(source: Any, table: sa.Table, names: tuple[str, ...], name: str, *ex
 def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[str, ...]) -> Any:
     """PostgreSQL: the statement writing one group (JSON rows: `_json`), built from the columns of the rows it
     writes. For each row, in one transaction: its rate-limit count always (keys in order, so two groups never wait
-    on each other's keys crosswise); its registration, consents and e-mail all or none, only while its count is
-    within its limit and its event is as read. One row back per registration: its `n`, count, freshness and new id
-    (NULL: not written). Two processes' groups holding the same two new addresses in opposite orders would
+    on each other's keys crosswise); its registration, consents, answers and e-mail all or none, only while its
+    count is within its limit and its event is as read. One row back per registration: its `n`, count, freshness and
+    new id (NULL: not written). Two processes' groups holding the same two new addresses in opposite orders would
     deadlock; PostgreSQL ends one, whose rows are then written one by one (GroupWriter): time lost, never a row."""
     when = sa.DateTime(timezone=True)
     i = (
@@ -249,7 +261,8 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
             sa.column("n", sa.Integer), sa.column("event_id", sa.BigInteger), sa.column("event_updated_at", when),
             sa.column("consent_version", sa.Integer), sa.column("rate_key", sa.String),
             sa.column("window_start", when), sa.column("most", sa.Integer), sa.column("registration", postgresql.JSON),
-            sa.column("consents", postgresql.JSON), sa.column("mail", postgresql.JSON),
+            sa.column("consents", postgresql.JSON), sa.column("answers", postgresql.JSON),
+            sa.column("mail", postgresql.JSON),
         )
         .render_derived(name="i", with_types=True)
     )  # fmt: skip
@@ -259,7 +272,8 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
     r = _record(rows.c.registration, registrations, registration, "r")  # each registration's JSON, read once
     checked = (
         sa.select(
-            rows.c.n, rows.c.consents, rows.c.mail, hit.c.hits, (hit.c.hits <= rows.c.most).label("within"),
+            rows.c.n, rows.c.consents, rows.c.answers, rows.c.mail, hit.c.hits,
+            (hit.c.hits <= rows.c.most).label("within"),
             as_read(rows.c.event_id, rows.c.event_updated_at, rows.c.consent_version).label("fresh"),
             *(r.c[name].label(f"r_{name}") for name in registration),
         )
@@ -275,7 +289,9 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
     reg = reg.returning(registrations.c.event_id, registrations.c.email_normalised).cte("reg")
     same = sa.and_(reg.c.event_id == checked.c.r_event_id, reg.c.email_normalised == checked.c.r_email_normalised)
     landed = (
-        sa.select(reg.c.id, checked.c.n, checked.c.consents, checked.c.mail).join_from(checked, reg, same).cte("landed")
+        sa.select(reg.c.id, checked.c.n, checked.c.consents, checked.c.answers, checked.c.mail)
+        .join_from(checked, reg, same)
+        .cte("landed")
     )
     given = tuple(name for name in consent if name != "registration_id")
     c = _record(landed.c.consents, consent_records, given, "c", sa.column("k", sa.Integer))
@@ -284,6 +300,7 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
         sa.select(landed.c.id, *(c.c[name] for name in given)).select_from(landed.join(c, sa.true()))
         .order_by(landed.c.n, c.c.k),
     ).cte("consents")  # fmt: skip
+    answered = _answers(landed)
     queued = tuple(name for name in mail if name != "registration_id")
     m = _record(landed.c.mail, outbox_table, queued, "m")
     mails = (
@@ -297,5 +314,16 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
     return (
         sa.select(checked.c.n, checked.c.hits, checked.c.fresh, landed.c.id)
         .select_from(checked.outerjoin(landed, landed.c.n == checked.c.n))
-        .add_cte(consents, mails)
+        .add_cte(consents, answered, mails)
     )
+
+
+def _answers(landed: Any) -> Any:
+    """The CTE inserting the answers of the registrations that landed, as the consents are (their columns fixed)."""
+    given = ("question_id", "value")
+    a = _record(landed.c.answers, answers, given, "a", sa.column("k", sa.Integer))
+    return answers.insert().from_select(
+        ["registration_id", *given],
+        sa.select(landed.c.id, *(a.c[name] for name in given)).select_from(landed.join(a, sa.true()))
+        .order_by(landed.c.n, a.c.k),
+    ).cte("answered")  # fmt: skip

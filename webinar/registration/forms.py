@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
@@ -11,6 +12,7 @@ from webinar.events.queries import ConsentText, Event
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import FIELDS, NAMES
+from webinar.registration.questions import Question, parse_answers
 from webinar.web.forms import has_control_chars, text
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -82,6 +84,7 @@ class RegistrationData(PersonalDetails):
     consent_version: int
     marketing: bool
     age_confirmed: bool
+    answers: Mapping[int, str]  # the event's custom questions answered: question id → stored text
 
 
 def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> PersonalDetails:
@@ -94,10 +97,14 @@ def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> Perso
     return PersonalDetails(**cast(dict[str, Any], values))
 
 
-def parse(form: FormData, event: Event, consent: ConsentText) -> tuple[RegistrationData | None, dict[str, str]]:
-    """Validate a submission; returns the data, or None and a message per bad field."""
+def parse(
+    form: FormData, event: Event, consent: ConsentText, questions: Sequence[Question]
+) -> tuple[RegistrationData | None, dict[str, str]]:
+    """Validate a submission against the event and the questions it asks; returns the data, or None and a message
+    per bad field."""
     errors: dict[str, str] = {}
     details = parse_details(form, event, errors)
+    answers = parse_answers(form, questions, errors)
     password = _password(event, form, errors)
     version = _consents(event, form, consent, errors)
     if errors:
@@ -107,6 +114,7 @@ def parse(form: FormData, event: Event, consent: ConsentText) -> tuple[Registrat
         consent_version=version,
         marketing=bool(form.get("consent_marketing")),
         age_confirmed=bool(event.min_age and form.get("age_confirmed")),
+        answers=answers,
         **asdict(details),
     )
     return data, errors

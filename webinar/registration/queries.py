@@ -1,16 +1,20 @@
-"""SQL for registrations, their consent records and viewing sessions, returning frozen dataclasses."""
+"""SQL for registrations, their consent records, answers and viewing sessions, and events' questions, returning
+frozen dataclasses."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.db import to_dataclass
 from webinar.events.queries import Event
-from webinar.tables import HOLDS_SEAT, consent_records, registrations, viewing_sessions
+from webinar.registration.questions import Question
+from webinar.tables import HOLDS_SEAT, answers, consent_records, events, questions, registrations, viewing_sessions
 from webinar.text import fold, like_escape
 
 PAGE_SIZE = 50
@@ -148,3 +152,59 @@ async def sessions(conn: Connection, registration_id: int) -> list[ViewingSessio
         .order_by(viewing_sessions.c.started_at)
     )
     return [to_dataclass(ViewingSession, r) for r in rows]
+
+
+# Which of an event's questions a reader wants: those the form asks now; also the removed ones whose answers are
+# still held (the reports, the registrant's page, the person's own data); or every one (the back office).
+ASKED, KEPT, EVERY = "asked", "kept", "every"
+
+
+def questions_query(event_id: Any, which: str = ASKED) -> sa.Select[Any]:
+    """An event's questions in order (`event_id` a value or a bind parameter), ASKED, KEPT or EVERY (above)."""
+    query = (
+        sa.select(questions, events.c.language.label("event_language"))
+        .join(events, events.c.id == questions.c.event_id)
+        .where(questions.c.event_id == event_id)
+        .order_by(questions.c.position, questions.c.id)
+    )
+    asked = questions.c.removed_at.is_(None)
+    if which == ASKED:
+        return query.where(asked)
+    if which == KEPT:
+        return query.where(sa.or_(asked, sa.exists().where(answers.c.question_id == questions.c.id)))
+    assert which == EVERY
+    return query
+
+
+async def questions_of(conn: Connection, event_id: int, which: str = ASKED) -> list[Question]:
+    """An event's questions in order: ASKED, KEPT or EVERY (above)."""
+    return [to_dataclass(Question, row) for row in await conn.fetch_all(questions_query(event_id, which))]
+
+
+async def has_answers(conn: Connection, question_id: int) -> bool:
+    """Whether anyone answered the question (answers of erased people are gone)."""
+    query = sa.select(answers.c.id).where(answers.c.question_id == question_id).limit(1)
+    return await conn.fetch_one(query) is not None
+
+
+async def answers_of(conn: Connection, registration_id: int) -> dict[int, str]:
+    """A registration's stored answers by question id."""
+    rows = await conn.fetch_all(
+        sa.select(answers.c.question_id, answers.c.value).where(answers.c.registration_id == registration_id)
+    )
+    return {int(row["question_id"]): row["value"] for row in rows}
+
+
+async def answers_for(conn: Connection, registration_ids: Sequence[int]) -> dict[int, dict[int, str]]:
+    """The stored answers of some registrations (one batch of a report), by registration id, then question id."""
+    found: dict[int, dict[int, str]] = {}
+    if not registration_ids:
+        return found
+    rows = await conn.fetch_all(
+        sa.select(answers.c.registration_id, answers.c.question_id, answers.c.value).where(
+            answers.c.registration_id.in_(list(registration_ids))
+        )
+    )
+    for row in rows:
+        found.setdefault(int(row["registration_id"]), {})[int(row["question_id"])] = row["value"]
+    return found

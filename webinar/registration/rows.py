@@ -1,4 +1,5 @@
-"""The rows one registration writes — the registration, its consents, its first e-mail — for every write path."""
+"""The rows one registration writes — the registration, its consents, its answers, its first e-mail — for every
+write path."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from webinar.events.queries import ConsentText, Event
 from webinar.registration import notifications
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import RegistrationData
+from webinar.registration.questions import answer_rows
 from webinar.settings import Settings
 from webinar.tables import registrations
 from webinar.text import normalise_email, search_key
@@ -32,6 +34,7 @@ class NewRegistration:
 
     registration: dict[str, Any]
     consents: list[dict[str, Any]]
+    answers: list[dict[str, Any]]  # to the event's custom questions, in their order (none when it asks none)
     mail: dict[str, Any]
 
     @property
@@ -97,12 +100,13 @@ def new_registration(
     language: str,
     at: dt.datetime,
 ) -> NewRegistration:
-    """The rows of one new registration, its consents and its first e-mail (queued unwritten: the sender writes
-    it, registration/notifications.py)."""
+    """The rows of one new registration, its consents, its answers and its first e-mail (queued unwritten: the
+    sender writes it, registration/notifications.py)."""
     values = registration_values(event, data, password_hash, language, at)
     kind = notifications.first_kind(values["status"])
     mail = notifications.queued_row(settings, kind, event.id, 0, data.email, at)
-    return NewRegistration(values, consent_values(event.id, consent, data, meta, at), mail)
+    consents = consent_values(event.id, consent, data, meta, at)
+    return NewRegistration(values, consents, answer_rows(data.answers), mail)
 
 
 def insert_new(insert: Any) -> Any:

@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import consent_records, events, registrations
+from webinar.tables import answers, consent_records, events, registrations
 from webinar.web import ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
@@ -113,7 +113,7 @@ class Registrar:
         fresh = await self.contexts.get(self.db, ctx.event.slug, fresh=True)
         if fresh is None or fresh.event.purged_at is not None:
             return Outcome(UNAVAILABLE)
-        return await self._register_locked(fresh.event, form, meta, language)
+        return await self._register_locked(fresh, form, meta, language)
 
     async def _lock_free(
         self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, limit: Limit, language: str
@@ -123,7 +123,7 @@ class Registrar:
         event, consent = ctx.event, ctx.consent
         if consent is None or not batch.may_write(event, consent) or window_state(event, now()) != "open":
             return None
-        data, _errors = forms.parse(form, event, consent)
+        data, _errors = forms.parse(form, event, consent, ctx.questions)
         if data is None:
             return None
         new = self._rows(event, consent, data, await _hashed(data), meta, language)
@@ -140,8 +140,12 @@ class Registrar:
     ) -> rows.NewRegistration:
         return rows.new_registration(self.mailer.settings, event, consent, data, hashed, meta, lang, now())
 
-    async def _register_locked(self, event: Event, form: FormData, meta: RequestMeta, language: str) -> Outcome:
-        """Every case (seats, a closed window, errors, duplicates), each outcome in one transaction."""
+    async def _register_locked(
+        self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str
+    ) -> Outcome:
+        """Every case (seats, a closed window, errors, duplicates), each outcome in one transaction; `ctx` was read
+        just now."""
+        event = ctx.event
         async with self.db.connection() as conn:
             state = await registration_state(conn, event)
             consent = await event_queries.current_consent(conn, event.id)
@@ -149,7 +153,7 @@ class Registrar:
             return Outcome(CLOSED, event, state=state)
         if consent is None:
             return Outcome(UNAVAILABLE, event)
-        data, errors = forms.parse(form, event, consent)
+        data, errors = forms.parse(form, event, consent, ctx.questions)
         if data is None:
             return Outcome(INVALID, event, errors, state="open")
         kind = await self.write_locked(event, data, meta, language)
@@ -160,8 +164,8 @@ class Registrar:
         return Outcome(kind, event)
 
     async def write_locked(self, event: Event, data: RegistrationData, meta: RequestMeta, language: str) -> str:
-        """Register one person with their consents and first e-mail, atomically, holding the event's seats while
-        it counts them; returns the outcome (REGISTERED, DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
+        """Register one person with their consents, answers and first e-mail, atomically, holding the event's seats
+        while it counts them; returns the outcome (REGISTERED, DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
         password_hash = await _hashed(data)
         async with self.db.transaction() as conn:
             if window_state(event, now()) != "open":
@@ -182,6 +186,8 @@ class Registrar:
                 return await _already_registered(conn, self.mailer, event, email_normalised)
             for consent_row in new.consents:
                 await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
+            if new.answers:  # every answer in one statement
+                await conn.execute(answers.insert().values([a | {"registration_id": reg_id} for a in new.answers]))
             await outbox.enqueue_row(conn, new.mail | {"registration_id": reg_id})
         return REGISTERED
 

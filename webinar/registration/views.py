@@ -11,8 +11,9 @@ from starlette.responses import Response
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import forms, services
+from webinar.registration import forms, queries, services
 from webinar.registration.fields import FIELDS
+from webinar.registration.questions import typed_answers
 from webinar.registration.rows import RequestMeta
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
@@ -42,6 +43,7 @@ async def render_event(
 ) -> Response:
     """The event page with its registration form (or the reason there is none)."""
     choose_language(request, event.language)
+    asked = await queries.questions_of(conn, event.id)
     context = {
         "event": event,
         "organisation": await event_queries.organisation(conn, event.organisation_id),
@@ -50,6 +52,8 @@ async def render_event(
         "values": forms.typed_values(form),
         "errors": errors or {},
         "fields": FIELDS,
+        "questions": asked,
+        "answers": typed_answers(form, asked),
     }
     return app_state(request).templates.TemplateResponse(
         request, "webinar/event.html", context, status_code=status_code
