@@ -24,11 +24,12 @@ from webinar.mail import outbox
 from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
-from webinar.registration import notifications
+from webinar.registration import notifications, seats
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
 from webinar.registration.queries import Registration
+from webinar.settings import Settings
 from webinar.tables import consent_records, events, registrations
 from webinar.text import normalise_email, search_key
 from webinar.web import ratelimit
@@ -265,10 +266,14 @@ async def unsubscribe(db: DB, secret: str, event: Event, token: str, meta: Meta)
     return Unsubscribe.DONE
 
 
-async def erase_one(db: DB, event: Event, registration_id: int, requester: Requester) -> Erased:
-    """Erase one registration (attendee or staff), in one transaction."""
+async def erase_one(db: DB, settings: Settings, event: Event, registration_id: int, requester: Requester) -> Erased:
+    """Erase one registration (attendee or staff), in one transaction; the seat it held goes to the next in line."""
     async with db.transaction() as conn:
-        return await erase(conn, event.id, event.organisation_id, registration_id, requester, now() < event.ends_at)
+        await registration_queries.lock_seats(conn, event.id)  # the event before the registration, as on every path
+        erased = await erase(conn, event.id, event.organisation_id, registration_id, requester, now() < event.ends_at)
+        if erased is Erased.DONE:
+            await seats.fill(conn, settings, event.id)
+        return erased
 
 
 async def purge_event(db: DB, event: Event, requester: Requester) -> int:
