@@ -213,8 +213,8 @@ def parse_event_form(
     min_age = r.integer("min_age", 1, 120, optional=True)
     consent_text = r.text("consent_text", 10_000, multiline=True)
     retention_days = r.integer("retention_days", 1, 3650)
-    listed = r.form.get("listed") is not None
-    r.values["listed"] = listed
+    listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
+    r.values.update(listed=listed, waitlist=waitlist)
     if r.errors:
         return None, r.errors, r.values
     assert doors is not None and retention_days is not None  # required integers: an error otherwise
@@ -238,6 +238,7 @@ def parse_event_form(
         min_age=min_age,
         retention_days=retention_days,
         listed=listed,
+        waitlist=waitlist,
         consent_text=consent_text,
         **modes,
     )
@@ -261,6 +262,7 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         consent_text=DEFAULT_CONSENT_TEXT[language],
         retention_days="90",
         listed=False,
+        waitlist=False,
     )
     return values
 
@@ -272,7 +274,7 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         for name in ("title", "slug", "description", "language", "timezone", "stream_url", "embed_url")
     }
     values.update({name: utc_to_local(getattr(event, name), event.timezone) for name in TIME_FIELDS})
-    values.update({name: getattr(event, name) for name in (*MODE_FIELDS, "approval", "login", "listed")})
+    values.update({name: getattr(event, name) for name in (*MODE_FIELDS, "approval", "login", "listed", "waitlist")})
     values.update(
         organisation_id=str(event.organisation_id),
         doors_open_minutes=str(event.doors_open_minutes),

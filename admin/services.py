@@ -22,6 +22,9 @@ from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events import services as event_services
 from webinar.events.services import EventInput
+from webinar.registration import queries as registration_queries
+from webinar.registration import seats
+from webinar.settings import Settings
 from webinar.tables import organisations, staff_users
 from webinar.text import slugify
 
@@ -158,9 +161,11 @@ async def _changed_fields(conn: Connection, event_id: int, data: EventInput) -> 
     return changed
 
 
-async def update_event(db: DB, actor: Actor, event_id: int, data: EventInput) -> list[str]:
-    """Change an event (a new consent text becomes a new version); returns the names of the fields that changed."""
+async def update_event(db: DB, settings: Settings, actor: Actor, event_id: int, data: EventInput) -> list[str]:
+    """Change an event (a new consent text becomes a new version); returns the names of the fields that changed. Seats
+    a larger capacity adds go to the waiting list's first, in the same transaction."""
     async with _taken_on_duplicate("slug"), db.transaction() as conn:
+        await registration_queries.lock_seats(conn, event_id)  # before the row is changed: the order of every path
         data = await _with_slug(conn, data, event_id)
         changed = await _changed_fields(conn, event_id, data)
         await event_services.update_event(conn, event_id, data)
@@ -172,4 +177,5 @@ async def update_event(db: DB, actor: Actor, event_id: int, data: EventInput) ->
             event_id=event_id,
             details={"changed": changed},
         )
+        await seats.fill(conn, settings, event_id)
     return changed

@@ -57,7 +57,7 @@ def event_input(org_id: int, slug: str, **changes: object) -> EventInput:
         language="ro", timezone="Europe/Bucharest", starts_at=start, ends_at=start + dt.timedelta(days=2),
         registration_opens_at=None, registration_closes_at=None, doors_open_minutes=30,
         stream_url="https://stream.example/live.m3u8", embed_url="", capacity=None, approval="auto", login="link",
-        **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False,
+        **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False, waitlist=False,
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )  # fmt: skip
     values.update(changes)

@@ -88,6 +88,8 @@ class Totals:
     peak_at: dt.datetime | None
     total_minutes: float
     average_minutes: float
+    waitlisted: int = 0
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,5 +129,7 @@ async def build(conn: Connection, event: Event, interval: Interval, page: int) -
         curve.peak_at,
         curve.total_minutes,
         average,
+        registrants.waitlisted,
+        registrants.cancelled,
     )
     return TrafficReport(event, interval, totals, curve, rows, page, pages)

@@ -191,6 +191,7 @@ def event_input(organisation_id: int, **overrides: Any) -> EventInput:
         "min_age": 16,
         "retention_days": 90,
         "listed": True,
+        "waitlist": False,
         "consent_text": DEFAULT_CONSENT_TEXT["ro"],
     }
     values.update(overrides)

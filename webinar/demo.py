@@ -46,6 +46,7 @@ def _demo_event(organisation_id: int) -> EventInput:
         min_age=16,
         retention_days=90,
         listed=True,
+        waitlist=False,
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )
 

@@ -36,6 +36,11 @@ routes = [
     Route("/events/{slug}/me/erase", privacy_views.me_erase_form, methods=["GET"], name="me_erase_form"),
     Route("/events/{slug}/me/erase", privacy_views.me_erase, methods=["POST"], name="me_erase"),
     Route("/events/{slug}/me/erased", privacy_views.me_erased, methods=["GET"], name="me_erased"),
+    Route("/events/{slug}/me/cancel", privacy_views.me_cancel_form, methods=["GET"], name="me_cancel_form"),
+    Route("/events/{slug}/me/cancel", privacy_views.me_cancel, methods=["POST"], name="me_cancel"),
+    Route("/events/{slug}/cancel/{token}", registration_views.cancel_form, methods=["GET"], name="cancel_form"),
+    Route("/events/{slug}/cancel/{token}", registration_views.cancel, methods=["POST"], name="cancel"),
+    Route("/events/{slug}/cancelled", registration_views.cancelled, methods=["GET"], name="cancelled"),
     Route(
         "/events/{slug}/me/confirm-email/{token}",
         privacy_views.me_confirm_email,

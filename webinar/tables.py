@@ -52,11 +52,14 @@ def _created() -> sa.Column[Any]:
 
 
 FIELD_MODES = ("required", "optional", "hidden")
-STATUSES = ("pending", "approved", "rejected", "cancelled")
+STATUSES = ("pending", "approved", "rejected", "waitlisted", "cancelled")
 # The statuses that take one of an event's seats (its capacity): the rule, once, for every count of seats.
 HOLDS_SEAT = ("approved", "pending")
 # The kinds of an event's custom questions (SPEC §11); registration/questions.py says what each one accepts.
 QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "number", "date")
+WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
+# The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
+CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
 
 organisations = sa.Table(
     "organisations",
@@ -112,6 +115,8 @@ events = sa.Table(
     sa.Column("min_age", sa.Integer, nullable=True),
     sa.Column("retention_days", sa.Integer, nullable=False, server_default="90"),
     sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A full event takes further registrations on a waiting list instead of refusing them.
+    sa.Column("waitlist", sa.Boolean, nullable=False, server_default=sa.false()),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),

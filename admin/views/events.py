@@ -88,7 +88,8 @@ async def event_update(request: Request) -> Response:
     data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
     if data is not None:
         try:
-            await services.update_event(app_state(request).db, actor(request), found.id, data)
+            state = app_state(request)
+            await services.update_event(state.db, state.settings, actor(request), found.id, data)
         except services.Taken:
             errors = {"slug": _slug_taken()}
     if errors:

@@ -38,7 +38,8 @@ async def registrant_erase(request: Request) -> Response:
     event = await staff_event(request)
     await read_form(request)
     reg_id = path_id(request, "registration_id")
-    result = await services.erase_one(app_state(request).db, event, reg_id, _requester(request))
+    state = app_state(request)
+    result = await services.erase_one(state.db, state.settings, event, reg_id, _requester(request))
     if result is Erased.MISSING:
         raise HTTPException(404)
     target = request.url_for("admin:registrant", event_id=event.id, registration_id=reg_id)

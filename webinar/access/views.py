@@ -92,6 +92,15 @@ async def send_link(request: Request) -> Response:
     return see_other(request, "login_form", "?sent=1", slug=event.slug)
 
 
+def _refusal(status: str) -> str:
+    """Why the stream page is closed to this attendee (rejected, cancelled or still on the waiting list)."""
+    if status == "waitlisted":
+        return i18n.gettext("You are on the waiting list for this event; we will e-mail you if a seat frees up.")
+    if status == "cancelled":
+        return i18n.gettext("Your registration for this event is cancelled.")
+    return i18n.gettext("Your registration for this event is not approved.")
+
+
 def _origin(url: str) -> str | None:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("https", "http") and parts.netloc else None
@@ -112,7 +121,7 @@ async def watch(request: Request) -> Response:
     if state is Gate.LOGIN:
         return see_other(request, "login_form", slug=event.slug)
     if state is Gate.REFUSED:
-        raise HTTPException(403, i18n.gettext("Your registration for this event is not approved."))
+        raise HTTPException(403, _refusal(attendee.status if attendee else ""))
     if state is Gate.PENDING:
         return _render(request, "pending.html", context)
     if state is Gate.WAITING:

@@ -154,6 +154,17 @@ async def revoke_all(conn: Connection, *, staff_user_id: int | None = None, regi
     await conn.execute(web_sessions.update().where(cond, web_sessions.c.revoked_at.is_(None)).values(revoked_at=now()))
 
 
+async def end_all(conn: Connection, registration_id: int, reason: str) -> None:
+    """End every session of a registration and the viewing sessions still open under them (`reason`), inside the
+    caller's transaction: the person may no longer watch (a cancelled registration)."""
+    await conn.execute(
+        viewing_sessions.update()
+        .where(viewing_sessions.c.registration_id == registration_id, viewing_sessions.c.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
+    await revoke_all(conn, registration_id=registration_id)
+
+
 async def delete_expired(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=30)) -> None:
     """Forget sessions that ended long ago."""
     limit = now() - older_than

@@ -43,6 +43,7 @@ class EventFields:
     min_age: int | None
     retention_days: int
     listed: bool
+    waitlist: bool
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,15 @@ class RegistrationCounts:
     registered: int
     approved: int
     pending: int
+    waitlisted: int
+    rejected: int
+    cancelled: int
 
 
 async def registration_counts(conn: Connection, event_id: int) -> RegistrationCounts:
-    """How many people are registered (approved or pending), approved and pending for one event."""
-    row = await conn.fetch_one(sa.select(*status_counts()).where(registrations.c.event_id == event_id))
+    """How many people of one event are registered (approved or pending), and in each status."""
+    status = registrations.c.status
+    others = [sa.func.count().filter(status == s).label(s) for s in ("waitlisted", "rejected", "cancelled")]
+    row = await conn.fetch_one(sa.select(*status_counts(), *others).where(registrations.c.event_id == event_id))
     assert row is not None  # an aggregate always returns one row
-    return RegistrationCounts(row["registered"] or 0, row["approved"] or 0, row["pending"] or 0)
+    return RegistrationCounts(**{f.name: row[f.name] or 0 for f in fields(RegistrationCounts)})

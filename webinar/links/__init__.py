@@ -1,2 +1,2 @@
-"""The signed links the platform sends people (join, unsubscribe, e-mail change) and the URLs they open: below every
-feature that builds or reads one."""
+"""The signed links the platform sends people (join, unsubscribe, cancel, e-mail change) and the URLs they open:
+below every feature that builds or reads one."""

@@ -1,4 +1,4 @@
-"""Signed, purpose-salted, expiring tokens: join links, unsubscribe links and e-mail change confirmations."""
+"""Signed, purpose-salted, expiring tokens: join, unsubscribe and cancel links, and e-mail change confirmations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 JOIN = "webinar.join"
 UNSUBSCRIBE = "webinar.unsubscribe"
+# Cancels a registration; it names the token version, so a cancellation (which bumps it) spends every such link.
+CANCEL = "webinar.cancel"
 # Confirms a new address typed on /me; the token carries that address, so only its mailbox can apply it.
 EMAIL_CHANGE = "webinar.email-change"
 

@@ -19,6 +19,7 @@ from webinar.clock import now
 from webinar.db import to_dataclass
 from webinar.registration.fields import erased_values
 from webinar.tables import (
+    CANCELLABLE,
     answers,
     audit_log,
     consent_records,
@@ -94,8 +95,9 @@ async def _forget_rate_limits(conn: Connection, email_normalised: str | None, ip
 
 
 async def _scrub_registration(conn: Connection, row: _Target, before_end: bool) -> None:
-    # Withdrawing before the event ends frees the seat; afterwards the status stays so the totals keep their count.
-    status = "cancelled" if before_end and row.status in ("approved", "pending") else row.status
+    # Withdrawing before the event ends frees the seat (or the place in line: the waiting list must not promote an
+    # erased person); afterwards the status stays so the totals keep their count.
+    status = "cancelled" if before_end and row.status in CANCELLABLE else row.status
     at = now()
     await conn.execute(
         registrations.update()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -71,16 +72,28 @@ async def emails(conn: Connection, registration_id: int) -> list[SentEmail]:
     return [to_dataclass(SentEmail, r) for r in rows]
 
 
-async def session_of_erased(conn: Connection, raw_sid: str | None, event_id: int) -> bool:
-    """Whether this browser's (now revoked) attendee session belonged to a registration of the event since erased."""
+async def _session_registration(conn: Connection, raw_sid: str | None, event_id: int) -> Any:
+    """The registration (erased_at, status) this browser's attendee session, live or revoked, was for at the event."""
     if not raw_sid:
-        return False
-    row = await conn.fetch_one(
-        sa.select(registrations.c.erased_at)
+        return None
+    return await conn.fetch_one(
+        sa.select(registrations.c.erased_at, registrations.c.status)
         .select_from(web_sessions.join(registrations, registrations.c.id == web_sessions.c.registration_id))
         .where(web_sessions.c.id_hash == sessions.id_hash(raw_sid), web_sessions.c.event_id == event_id)
     )
+
+
+async def session_of_erased(conn: Connection, raw_sid: str | None, event_id: int) -> bool:
+    """Whether this browser's (now revoked) attendee session belonged to a registration of the event since erased."""
+    row = await _session_registration(conn, raw_sid, event_id)
     return row is not None and row["erased_at"] is not None
+
+
+async def session_of_cancelled(conn: Connection, raw_sid: str | None, event_id: int) -> bool:
+    """Whether this browser's (now revoked) attendee session belonged to a registration of the event since
+    cancelled."""
+    row = await _session_registration(conn, raw_sid, event_id)
+    return row is not None and row["status"] == "cancelled"
 
 
 async def email_taken(conn: Connection, event_id: int, email_normalised: str, except_id: int) -> bool:

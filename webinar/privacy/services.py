@@ -26,12 +26,13 @@ from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
 from webinar.privacy.forms import Correction
-from webinar.registration import notifications, questionnaire
+from webinar.registration import notifications, questionnaire, seats
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
 from webinar.registration.queries import Registration
 from webinar.registration.questions import MULTICHOICE, STORED_SEPARATOR, Question
+from webinar.settings import Settings
 from webinar.tables import consent_records, events, registrations
 from webinar.text import normalise_email, search_key
 from webinar.web import ratelimit
@@ -287,10 +288,14 @@ async def unsubscribe(db: DB, secret: str, event: Event, token: str, meta: Meta)
     return Unsubscribe.DONE
 
 
-async def erase_one(db: DB, event: Event, registration_id: int, requester: Requester) -> Erased:
-    """Erase one registration (attendee or staff), in one transaction."""
+async def erase_one(db: DB, settings: Settings, event: Event, registration_id: int, requester: Requester) -> Erased:
+    """Erase one registration (attendee or staff), in one transaction; the seat it held goes to the next in line."""
     async with db.transaction() as conn:
-        return await erase(conn, event.id, event.organisation_id, registration_id, requester, now() < event.ends_at)
+        await registration_queries.lock_seats(conn, event.id)  # the event before the registration, as on every path
+        erased = await erase(conn, event.id, event.organisation_id, registration_id, requester, now() < event.ends_at)
+        if erased is Erased.DONE:
+            await seats.fill(conn, settings, event.id)
+        return erased
 
 
 async def purge_event(db: DB, event: Event, requester: Requester) -> int:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from webinar.access import services as access_services
 from webinar.access.queries import Attendee
+from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
@@ -18,10 +19,13 @@ from webinar.links.privacy import retention_ends_at
 from webinar.privacy import forms, queries, services
 from webinar.privacy.erasure import Requester
 from webinar.privacy.services import EmailChange, Meta, Unsubscribe
+from webinar.registration import cancellation
 from webinar.registration import queries as registration_queries
+from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import stored_answers, typed_answers
 from webinar.state import app_state
+from webinar.tables import CANCELLABLE
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
@@ -78,10 +82,14 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         viewing = await registration_queries.sessions(conn, reg.id)
         kept = await registration_queries.questions_of(conn, event.id, registration_queries.KEPT)
         answers = await registration_queries.answers_of(conn, reg.id)
+        place = await registration_queries.place_in_line(conn, reg)
     asked = [q for q in kept if q.removed_at is None]
     context: dict[str, Any] = {
         "event": event,
         "reg": reg,
+        "place": place,
+        "may_cancel": reg.status in CANCELLABLE and now() < event.ends_at,
+        "cancel_refused": "",
         "consents": consents,
         "sessions": viewing,
         "fields": FIELDS,
@@ -93,7 +101,7 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "answers": stored_answers(answers, asked),
     }
     context.update(extra)
-    return _render(request, "me.html", context, 422 if context["errors"] else 200)
+    return _render(request, "me.html", context, 422 if context["errors"] else 409 if context["cancel_refused"] else 200)
 
 
 async def me(request: Request) -> Response:
@@ -166,9 +174,40 @@ async def me_erase(request: Request) -> Response:
             erased = await queries.session_of_erased(conn, current_sid(request), event.id)
         # A second click after the first one erased everything: say it is done, not "please sign in".
         return see_other(request, "me_erased" if erased else "login_form", slug=event.slug)
-    await services.erase_one(app_state(request).db, event, attendee.id, Requester(kind="attendee", actor="attendee"))
+    state = app_state(request)
+    await services.erase_one(state.db, state.settings, event, attendee.id, Requester(kind="attendee", actor="attendee"))
     set_sid(request, None)
     return see_other(request, "me_erased", slug=event.slug)
+
+
+async def me_cancel_form(request: Request) -> Response:
+    """`GET /events/{slug}/me/cancel`: what cancelling does, and the button."""
+    event = await public_event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return see_other(request, "login_form", slug=event.slug)
+    if attendee.status not in CANCELLABLE or now() >= event.ends_at:
+        return see_other(request, "me", slug=event.slug)
+    return _render(request, "me_cancel.html", {"event": event, "attendee": attendee})
+
+
+async def me_cancel(request: Request) -> Response:
+    """`POST /events/{slug}/me/cancel`: cancel the attendee's registration, free the seat, sign them out."""
+    event = await public_event(request)
+    await read_form(request)
+    attendee = await _attendee(request, event)
+    db = app_state(request).db
+    if attendee is None:
+        async with db.connection() as conn:
+            cancelled = await queries.session_of_cancelled(conn, current_sid(request), event.id)
+        # A second click after the first one cancelled (and signed out): say it is done, not "please sign in".
+        return see_other(request, "cancelled" if cancelled else "login_form", slug=event.slug)
+    who = Canceller("me", _meta(request).ip or None)
+    result = await cancellation.cancel(db, app_state(request).mailer, event, attendee.id, who)
+    if result in (Cancel.DONE, Cancel.ALREADY):
+        set_sid(request, None)
+        return see_other(request, "cancelled", slug=event.slug)
+    return await _me_page(request, event, attendee, cancel_refused=result.value)
 
 
 async def me_erased(request: Request) -> Response:

@@ -13,6 +13,7 @@ from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
+from webinar.links.cancel import cancel_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import ics, outbox
@@ -20,9 +21,22 @@ from webinar.mail.render import Composed, Mailer, one_line, render_email
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
+from webinar.tables import CANCELLABLE
 
 WITH_JOIN_LINK = ("confirmation", "approved")
-KINDS = ("confirmation", "received", "approved", "rejected", "already_registered", "join_link")
+# The e-mails that tell a registrant where they stand carry the link to cancel, while they still may.
+WITH_CANCEL_LINK = ("confirmation", "received", "approved", "waitlisted", "promoted", "already_registered")
+WITH_PLACE = ("waitlisted", "already_registered")  # a waitlisted registrant is told their place in line
+KINDS = (
+    "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
+    "cancelled",
+)  # fmt: skip
+
+
+def _with_join_link(kind: str, reg: Registration) -> bool:
+    """Whether this e-mail is the one with the join link and its calendar invitation: a confirmation, an approval,
+    or a promotion from the waiting list that approved the registrant (not one that made them pending)."""
+    return kind in WITH_JOIN_LINK or (kind == "promoted" and reg.status == "approved")
 
 
 def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
@@ -45,10 +59,15 @@ def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organ
     )
 
 
-def compose(mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str) -> Composed:
-    """Render one registrant e-mail (no database work: the caller knows the organiser's name)."""
+def compose(
+    mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str, place: int | None = None
+) -> Composed:
+    """Render one registrant e-mail (no database work: the caller knows the organiser's name and, for a waitlisted
+    registrant, their place on the waiting list)."""
     assert kind in KINDS and reg.email
-    url = join_url(mailer.settings, event, reg) if kind in WITH_JOIN_LINK or reg.status == "approved" else None
+    with_link = _with_join_link(kind, reg)
+    url = join_url(mailer.settings, event, reg) if with_link or reg.status == "approved" else None
+    may_cancel = kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
     base = mailer.settings.base_url
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     context = {
@@ -59,16 +78,19 @@ def compose(mailer: Mailer, kind: str, event: Event, reg: Registration, organise
         "event_url": f"{base}/events/{event.slug}",
         "privacy_url": privacy_url(mailer.settings, event),
         "unsubscribe_url": unsubscribe_url,
+        "cancel_url": cancel_url(mailer.settings, event, reg) if may_cancel else None,
+        "place": place,
         "title": one_line(event.title),
     }
     rendered = render_email(mailer.env, kind, context, reg.language)
-    invitation = _invitation(mailer, event, reg, url, organiser) if url and kind in WITH_JOIN_LINK else None
+    invitation = _invitation(mailer, event, reg, url, organiser) if url and with_link else None
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
 def first_kind(status: str) -> str:
-    """The e-mail a new registration gets: its confirmation (with the join link) or, awaiting approval, a receipt."""
-    return "confirmation" if status == "approved" else "received"
+    """The e-mail a new registration gets: its confirmation (with the join link), a receipt while it awaits
+    approval, or its place on the waiting list."""
+    return {"approved": "confirmation", "waitlisted": "waitlisted"}.get(status, "received")
 
 
 def queued_row(
@@ -97,4 +119,5 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     if event is None or reg is None or reg.email is None:
         return None
     org = await event_queries.organisation(conn, event.organisation_id)
-    return compose(mailer, msg.kind, event, reg, org.name if org else "")
+    place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
+    return compose(mailer, msg.kind, event, reg, org.name if org else "", place)

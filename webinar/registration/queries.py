@@ -14,7 +14,16 @@ from databases.core import Connection
 from webinar.db import to_dataclass
 from webinar.events.queries import Event
 from webinar.registration.questions import Question
-from webinar.tables import HOLDS_SEAT, answers, consent_records, events, questions, registrations, viewing_sessions
+from webinar.tables import (
+    HOLDS_SEAT,
+    WAITLISTED,
+    answers,
+    consent_records,
+    events,
+    questions,
+    registrations,
+    viewing_sessions,
+)
 from webinar.text import fold, like_escape
 
 PAGE_SIZE = 50
@@ -69,6 +78,28 @@ class ViewingSession:
 _COLUMNS = [registrations.c[name] for name in Registration.__dataclass_fields__]
 
 
+@dataclass(frozen=True)
+class Seats:
+    """What deciding on an event's seats reads of it, as it is while its row is held (`lock_seats`)."""
+
+    id: int
+    organisation_id: int
+    capacity: int | None
+    approval: str
+    waitlist: bool
+    ends_at: dt.datetime
+
+
+_SEATS = [events.c[name] for name in Seats.__dataclass_fields__]
+
+
+async def lock_seats(conn: Connection, event_id: int) -> Seats | None:
+    """Hold the event's row until the transaction ends, and read its seats as they are now: every change of who holds
+    a seat takes this lock first, so seat counts cannot race (SQLite: its writers take turns anyway)."""
+    row = await conn.fetch_one(sa.select(*_SEATS).where(events.c.id == event_id).with_for_update())
+    return to_dataclass(Seats, row) if row else None
+
+
 async def seats_taken(conn: Connection, event_id: int) -> int:
     """How many registrations hold a seat (approved or pending)."""
     query = sa.select(sa.func.count()).where(
@@ -77,9 +108,33 @@ async def seats_taken(conn: Connection, event_id: int) -> int:
     return int(await conn.fetch_val(query))
 
 
-async def is_full(conn: Connection, event: Event) -> bool:
+async def is_full(conn: Connection, event: Event | Seats) -> bool:
     """Whether every seat of the event is taken (never, without a capacity): the rule, once."""
     return event.capacity is not None and await seats_taken(conn, event.id) >= event.capacity
+
+
+def _in_line(event_id: int) -> list[sa.ColumnElement[bool]]:
+    """The event's waiting list: its waitlisted registrations still holding their data, first come first (by id)."""
+    return [
+        registrations.c.event_id == event_id,
+        registrations.c.status == WAITLISTED,
+        registrations.c.erased_at.is_(None),
+    ]
+
+
+async def first_in_line(conn: Connection, event_id: int, most: int | None) -> list[Registration]:
+    """The earliest `most` (None: all) of the event's waiting list, their rows held until the transaction ends."""
+    query = sa.select(*_COLUMNS).where(*_in_line(event_id)).order_by(registrations.c.id).limit(most)
+    rows = await conn.fetch_all(query.with_for_update())
+    return [to_dataclass(Registration, r) for r in rows]
+
+
+async def place_in_line(conn: Connection, reg: Registration) -> int | None:
+    """A waitlisted registration's place on its event's waiting list (1 = next to get a seat); None if not on it."""
+    if reg.status != WAITLISTED or reg.erased_at is not None:
+        return None
+    ahead = sa.select(sa.func.count()).where(*_in_line(reg.event_id), registrations.c.id < reg.id)
+    return int(await conn.fetch_val(ahead)) + 1
 
 
 async def by_id(conn: Connection, event_id: int, registration_id: int) -> Registration | None:

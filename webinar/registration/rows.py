@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from webinar.events.queries import ConsentText, Event
-from webinar.registration import notifications
+from webinar.registration import notifications, seats
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import RegistrationData
 from webinar.registration.questions import answer_rows
@@ -43,22 +43,22 @@ class NewRegistration:
         return status
 
 
-def new_status(event: Event) -> str:
-    """The status a new registration starts in."""
-    return "approved" if event.approval == "auto" else "pending"
-
-
 def registration_values(
-    event: Event, data: RegistrationData, password_hash: str | None, language: str, at: dt.datetime
+    event: Event,
+    data: RegistrationData,
+    password_hash: str | None,
+    language: str,
+    at: dt.datetime,
+    status: str | None = None,
 ) -> dict[str, Any]:
-    """The `registrations` row of a new registration (without its id)."""
+    """The `registrations` row of a new registration (without its id); `status` a seat's unless given."""
     return {
         "event_id": event.id,
         **{field.name: field.value_of(data) for field in FIELDS},  # the declared personal fields
         "email_normalised": normalise_email(data.email),
         "password_hash": password_hash,
         "search_text": search_key(data.first_name, data.last_name, data.email),
-        "status": new_status(event),
+        "status": status or seats.seat_status(event.approval),
         "marketing_opt_in": data.marketing,
         "token_version": 1,  # the join links' version counter, not a secret  # nosec B105
         "language": language,
@@ -99,10 +99,11 @@ def new_registration(
     meta: RequestMeta,
     language: str,
     at: dt.datetime,
+    status: str | None = None,
 ) -> NewRegistration:
     """The rows of one new registration, its consents, its answers and its first e-mail (queued unwritten: the
-    sender writes it, registration/notifications.py)."""
-    values = registration_values(event, data, password_hash, language, at)
+    sender writes it, registration/notifications.py); `status` a seat's unless given (`waitlisted`)."""
+    values = registration_values(event, data, password_hash, language, at, status)
     kind = notifications.first_kind(values["status"])
     mail = notifications.queued_row(settings, kind, event.id, 0, data.email, at)
     consents = consent_values(event.id, consent, data, meta, at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -17,11 +17,12 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
 from webinar.mail.render import Mailer
-from webinar.registration import batch, forms, notifications, queries, rows
+from webinar.registration import batch, forms, notifications, queries, rows, seats
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import answers, consent_records, events, registrations
+from webinar.tables import HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
+from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
@@ -46,16 +47,15 @@ def window_state(event: Event, at: dt.datetime) -> str:
 
 
 async def registration_state(conn: Connection, event: Event) -> str:
-    """'open', 'full', or why the window is shut ('not_yet', 'closed', 'over')."""
+    """'open', 'waitlist' (full, the form joins the waiting list), 'full', or why the window is shut ('not_yet',
+    'closed', 'over')."""
     state = window_state(event, now())
     if state == "open" and await queries.is_full(conn, event):
-        return "full"
+        return "waitlist" if event.waitlist else "full"
     return state
 
 
-async def lock_event(conn: Connection, event_id: int) -> None:
-    """Hold the event row until the transaction ends, so seat counts cannot race (SQLite: already serialised)."""
-    await conn.fetch_one(sa.select(events.c.id).where(events.c.id == event_id).with_for_update())
+TAKES_REGISTRATIONS = ("open", "waitlist", "full")  # the states in which a submitted form is looked at
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,9 @@ class Registrar:
         hashed: str | None,
         meta: RequestMeta,
         lang: str,
+        status: str | None = None,
     ) -> rows.NewRegistration:
-        return rows.new_registration(self.mailer.settings, event, consent, data, hashed, meta, lang, now())
+        return rows.new_registration(self.mailer.settings, event, consent, data, hashed, meta, lang, now(), status)
 
     async def _register_locked(
         self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str
@@ -149,23 +150,25 @@ class Registrar:
         async with self.db.connection() as conn:
             state = await registration_state(conn, event)
             consent = await event_queries.current_consent(conn, event.id)
-        if state not in ("open", "full"):
+        if state not in TAKES_REGISTRATIONS:
             return Outcome(CLOSED, event, state=state)
         if consent is None:
             return Outcome(UNAVAILABLE, event)
+        form_state = "waitlist" if state == "waitlist" else "open"
         data, errors = forms.parse(form, event, consent, ctx.questions)
         if data is None:
-            return Outcome(INVALID, event, errors, state="open")
+            return Outcome(INVALID, event, errors, state=form_state)
         kind = await self.write_locked(event, data, meta, language)
         if kind in (REGISTERED, DUPLICATE):
             return Outcome(kind)
         if kind == STALE_CONSENT:
-            return Outcome(INVALID, event, {"consent_processing": forms.stale_consent_message()}, state="open")
+            return Outcome(INVALID, event, {"consent_processing": forms.stale_consent_message()}, state=form_state)
         return Outcome(kind, event)
 
     async def write_locked(self, event: Event, data: RegistrationData, meta: RequestMeta, language: str) -> str:
         """Register one person with their consents, answers and first e-mail, atomically, holding the event's seats
-        while it counts them; returns the outcome (REGISTERED, DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
+        while it counts them (a full event with a waiting list puts them on it); returns the outcome (REGISTERED,
+        DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
         password_hash = await _hashed(data)
         async with self.db.transaction() as conn:
             if window_state(event, now()) != "open":
@@ -173,14 +176,19 @@ class Registrar:
             consent = await event_queries.current_consent(conn, event.id)
             if consent is None or consent.version != data.consent_version:
                 return STALE_CONSENT
-            new = self._rows(event, consent, data, password_hash, meta, language)
-            if event.capacity is not None:
-                await lock_event(conn, event.id)
-            email_normalised = new.registration["email_normalised"]
+            # Seats as they are while held: a capacity or approval mode changed since `event` was read counts.
+            held = await queries.lock_seats(conn, event.id)
+            if held is None:
+                return CLOSED
+            email_normalised = normalise_email(data.email)
             if await queries.by_email(conn, event.id, email_normalised) is not None:
                 return await _already_registered(conn, self.mailer, event, email_normalised)
-            if await queries.is_full(conn, event):
+            status = await seats.new_status(conn, held)
+            if status is None:
                 return FULL
+            new = self._rows(
+                replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
+            )
             reg_id = await conn.fetch_val(rows.insert_new(insert_for(conn, registrations).values(**new.registration)))
             if reg_id is None:  # a simultaneous identical submission won the race
                 return await _already_registered(conn, self.mailer, event, email_normalised)
@@ -217,15 +225,16 @@ class Actor:
 
 
 def _next_status(reg: Registration, decision: str) -> str | None:
+    # A waitlisted registrant is approved by the waiting list when a seat frees, never past the capacity by hand.
     if decision == "approve" and reg.status in ("pending", "rejected"):
         return "approved"
-    if decision == "reject" and reg.status in ("pending", "approved"):
+    if decision == "reject" and reg.status in ("pending", "approved", WAITLISTED):
         return "rejected"
     return None
 
 
 async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: int, decision: str, actor: Actor) -> bool:
-    await lock_event(conn, event.id)
+    held = await queries.lock_seats(conn, event.id)
     row = await conn.fetch_one(
         sa.select(registrations.c.id)
         .where(registrations.c.id == reg_id, registrations.c.event_id == event.id)
@@ -237,7 +246,7 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
     status = _next_status(reg, decision)
     if status is None:
         return False
-    if reg.status == "rejected" and await queries.is_full(conn, event):
+    if reg.status == "rejected" and held is not None and await queries.is_full(conn, held):
         return False
     # Rejecting someone already approved revokes the join links they were sent.
     version = reg.token_version + (1 if reg.status == "approved" else 0)
@@ -261,6 +270,8 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
         ip=actor.ip,
         details={"from": reg.status, "to": status},
     )
+    if reg.status in HOLDS_SEAT and status not in HOLDS_SEAT:  # a rejection freed a seat: the next in line takes it
+        await seats.fill(conn, mailer.settings, event.id)
     return True
 
 

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webinar.events import queries as event_queries
+from webinar.events.public import public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import forms, queries, services
+from webinar.registration import cancellation, forms, queries, services
+from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import typed_answers
 from webinar.registration.rows import RequestMeta
@@ -86,13 +88,58 @@ async def register(request: Request) -> Response:
         raise HTTPException(409, _("Registration is not available for this event."))
     async with app_state(request).db.connection() as conn:
         if outcome.kind == services.INVALID:
-            return await render_event(request, conn, outcome.event, form, outcome.errors, "open", status_code=422)
+            state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
+            return await render_event(request, conn, outcome.event, form, outcome.errors, state, status_code=422)
         return await render_event(request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS)
 
 
 async def registered(request: Request) -> Response:
-    """What happens next, the same for a new registration and a repeated one (no account enumeration)."""
+    """What happens next, the same for a new registration and a repeated one (no account enumeration): it tells of
+    the waiting list while the event is full and has one."""
     async with app_state(request).db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
+        state = await services.registration_state(conn, event)
     choose_language(request, event.language)
-    return app_state(request).templates.TemplateResponse(request, "webinar/registered.html", {"event": event})
+    context = {"event": event, "waitlist": state == "waitlist"}
+    return app_state(request).templates.TemplateResponse(request, "webinar/registered.html", context)
+
+
+# A cancel link that cannot be used says why, with the status that fits: spent or forged (400), too late (409).
+CANCEL_STATUS = {Cancel.INVALID: 400, Cancel.OVER: REFUSED_STATUS}
+
+
+def cancel_page(request: Request, event: Event, state: Cancel, token: str | None = None) -> Response:
+    """The cancel page: the confirm button of a link, the cancellation done, or why it cannot be (shared by /me)."""
+    response: Response = app_state(request).templates.TemplateResponse(
+        request,
+        "webinar/cancel.html",
+        {"event": event, "state": state.value, "token": token},
+        status_code=CANCEL_STATUS.get(state, 200),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def cancel_form(request: Request) -> Response:
+    """`GET /events/{slug}/cancel/{token}`: one confirm button (a GET changes nothing: mail scanners open links)."""
+    event = await public_event(request)
+    token = request.path_params["token"]
+    secret = str(app_state(request).settings.secret_key)
+    return cancel_page(
+        request, event, await cancellation.link_state(app_state(request).db, secret, event, token), token
+    )
+
+
+async def cancel(request: Request) -> Response:
+    """`POST /events/{slug}/cancel/{token}`: the confirm button (CSRF-checked) cancels the registration."""
+    event = await public_event(request)
+    await read_form(request)
+    state = app_state(request)
+    who = Canceller("link", client_ip(request, state.settings.trusted_proxies) or None)
+    done = await cancellation.cancel_by_link(state.db, state.mailer, event, request.path_params["token"], who)
+    return cancel_page(request, event, done)
+
+
+async def cancelled(request: Request) -> Response:
+    """`GET /events/{slug}/cancelled`: the registration is cancelled (after /me; shows nothing about anyone)."""
+    return cancel_page(request, await public_event(request), Cancel.DONE)
