@@ -47,6 +47,10 @@ def _demo_event(organisation_id: int) -> EventInput:
         retention_days=90,
         listed=True,
         waitlist=False,
+        attendance_minutes=None,
+        presence_checks=0,
+        replay_url="",
+        replay_until=None,
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )
 

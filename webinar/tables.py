@@ -60,6 +60,9 @@ QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "numb
 WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
 # The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
 CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
+# A viewing session of the live stream, or of the replay after the end (never counted as live: SPEC §13).
+VIEWING_KINDS = ("live", "replay")
+MOST_PRESENCE_CHECKS = 20  # per event: more "are you still here?" prompts than this are a nuisance, not a proof
 
 organisations = sa.Table(
     "organisations",
@@ -117,6 +120,13 @@ events = sa.Table(
     sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.false()),
     # A full event takes further registrations on a waiting list instead of refusing them.
     sa.Column("waitlist", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Attendance that counts (SPEC §13, docs/attendance.md): minutes watched live to qualify (NULL: no threshold),
+    # how many presence checks the stream page shows, and the replay played after the end until `replay_until`
+    # (the end of the last day of the replay, in the event's time zone, as UTC).
+    sa.Column("attendance_minutes", sa.Integer, nullable=True),
+    sa.Column("presence_checks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("replay_url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("replay_until", UTCDateTime, nullable=True),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -128,6 +138,8 @@ events = sa.Table(
     sa.CheckConstraint("doors_open_minutes >= 0", name="doors_open"),
     sa.CheckConstraint("retention_days >= 1", name="retention"),
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
+    sa.CheckConstraint("attendance_minutes IS NULL OR attendance_minutes >= 0", name="attendance_minutes"),
+    sa.CheckConstraint(f"presence_checks BETWEEN 0 AND {MOST_PRESENCE_CHECKS}", name="presence_checks"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -271,12 +283,33 @@ viewing_sessions = sa.Table(
     sa.Column("end_reason", sa.String(10), nullable=True),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.Column("kind", sa.String(10), nullable=False, server_default="live"),
     sa.CheckConstraint("end_reason IS NULL OR end_reason IN ('logout', 'left', 'timeout')", name="end_reason"),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in VIEWING_KINDS) + ")", name="kind"),
     sa.CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),
 )
 sa.Index("ix_viewing_sessions_event_started", viewing_sessions.c.event_id, viewing_sessions.c.started_at)
 sa.Index("ix_viewing_sessions_registration", viewing_sessions.c.registration_id)
 sa.Index("ix_viewing_sessions_open", viewing_sessions.c.ended_at, viewing_sessions.c.last_seen_at)
+
+# One presence check ("are you still here?") shown to one registrant during the live window: its number in the
+# event's series (1…presence_checks), when it fell due, the deadline to answer (due + the answer window), when the
+# stream page first showed it, and when the person answered (NULL: not answered; later than `answer_by`: late,
+# which counts as missed). Personal data: erased with the person.
+presence_checks = sa.Table(
+    "presence_checks",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("answer_by", UTCDateTime, nullable=False),
+    sa.Column("shown_at", UTCDateTime, nullable=False),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("registration_id", "number", name="uq_presence_checks_registration_number"),
+)
+sa.Index("ix_presence_checks_event", presence_checks.c.event_id)
 
 outbox = sa.Table(
     "outbox",

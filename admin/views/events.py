@@ -10,6 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from admin import queries, services
 from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
 from admin.pages import actor, render, staff_event
+from webinar import clock
+from webinar.attendance import queries as attendance
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
@@ -54,8 +56,10 @@ async def event(request: Request) -> Response:
         consent = await event_queries.current_consent(conn, found.id)
         organisation = await event_queries.organisation(conn, found.organisation_id)
         watching = await live_now(conn, found.id, app_state(request).settings.presence_timeout_seconds)
+        # Nobody has attended before the start: no need to run the verdict over the event's sessions.
+        qualifying = await attendance.qualifying_count(conn, found) if clock.now() >= found.starts_at else 0
     context = {"event": found, "counts": counts, "consent": consent, "organisation": organisation}
-    context["watching_now"] = watching
+    context |= {"watching_now": watching, "qualifying": qualifying}
     return render(request, "admin/event.html", context)
 
 

@@ -145,10 +145,12 @@ class Gate(enum.Enum):
     WAITING = "waiting"
     OVER = "over"
     OPEN = "open"
+    REPLAY = "replay"  # after the end, until `replay_until`: the stream page plays the replay
+    REPLAY_OVER = "replay_over"  # after `replay_until`
 
 
 def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
-    """What the stream page shows this visitor now (SPEC §3.4)."""
+    """What the stream page shows this visitor now (SPEC §3.4; the replay: §13)."""
     if attendee is None:
         return Gate.LOGIN
     if attendee.status == "pending":
@@ -157,6 +159,8 @@ def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
         return Gate.REFUSED
     if at < event.doors_open_at:
         return Gate.WAITING
+    if event.has_replay and at > event.ends_at:
+        return Gate.REPLAY if event.replay_on(at) else Gate.REPLAY_OVER
     if at > event.ends_at + GRACE:
         return Gate.OVER
     return Gate.OPEN

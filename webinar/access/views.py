@@ -129,14 +129,22 @@ async def watch(request: Request) -> Response:
         return _render(request, "waiting.html", context)
     if state is Gate.OVER:
         return _render(request, "over.html", context)
-    embed = "" if event.stream_url else event.embed_url
+    if state is Gate.REPLAY_OVER:
+        return _render(request, "replay_over.html", context)
+    replay = state is Gate.REPLAY
+    stream = (event.replay_url if event.replay_is_hls else "") if replay else event.stream_url
+    embed = (event.replay_url if not event.replay_is_hls else "") if replay else ("" if stream else event.embed_url)
     if embed and (origin := _origin(embed)):
         request.scope.setdefault("state", {})["csp_frame_src"] = origin
     # The open stream page is the same for every attendee of the event (but for the CSRF token), and they all load
-    # it in the minutes before the start: rendered once per event version, language and address.
-    page = {"event": event, "embed_url": embed, "heartbeat_seconds": settings.heartbeat_seconds}
+    # it in the minutes before the start: rendered once per event version, phase (live or replay), language and
+    # address.
+    page = {
+        "event": event, "stream_url": stream, "embed_url": embed, "replay": replay,
+        "heartbeat_seconds": settings.heartbeat_seconds, "check_seconds": settings.presence_check_seconds,
+    }  # fmt: skip
     pages: PageCache = app_state(request).pages
-    return pages.response(request, "webinar/watch.html", (event.id, event.updated_at), page)
+    return pages.response(request, "webinar/watch.html", (event.id, event.updated_at, replay), page)
 
 
 async def logout(request: Request) -> Response:

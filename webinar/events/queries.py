@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -44,6 +45,10 @@ class EventFields:
     retention_days: int
     listed: bool
     waitlist: bool
+    attendance_minutes: int | None
+    presence_checks: int
+    replay_url: str
+    replay_until: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,39 @@ class Event(EventFields):
 
     @property
     def join_link_expires_at(self) -> dt.datetime:
-        return self.ends_at + JOIN_LINKS_LAST
+        """A week after the end, or the end of the replay when that is later (the replay needs the join link)."""
+        week_after = self.ends_at + JOIN_LINKS_LAST
+        return max(week_after, self.replay_until) if self.has_replay and self.replay_until else week_after
+
+    @property
+    def has_replay(self) -> bool:
+        """Whether a replay is offered after the end (SPEC §13)."""
+        return bool(self.replay_url) and self.replay_until is not None
+
+    def replay_on(self, at: dt.datetime) -> bool:
+        """Whether the stream page plays the replay at this moment: after the end, until `replay_until`."""
+        return self.has_replay and self.ends_at < at <= self.replay_until  # type: ignore[operator]
+
+    @property
+    def replay_last_day(self) -> dt.datetime | None:
+        """A moment of the replay's last day (`replay_until` is the midnight that ends it), to show that date."""
+        return self.replay_until - dt.timedelta(seconds=1) if self.replay_until else None
+
+    @property
+    def replay_is_hls(self) -> bool:
+        """Whether the replay is an HLS playlist (played in a <video>) rather than an address to embed."""
+        return urlsplit(self.replay_url).path.endswith(".m3u8")
 
     def field_mode(self, name: str) -> str:
         """'required', 'optional' or 'hidden' for one of the per-event registration fields."""
         mode: str = getattr(self, f"field_{name}")
         return mode
+
+
+def join_links_expire(ends_at: Any, replay_url: Any, replay_until: Any) -> sa.ColumnElement[dt.datetime]:
+    """`Event.join_link_expires_at` in SQL (PostgreSQL: `greatest`), over an event's columns."""
+    replay_end = sa.case((sa.and_(replay_url != "", replay_until.is_not(None)), replay_until), else_=ends_at)
+    return sa.func.greatest(ends_at + sa.literal(JOIN_LINKS_LAST), replay_end)
 
 
 @dataclass(frozen=True)

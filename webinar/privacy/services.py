@@ -15,6 +15,7 @@ from typing import Any
 from databases.core import Connection
 
 from webinar import audit
+from webinar.attendance import queries as attendance
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
@@ -86,11 +87,24 @@ async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict
             "consents": [_plain(c) for c in await queries.consents_with_text(conn, reg.id)],
             "answers": await _answers(conn, event, reg.id),
             "viewing_sessions": [_plain(s) for s in await registration_queries.sessions(conn, reg.id)],
+            "presence_checks": [_plain(c) for c in await attendance.checks_of(conn, reg.id)],
+            "attendance": _attendance(await attendance.verdict_of(conn, event, reg.id)),
             "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
             "retention": {"erased_after": retention_ends_at(event).isoformat()},
         }
         await _audit_attendee(conn, "registration.exported", event, reg.id, meta)
     return data
+
+
+def _attendance(verdict: attendance.Verdict | None) -> dict[str, Any] | None:
+    """The person's attendance verdict as computed now (approved registrants only)."""
+    if verdict is None:
+        return None
+    return {
+        "minutes_live": verdict.minutes_live, "minutes_replay": verdict.minutes_replay,
+        "presence_checks_shown": verdict.checks_shown, "presence_checks_answered": verdict.checks_answered,
+        "qualifies": verdict.qualifies,
+    }  # fmt: skip
 
 
 async def _answers(conn: Connection, event: Event, registration_id: int) -> list[dict[str, Any]]:

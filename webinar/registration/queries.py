@@ -73,6 +73,7 @@ class ViewingSession:
     end_reason: str | None
     ip: str | None
     user_agent: str | None
+    kind: str  # live or replay
 
 
 _COLUMNS = [registrations.c[name] for name in Registration.__dataclass_fields__]
