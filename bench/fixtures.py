@@ -188,3 +188,44 @@ async def add_attendee_sessions(url: str, secret: str, event_id: int, registrati
     finally:
         await conn.close()
     return [cookie_for(secret, raw) for raw in raws]
+
+
+ATTENDANCE_START = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # a four-hour live window, long over
+ATTENDANCE_END = ATTENDANCE_START + dt.timedelta(hours=4)
+
+
+async def add_attendance_data(url: str, event_id: int, registrants: int, sessions: int) -> None:
+    """Registrants with `sessions` viewing sessions over them (about ten each: overlapping, crossing the start and the
+    end, some left open, one in twenty of the replay) and three presence checks each, most answered, by SQL."""
+    await add_registrants(url, event_id, "attendance", registrants)
+    conn = await asyncpg.connect(url)
+    try:
+        first = await conn.fetchval("SELECT min(id) FROM registrations WHERE event_id = $1", event_id)
+        await conn.execute(
+            """
+            INSERT INTO viewing_sessions (event_id, registration_id, started_at, last_seen_at, ended_at, end_reason,
+                                          ip, user_agent, kind)
+            SELECT $1, $2 + (g % $3), s, s + d, CASE WHEN g % 50 = 0 THEN NULL ELSE s + d END,
+                   CASE WHEN g % 50 = 0 THEN NULL WHEN g % 3 = 0 THEN 'timeout' ELSE 'left' END,
+                   '10.' || (g % 250) || '.' || (g % 200) || '.' || (g % 7), 'bench',
+                   CASE WHEN g % 20 = 0 THEN 'replay' ELSE 'live' END
+            FROM generate_series(0, $4 - 1) AS g,
+                 LATERAL (SELECT CASE WHEN g % 20 = 0 THEN $6 + interval '1 hour' ELSE $5 - interval '10 minutes' END
+                                 + (g / $3) * interval '25 minutes' + (g % 600) * interval '1 second' AS s,
+                                 interval '20 minutes' + (g % 900) * interval '1 second' AS d) t
+            """,
+            event_id, first, registrants, sessions, ATTENDANCE_START, ATTENDANCE_END,
+        )  # fmt: skip
+        await conn.execute(
+            """
+            INSERT INTO presence_checks (event_id, registration_id, number, due_at, answer_by, shown_at, answered_at)
+            SELECT $1, $2 + (g % $3), 1 + g / $3, due, due + interval '60 seconds', due,
+                   CASE WHEN g % 7 = 0 THEN NULL ELSE due + (g % 70) * interval '1 second' END
+            FROM generate_series(0, 3 * $3 - 1) AS g,
+                 LATERAL (SELECT $4 + (g / $3) * interval '80 minutes' + (g % 3000) * interval '1 second' AS due) t
+            """,
+            event_id, first, registrants, ATTENDANCE_START + dt.timedelta(minutes=10),
+        )  # fmt: skip
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()

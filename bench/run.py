@@ -16,14 +16,14 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import export, fixtures, scenarios, watch
+from bench import attendance, export, fixtures, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
-SCENARIOS = ("registration", "join", "watch", "export", "embedded", "login")
+SCENARIOS = ("registration", "join", "watch", "export", "attendance", "embedded", "login")
 
 
 def wanted() -> set[str]:
@@ -63,6 +63,12 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         "bench-watch": {},
         "bench-export": {},
         "bench-login": {"login": "link_and_password"},
+        "bench-attendance": {
+            "starts_at": fixtures.ATTENDANCE_START,
+            "ends_at": fixtures.ATTENDANCE_END,
+            "attendance_minutes": 120,
+            "presence_checks": 3,
+        },
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -82,11 +88,14 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         asyncio.run(fixtures.add_registrants(db_url, ids["bench-login"], "login", 200, pw_hash))
     if "export" in run:
         asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
+    attendance_n = (100_000, 1_000_000) if "attendance" in run else (0, 0)
+    if "attendance" in run:
+        asyncio.run(fixtures.add_attendance_data(db_url, ids["bench-attendance"], *attendance_n))
     cookies = asyncio.run(
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
     return {"ids": ids, "join_ids": join_ids, "viewers": list(zip(watch_ids, cookies, strict=True)),
-            "sessions": sessions, "registrants": registrants}  # fmt: skip
+            "sessions": sessions, "registrants": registrants, "attendance": attendance_n}  # fmt: skip
 
 
 def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
@@ -153,6 +162,10 @@ def main() -> int:
             rows.append(
                 export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
             )
+        if "attendance" in run:
+            print("attendance", flush=True)
+            event = asyncio.run(_event(db_url, data["ids"]["bench-attendance"]))
+            rows.append(attendance.run(server, db_url, event, *data["attendance"]))
         if "login" in run:
             print("login", flush=True)
             emails = [f"p{i}@login.example" for i in range(1, 201)]
@@ -187,6 +200,20 @@ def main() -> int:
     print(_table(rows))
     print(f"\n{RESULTS.relative_to(fixtures.ROOT)} written; {time.monotonic() - started:.0f} s in all.")
     return 0 if all(r["pass"] for r in rows) else 1
+
+
+async def _event(db_url: str, event_id: int):
+    """The stored event (its times and thresholds, as the export reads them)."""
+    from webinar.db import DB
+    from webinar.events.queries import by_id
+
+    db = DB(load_settings({"DATABASE_URL": db_url, "SECRET_KEY": "x" * 40}))
+    await db.connect()
+    try:
+        async with db.connection() as conn:
+            return await by_id(conn, event_id)
+    finally:
+        await db.disconnect()
 
 
 async def _baseline_table(db_url: str) -> None:

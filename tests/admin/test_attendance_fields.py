@@ -62,13 +62,22 @@ async def test_empty_fields_mean_no_threshold_no_checks_no_replay(operator_clien
     async with db.connection() as conn:
         event = await event_queries.by_slug(conn, "plain")
     assert event is not None
-    assert (event.attendance_minutes, event.presence_checks, event.replay_url, event.replay_until) == (None, 0, "", None)
+    assert (event.attendance_minutes, event.presence_checks, event.replay_url, event.replay_until) == (
+        None,
+        0,
+        "",
+        None,
+    )
     assert not event.has_replay and event.join_link_expires_at == event.ends_at + dt.timedelta(days=7)
 
 
 # The event of the form lasts 150 minutes (14:00–16:30).
 BAD = [
-    ({"attendance_minutes": "151"}, "attendance_minutes", "The event lasts 150 minutes: the threshold cannot be longer."),
+    (
+        {"attendance_minutes": "151"},
+        "attendance_minutes",
+        "The event lasts 150 minutes: the threshold cannot be longer.",
+    ),
     ({"attendance_minutes": "-5"}, "attendance_minutes", "Enter a whole number from 0 to 100000."),
     ({"attendance_minutes": "1.5"}, "attendance_minutes", "Enter a whole number from 0 to 100000."),
     ({"presence_checks": "21"}, "presence_checks", "Enter a whole number from 0 to 20."),

@@ -93,11 +93,13 @@ async def test_minutes_live_are_the_union_of_sessions_clipped_to_the_live_window
     ]
     semicolon = parse_csv(await http.get(f"/admin/events/{event_id}/reports/attendance.csv?sep=semicolon"), ";")
     assert semicolon[0] == HEADER and semicolon[1:] == rows[1:]
-    sheet, cells = parse_xlsx(await http.get(f"/admin/events/{event_id}/reports/attendance.xlsx"))
+    _sheet, cells = parse_xlsx(await http.get(f"/admin/events/{event_id}/reports/attendance.xlsx"))
     assert cells[0] == HEADER and cells[1][:10] == ["p1@example.org", "Ștefan", "Popescu1", "M-1",
                                                     "Spitalul Județean", 60, 0, 0, 0, "yes"]  # fmt: skip
     async with db.connection() as conn:
-        audits = await conn.fetch_all(sa.select(audit_log.c.details_json).where(audit_log.c.action == "report.exported"))
+        audits = await conn.fetch_all(
+            sa.select(audit_log.c.details_json).where(audit_log.c.action == "report.exported")
+        )
     assert len(audits) == 3 and all('"report": "attendance"' in a[0] and '"rows": 6' in a[0] for a in audits)
 
 
@@ -134,7 +136,9 @@ async def test_presence_checks_count_only_when_answered_in_time_and_every_one_is
     http = await staff_client("organiser", org)
     rows = parse_csv(await http.get(f"/admin/events/{event_id}/reports/attendance.csv"))
     assert [row[5:10] for row in rows[1:]] == [
-        ["120", "0", "2", "2", "yes"], ["120", "0", "2", "1", "no"], ["120", "0", "1", "0", "no"]
+        ["120", "0", "2", "2", "yes"],
+        ["120", "0", "2", "1", "no"],
+        ["120", "0", "1", "0", "no"],
     ]
     page = await http.get(f"/admin/events/{event_id}")
     assert '<div class="stat" id="qualifying"><strong>1</strong>' in page.text

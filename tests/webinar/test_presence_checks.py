@@ -127,7 +127,10 @@ async def test_an_answer_without_checks_is_refused_and_the_page_goes_on(
 def _replay_event(**fields):
     start = clock.now().replace(microsecond=0) - dt.timedelta(hours=3)
     values = {"starts_at": start, "ends_at": start + dt.timedelta(hours=2), "presence_checks": 2}
-    values |= {"replay_url": "https://video.example.org/replay/index.m3u8", "replay_until": clock.now() + dt.timedelta(days=2)}
+    values |= {
+        "replay_url": "https://video.example.org/replay/index.m3u8",
+        "replay_until": clock.now() + dt.timedelta(days=2),
+    }
     return values | fields
 
 
