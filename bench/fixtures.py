@@ -210,7 +210,8 @@ async def add_attendance_data(url: str, event_id: int, registrants: int, session
                    '10.' || (g % 250) || '.' || (g % 200) || '.' || (g % 7), 'bench',
                    CASE WHEN g % 20 = 0 THEN 'replay' ELSE 'live' END
             FROM generate_series(0, $4 - 1) AS g,
-                 LATERAL (SELECT CASE WHEN g % 20 = 0 THEN $6 + interval '1 hour' ELSE $5 - interval '10 minutes' END
+                 LATERAL (SELECT CASE WHEN g % 20 = 0 THEN $6::timestamptz + interval '1 hour'
+                                 ELSE $5::timestamptz - interval '10 minutes' END
                                  + (g / $3) * interval '25 minutes' + (g % 600) * interval '1 second' AS s,
                                  interval '20 minutes' + (g % 900) * interval '1 second' AS d) t
             """,
@@ -222,7 +223,8 @@ async def add_attendance_data(url: str, event_id: int, registrants: int, session
             SELECT $1, $2 + (g % $3), 1 + g / $3, due, due + interval '60 seconds', due,
                    CASE WHEN g % 7 = 0 THEN NULL ELSE due + (g % 70) * interval '1 second' END
             FROM generate_series(0, 3 * $3 - 1) AS g,
-                 LATERAL (SELECT $4 + (g / $3) * interval '80 minutes' + (g % 3000) * interval '1 second' AS due) t
+                 LATERAL (SELECT $4::timestamptz + (g / $3) * interval '80 minutes'
+                                 + (g % 3000) * interval '1 second' AS due) t
             """,
             event_id, first, registrants, ATTENDANCE_START + dt.timedelta(minutes=10),
         )  # fmt: skip
