@@ -181,3 +181,17 @@ async def test_after_the_replay_or_without_one_a_clear_page(
     else:
         assert "This event is over" in page.text
     assert "<video" not in page.text
+
+
+async def test_me_shows_the_persons_minutes_and_verdict(
+    client, db, settings, create_event, create_registration, create_viewing_session
+) -> None:
+    event = await load_event(db, await create_event(**on_now(attendance_minutes=5, presence_checks=1)))
+    reg = await create_registration(event.id)
+    await create_viewing_session(event.id, reg, event.starts_at, event.starts_at + dt.timedelta(minutes=7, seconds=59))
+    await join(client, settings, event, reg)
+    page = await client.get(f"/events/{event.slug}/me")
+    assert page.status_code == 200
+    assert '<td id="minutes-live">7 / 5</td>' in page.text
+    assert '<td id="presence-answered">0 of 1</td>' in page.text  # the one check is still to come
+    assert "does not qualify yet" in page.text
