@@ -54,7 +54,7 @@ def test_0008_upgrades_a_database_with_sessions_and_back(blank_url: str) -> None
                 ended_at=AT + dt.timedelta(minutes=30),
                 end_reason="left",
             ),
-        )  # fmt: skip
+        )
     )
     migrate.upgrade(blank_url, "0008")
     assert asyncio.run(migrate.current_revision(blank_url)) == "0008"
@@ -73,7 +73,7 @@ def test_0008_upgrades_a_database_with_sessions_and_back(blank_url: str) -> None
                 events.c.attendance_minutes, events.c.presence_checks, events.c.replay_url, events.c.replay_until
             ),
             sa.select(viewing_sessions.c.kind, viewing_sessions.c.ended_at),
-        )  # fmt: skip
+        )
     )
     assert event == (None, 0, "", None)
     assert session[0] == "live"
