@@ -201,6 +201,15 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
             answers.insert().values(registration_id=recent_reg, question_id=recent_question, value="recent")
         )
     await create_viewing_session(old, old_reg, now() - dt.timedelta(days=31, hours=1), now() - dt.timedelta(days=31))
+    async with db.transaction() as conn:
+        for event_id, reg_id in ((old, old_reg), (recent, recent_reg)):
+            shown = now() - dt.timedelta(days=31, minutes=30)
+            await conn.execute(
+                presence_checks.insert().values(
+                    event_id=event_id, registration_id=reg_id, number=1, due_at=shown,
+                    answer_by=shown + dt.timedelta(seconds=60), shown_at=shown, answered_at=shown,
+                )
+            )  # fmt: skip
     summary = await retention.purge_due(db)
     assert (summary.events, summary.registrations) == (1, 1)
     gone, kept = await registration(db, old_reg), await registration(db, recent_reg)
@@ -210,6 +219,9 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
     async with db.connection() as conn:
         left = await conn.fetch_all(sa.select(answers.c.registration_id, answers.c.value))
     assert [(r["registration_id"], r["value"]) for r in left] == [(recent_reg, "recent")]  # the answers go too
+    async with db.connection() as conn:
+        checked = await conn.fetch_all(sa.select(presence_checks.c.registration_id))
+    assert [r["registration_id"] for r in checked] == [recent_reg]  # and the presence checks
     assert (await load_event(db, old)).purged_at is None
     entries = [a for a in await audit_actions(db, event_id=old) if a["action"] == "event.retention_purged"]
     assert len(entries) == 1 and '"erased": 1' in entries[0]["details_json"]
