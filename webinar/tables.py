@@ -60,6 +60,7 @@ QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "numb
 WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
 # The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
 CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
+CANCELLED = "cancelled"  # by the registrant, who may register again with the same address (registration/services.py)
 
 organisations = sa.Table(
     "organisations",

@@ -17,6 +17,7 @@ from webinar.registration.questions import Question
 from webinar.tables import (
     HOLDS_SEAT,
     WAITLISTED,
+    UTCDateTime,
     answers,
     consent_records,
     events,
@@ -113,8 +114,12 @@ async def is_full(conn: Connection, event: Event | Seats) -> bool:
     return event.capacity is not None and await seats_taken(conn, event.id) >= event.capacity
 
 
+IN_LINE = (registrations.c.created_at, registrations.c.id)
+
+
 def _in_line(event_id: int) -> list[sa.ColumnElement[bool]]:
-    """The event's waiting list: its waitlisted registrations still holding their data, first come first (by id)."""
+    """The event's waiting list: its waitlisted registrations still holding their data, first come first (IN_LINE:
+    by when they registered, the last time for someone who cancelled and registered again)."""
     return [
         registrations.c.event_id == event_id,
         registrations.c.status == WAITLISTED,
@@ -124,7 +129,7 @@ def _in_line(event_id: int) -> list[sa.ColumnElement[bool]]:
 
 async def first_in_line(conn: Connection, event_id: int, most: int | None) -> list[Registration]:
     """The earliest `most` (None: all) of the event's waiting list, their rows held until the transaction ends."""
-    query = sa.select(*_COLUMNS).where(*_in_line(event_id)).order_by(registrations.c.id).limit(most)
+    query = sa.select(*_COLUMNS).where(*_in_line(event_id)).order_by(*IN_LINE).limit(most)
     rows = await conn.fetch_all(query.with_for_update())
     return [to_dataclass(Registration, r) for r in rows]
 
@@ -133,7 +138,9 @@ async def place_in_line(conn: Connection, reg: Registration) -> int | None:
     """A waitlisted registration's place on its event's waiting list (1 = next to get a seat); None if not on it."""
     if reg.status != WAITLISTED or reg.erased_at is not None:
         return None
-    ahead = sa.select(sa.func.count()).where(*_in_line(reg.event_id), registrations.c.id < reg.id)
+    ahead = sa.select(sa.func.count()).where(
+        *_in_line(reg.event_id), sa.tuple_(*IN_LINE) < sa.tuple_(sa.literal(reg.created_at, UTCDateTime), reg.id)
+    )
     return int(await conn.fetch_val(ahead)) + 1
 
 

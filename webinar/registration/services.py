@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
+from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
 from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
@@ -181,7 +181,8 @@ class Registrar:
             if held is None:
                 return CLOSED
             email_normalised = normalise_email(data.email)
-            if await queries.by_email(conn, event.id, email_normalised) is not None:
+            earlier = await queries.by_email(conn, event.id, email_normalised, lock=True)
+            if earlier is not None and earlier.status != CANCELLED:
                 return await _already_registered(conn, self.mailer, event, email_normalised)
             status = await seats.new_status(conn, held)
             if status is None:
@@ -189,9 +190,14 @@ class Registrar:
             new = self._rows(
                 replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
             )
-            reg_id = await conn.fetch_val(rows.insert_new(insert_for(conn, registrations).values(**new.registration)))
-            if reg_id is None:  # a simultaneous identical submission won the race
-                return await _already_registered(conn, self.mailer, event, email_normalised)
+            if earlier is not None:
+                reg_id = await _register_again(conn, event, earlier, new, meta)
+            else:
+                reg_id = await conn.fetch_val(
+                    rows.insert_new(insert_for(conn, registrations).values(**new.registration))
+                )
+                if reg_id is None:  # a simultaneous identical submission won the race
+                    return await _already_registered(conn, self.mailer, event, email_normalised)
             for consent_row in new.consents:
                 await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
             if new.answers:  # every answer in one statement
@@ -203,6 +209,27 @@ class Registrar:
 async def _hashed(data: RegistrationData) -> str | None:
     """The password's hash, when one was given (off the event loop)."""
     return await hash_password(data.password) if data.password else None
+
+
+async def _register_again(
+    conn: Connection, event: Event, earlier: Registration, new: rows.NewRegistration, meta: RequestMeta
+) -> int:
+    """Someone who cancelled registers again with the same address: their registration takes the new submission's
+    details, answers and status as if it were new (at the back of the waiting list, if it goes there); the consents
+    given then and now both stay on record. Its join links stay those of after the cancellation, which revoked the
+    earlier ones."""
+    values = {k: v for k, v in new.registration.items() if k not in ("event_id", "token_version")}
+    await conn.execute(
+        registrations.update()
+        .where(registrations.c.id == earlier.id)
+        .values(**values, decided_at=None, decided_by=None)
+    )
+    await conn.execute(answers.delete().where(answers.c.registration_id == earlier.id))
+    await audit.record(
+        conn, "registration.registered_again", actor="attendee", organisation_id=event.organisation_id,
+        event_id=event.id, registration_id=earlier.id, ip=meta.ip or None, details={"status": new.status},
+    )  # fmt: skip
+    return earlier.id
 
 
 async def _already_registered(conn: Connection, mailer: Mailer, event: Event, email_normalised: str) -> str:
