@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from functools import partial
@@ -336,3 +336,25 @@ def insert_for(conn: Connection, table: Any) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     return pg_insert(table)
+
+
+# A statement carries at most 32,766 bound values on SQLite (since 3.32) and 32,767 on PostgreSQL (the wire
+# protocol's count is 16 bits); a multi-row INSERT stays under both, and short enough to compile quickly.
+PARAMETERS_MOST, ROWS_PER_INSERT = 30_000, 1000
+
+
+async def insert_many(conn: Connection, insert: Any, rows: Sequence[dict[str, Any]], returning: bool = False) -> list:
+    """Insert `rows` (all with the same keys) with `insert` (a table's INSERT, or a dialect's one with its
+    `on_conflict_…` and `returning(…)`), as few multi-row statements as both engines take, in the caller's
+    transaction: the bulk path (an import's thousands of rows). With `returning`, every row the statements return."""
+    if not rows:
+        return []
+    per = max(1, min(ROWS_PER_INSERT, PARAMETERS_MOST // max(len(rows[0]), 1)))
+    found: list = []
+    for start in range(0, len(rows), per):
+        statement = insert.values(list(rows[start : start + per]))
+        if returning:
+            found.extend(await conn.fetch_all(statement))
+        else:
+            await conn.execute(statement)
+    return found

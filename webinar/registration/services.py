@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from webinar import audit
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.db import DB, insert_for
+from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
+from webinar.tables import HOLDS_SEAT, WAITLISTED, registrations
 from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
@@ -189,14 +189,9 @@ class Registrar:
             new = self._rows(
                 replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
             )
-            reg_id = await conn.fetch_val(rows.insert_new(insert_for(conn, registrations).values(**new.registration)))
+            [reg_id] = await rows.write(conn, [new])  # with its consents, answers and e-mail, a statement each
             if reg_id is None:  # a simultaneous identical submission won the race
                 return await _already_registered(conn, self.mailer, event, email_normalised)
-            for consent_row in new.consents:
-                await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
-            if new.answers:  # every answer in one statement
-                await conn.execute(answers.insert().values([a | {"registration_id": reg_id} for a in new.answers]))
-            await outbox.enqueue_row(conn, new.mail | {"registration_id": reg_id})
         return REGISTERED
 
 
