@@ -73,6 +73,8 @@ def _preview(
         "shown": shown,
         "not_shown": len(planned.to_import) - len(shown),
         "errors": {},
+        "changed": False,
+        "filename": "",
     }
     return render(request, "admin/import_preview.html", context | more, status)
 
@@ -107,6 +109,13 @@ async def import_post(request: Request) -> Response:
     form = await _read(request, event)
     if isinstance(form, Response):
         return form
+    try:
+        return await _act(request, event, form)
+    finally:
+        await form.close()  # the uploaded file's spool, at once
+
+
+async def _act(request: Request, event: Event, form: FormData) -> Response:
     action = text(form, "action")
     if action not in ACTIONS:
         raise HTTPException(400, _("Unknown action."))
