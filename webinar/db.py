@@ -338,23 +338,31 @@ def insert_for(conn: Connection, table: Any) -> Any:
     return pg_insert(table)
 
 
-# A statement carries at most 32,766 bound values on SQLite (since 3.32) and 32,767 on PostgreSQL (the wire
-# protocol's count is 16 bits); a multi-row INSERT stays under both, and short enough to compile quickly.
-PARAMETERS_MOST, ROWS_PER_INSERT = 30_000, 1000
-
-
-async def insert_many(conn: Connection, insert: Any, rows: Sequence[dict[str, Any]], returning: bool = False) -> list:
+async def insert_many(
+    conn: Connection, insert: Prepared | Any, rows: Sequence[dict[str, Any]], returning: bool = False
+) -> list[tuple[Any, ...]]:
     """Insert `rows` (all with the same keys) with `insert` (a table's INSERT, or a dialect's one with its
-    `on_conflict_…` and `returning(…)`), as few multi-row statements as both engines take, in the caller's
-    transaction: the bulk path (an import's thousands of rows). With `returning`, every row the statements return."""
+    `on_conflict_…` and `returning(…)`) in the caller's transaction: the bulk path (an import's thousands of rows).
+    The statement is compiled once (`Prepared`: give one kept at module level to compile it once per process)
+    and run for each row on the driver: on SQLite in one hand-off to
+    the connection's thread, on PostgreSQL pipelined by asyncpg's `executemany` — or a round trip per row when it
+    must return rows. With `returning`, every row returned, as tuples in the RETURNING order."""
     if not rows:
         return []
-    per = max(1, min(ROWS_PER_INSERT, PARAMETERS_MOST // max(len(rows[0]), 1)))
-    found: list = []
-    for start in range(0, len(rows), per):
-        statement = insert.values(list(rows[start : start + per]))
-        if returning:
-            found.extend(await conn.fetch_all(statement))
-        else:
-            await conn.execute(statement)
-    return found
+    prepared = insert if isinstance(insert, Prepared) else Prepared(insert)
+    if engine(conn) == "sqlite":
+
+        def work(raw: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            found: list[tuple[Any, ...]] = []
+            for row in rows:
+                found.extend(tuple(r) for r in raw.execute(*prepared.bind(row)).fetchall())
+            return found
+
+        return await sqlite_connection(conn).run_sync(work, writes=True)
+    raw = conn.raw_connection  # the transaction's own asyncpg connection
+    bound = [prepared.postgres(row) for row in rows]
+    sql = bound[0][0]
+    if not returning:
+        await raw.executemany(sql, [args for _sql, args in bound])
+        return []
+    return [tuple(record) for _sql, args in bound for record in await raw.fetch(sql, *args)]

@@ -12,7 +12,9 @@ from tests.conftest import login_staff
 
 
 @pytest.fixture
-async def importer(app: Any, create_organisation: Any, create_staff: Any) -> AsyncIterator[tuple[httpx.AsyncClient, int, Any]]:
+async def importer(
+    app: Any, create_organisation: Any, create_staff: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, int, Any]]:
     """An organiser's browser, their organisation and their account."""
     org_id = await create_organisation()
     user = await create_staff("organiser", org_id)

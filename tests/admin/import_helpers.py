@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.admin.helpers import count
-from tests.conftest import csrf_for, login_staff
+from tests.conftest import csrf_for
 from webinar.db import DB
 from webinar.tables import answers, consent_records, import_uploads, outbox, registrations
 
@@ -42,7 +42,10 @@ def xlsx_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
 
 def people(n: int, start: int = 1, domain: str = "example.org") -> list[list[str]]:
     """`n` valid rows under HEADER, with Romanian diacritics."""
-    return [[f"persoana{i}@{domain}", "Ștefan", f"Țăranu {i}", "Medic", "Spitalul Județean"] for i in range(start, start + n)]
+    return [
+        [f"persoana{i}@{domain}", "Ștefan", f"Țăranu {i}", "Medic", "Spitalul Județean"]
+        for i in range(start, start + n)
+    ]
 
 
 async def upload(
@@ -61,7 +64,9 @@ def token_of(response: httpx.Response) -> str:
     return match.group(1)
 
 
-async def confirm(http: httpx.AsyncClient, event_id: int, token: str, emails: str | None = "dont_send") -> httpx.Response:
+async def confirm(
+    http: httpx.AsyncClient, event_id: int, token: str, emails: str | None = "dont_send"
+) -> httpx.Response:
     """Confirm a previewed import (`emails`: send, dont_send, or None for no choice)."""
     path = f"/admin/events/{event_id}/import"
     data = {"csrf_token": await csrf_for(http, path), "action": "confirm", "upload": token}

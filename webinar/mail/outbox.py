@@ -16,6 +16,7 @@ from databases.core import Connection
 
 from webinar.clock import now
 from webinar.db import insert_many, to_dataclass
+from webinar.dbbackends import Prepared
 from webinar.tables import outbox
 
 PAGE_SIZE = 50
@@ -113,9 +114,12 @@ async def enqueue_row(conn: Connection, row: dict[str, Any]) -> int:
     return new_id
 
 
+_ENQUEUE = Prepared(outbox.insert())
+
+
 async def enqueue_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Queue many e-mails given as `row_values` rows, inside the caller's transaction, in a few statements."""
-    await insert_many(conn, outbox.insert(), rows)
+    await insert_many(conn, _ENQUEUE, rows)
 
 
 async def sent_recently(conn: Connection, registration_id: int, kind: str, within: dt.timedelta) -> bool:

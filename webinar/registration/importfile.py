@@ -89,6 +89,9 @@ def read_table(data: bytes, filename: str) -> Table:
 
 
 def _decoded(data: bytes) -> str:
+    if b"\x00" in data and not data.startswith(UTF16_BOMS):
+        raise FileRefused(_("The file contains NUL characters, so it is not a text CSV. Save the list again from "
+                            "Excel as “CSV UTF-8”, or upload the .xlsx itself."))  # fmt: skip
     if data.startswith(UTF16_BOMS):
         raise FileRefused(_("The file is saved as UTF-16 (Excel's “Unicode Text”). In Excel choose File › Save As › "
                             "“CSV UTF-8 (Comma delimited)”, then upload that file."))  # fmt: skip

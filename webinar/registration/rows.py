@@ -10,8 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from webinar.db import insert_for, insert_many
+from webinar.db import engine, insert_many
+from webinar.dbbackends import Prepared
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
 from webinar.registration import notifications, seats
@@ -154,22 +157,30 @@ def same_address(row: dict[str, Any]) -> sa.ColumnElement[bool]:
     )
 
 
+# What `write` runs, compiled once per process: the registration (the one rule against a second one, `insert_new`,
+# returning where each landed), its consents, its answers.
+_WRITE = {
+    name: Prepared(
+        insert_new(insert(registrations)).returning(registrations.c.event_id, registrations.c.email_normalised)
+    )
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_CONSENTS, _ANSWERS = Prepared(consent_records.insert()), Prepared(answers.insert())
+
+
 async def write(conn: Connection, news: Sequence[NewRegistration], send: bool = True) -> list[int | None]:
     """Write new registrations (distinct addresses) with their consents, answers and first e-mails — those only when
     `send` — in the caller's transaction, in a few multi-row statements whatever their number: the locking path
     writes one, an import thousands. Returns each one's new id, None where the address was already registered at
     the event (`insert_new`)."""
-    insert = insert_new(insert_for(conn, registrations)).returning(
-        registrations.c.event_id, registrations.c.email_normalised
-    )
-    landed = await insert_many(conn, insert, [new.registration for new in news], returning=True)
-    by_address = {(row["event_id"], row["email_normalised"]): int(row["id"]) for row in landed}
+    landed = await insert_many(conn, _WRITE[engine(conn)], [new.registration for new in news], returning=True)
+    by_address = {(event_id, address): int(reg_id) for reg_id, event_id, address in landed}
     ids = [by_address.get((new.registration["event_id"], new.registration["email_normalised"])) for new in news]
     written = [(new, reg_id) for new, reg_id in zip(news, ids, strict=True) if reg_id is not None]
     consents = [row | {"registration_id": reg_id} for new, reg_id in written for row in new.consents]
-    await insert_many(conn, consent_records.insert(), consents)
+    await insert_many(conn, _CONSENTS, consents)
     given = [row | {"registration_id": reg_id} for new, reg_id in written for row in new.answers]
-    await insert_many(conn, answers.insert(), given)
+    await insert_many(conn, _ANSWERS, given)
     if send:
         await outbox.enqueue_rows(conn, [new.mail | {"registration_id": reg_id} for new, reg_id in written])
     return ids

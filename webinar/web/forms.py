@@ -35,6 +35,7 @@ async def read_form(request: Request, max_files: int = 0) -> FormData:
     sent = form.get("csrf_token")
     # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and a hostile token must be a 403.
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
+        await form.close()  # a file it carried is dropped now, not when the garbage collector gets to it
         raise HTTPException(403, _("The form has expired or was not sent from this site. Please try again."))
     return form
 
