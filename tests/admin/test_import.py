@@ -323,3 +323,17 @@ def test_formula_cells_are_told_from_signed_numbers_and_phones() -> None:
     data = ["+40 721 000 000", "-5", "-2,5", "-", "+(40) 721-000", "Ana", "a=b", "ana@example.org"]
     assert [looks_like_formula(v) for v in formulas] == [True] * len(formulas)
     assert [looks_like_formula(v) for v in data] == [False] * len(data)
+
+
+async def test_purging_the_events_personal_data_drops_a_list_waiting_for_its_confirmation(
+    importer, db, create_event
+) -> None:
+    from webinar.privacy.erasure import Requester
+    from webinar.privacy.services import purge_event
+
+    http, org_id, user = importer
+    event_id = await create_event(organisation_id=org_id)
+    token = token_of(await upload(http, event_id, csv_bytes([HEADER, *people(2)])))
+    await purge_event(db, await load_event(db, event_id), Requester("staff", user.email, user.id))
+    assert await count(db, import_uploads) == 0
+    assert (await confirm(http, event_id, token)).status_code == 409 and await count(db, registrations) == 0
