@@ -337,3 +337,19 @@ async def test_purging_the_events_personal_data_drops_a_list_waiting_for_its_con
     await purge_event(db, await load_event(db, event_id), Requester("staff", user.email, user.id))
     assert await count(db, import_uploads) == 0
     assert (await confirm(http, event_id, token)).status_code == 409 and await count(db, registrations) == 0
+
+
+async def test_the_import_speaks_romanian_to_a_romanian_organiser(importer, db, create_event, create_registration):
+    from webinar.tables import staff_users
+
+    http, org_id, user = importer
+    async with db.transaction() as conn:
+        await conn.execute(staff_users.update().where(staff_users.c.id == user.id).values(language="ro"))
+    event_id = await create_event(organisation_id=org_id)
+    await create_registration(event_id, email="persoana1@example.org")
+    page = html.unescape((await http.get(f"/admin/events/{event_id}/import")).text)
+    assert "Importă o listă" in page and "Previzualizează importul" in page
+    preview = html.unescape((await upload(http, event_id, csv_bytes([HEADER, *people(3)]))).text)
+    assert "Importă 2 persoane" in preview and "Este deja înscris(ă) la acest eveniment." in preview
+    refused = html.unescape((await upload(http, event_id, b"")).text)
+    assert "Fișierul este gol." in refused
