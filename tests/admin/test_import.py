@@ -96,7 +96,7 @@ async def test_a_semicolon_csv_is_previewed_then_imported_with_its_answers_and_t
     exported = (await client.get(f"/events/{event.slug}/me/export.json")).json()
     [consent] = exported["consents"]
     assert consent["action"] == "imported" and consent["recorded_by"] == user.email and consent["text"] is None
-    assert f"you were added from a list by the organiser ({user.email})" in html.unescape(
+    assert f"ați fost adăugat(ă) dintr-o listă de către organizator ({user.email})" in html.unescape(
         (await client.get(f"/events/{event.slug}/me")).text
     )
 
