@@ -79,8 +79,9 @@ def _preview(
     return render(request, "admin/import_preview.html", context | more, status)
 
 
-def _refused(request: Request, event: Event, message: str, status: int = 422) -> Any:
-    return _page(request, event, {"file": message}, status)
+async def _refused(request: Request, event: Event, message: str, status: int = 422) -> Response:
+    """The upload form again, with why the file cannot be imported beside its field."""
+    return await _page(request, event, {"file": message}, status)
 
 
 async def import_form(request: Request) -> Response:

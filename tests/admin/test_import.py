@@ -353,3 +353,21 @@ async def test_the_import_speaks_romanian_to_a_romanian_organiser(importer, db, 
     assert "Importă 2 persoane" in preview and "Este deja înscris(ă) la acest eveniment." in preview
     refused = html.unescape((await upload(http, event_id, b"")).text)
     assert "Fișierul este gol." in refused
+
+
+async def test_a_row_shifted_by_an_unquoted_delimiter_is_refused_not_imported_askew(importer, db, create_event):
+    http, org_id, _user = importer
+    event_id = await create_event(organisation_id=org_id)
+    content = (
+        "\ufeffEmail,First name,Last name,Organisation\r\n"
+        "ana@example.org,Ana,Pop,SC Alfa SRL\r\n"
+        "ion@example.org,Ion,Pop,SC Beta, SRL\r\n"  # the comma inside the name was not quoted
+    ).encode()
+    preview = await upload(http, event_id, content)
+    text = html.unescape(preview.text)
+    assert "This row has more cells than the header has columns" in text and 'id="row-3"' in text
+    assert (await confirm(http, event_id, token_of(preview))).status_code == 303
+    assert await _statuses(db) == {"ana@example.org": "approved"}
+    header = ["Email", "", "First name", "Last name"]
+    unnamed = await upload(http, event_id, csv_bytes([header, ["a@b.ro", "x", "A", "B"]]))
+    assert "B: <code>—</code> — the column has no header" in html.unescape(unnamed.text)

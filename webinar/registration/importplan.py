@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -311,7 +311,7 @@ def plan(
     questions: Sequence[Question],
     held: Seats,
     taken: int,
-    registered: Mapping[str, object] | set[str],
+    registered: Collection[str],
 ) -> Plan:
     """What each row of `table` becomes at `event` (whose seats are `held`, `taken` of them held now, `registered`
     the addresses already registered): checked by the form's rules, each address once, then a seat's status in the
