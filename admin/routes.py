@@ -10,6 +10,7 @@ from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
 from admin.views import events as event_views
+from admin.views import imports as import_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
@@ -41,6 +42,8 @@ admin_routes = [
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
+    Route("/events/{event_id:int}/import", import_views.import_form, methods=["GET"], name="import_form"),
+    Route("/events/{event_id:int}/import", import_views.import_post, methods=["POST"], name="import_post"),
     Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
     Route(
         "/events/{event_id:int}/registrants/approve",
@@ -100,6 +103,9 @@ OPERATOR_ONLY = frozenset(
         "outbox_retry",
     }
 )
+
+# The routes that take a file, with the body limit of each (every other request: settings.max_body_bytes).
+UPLOADS = {r"/admin/events/[0-9]+/import": import_views.BODY_MOST}
 
 
 def back_office(*more: BaseRoute) -> Mount:

@@ -61,6 +61,10 @@ WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat 
 # The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
 CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
 CANCELLED = "cancelled"  # by the registrant, who may register again with the same address (registration/services.py)
+# What a consent record says happened: the person gave or withdrew a consent on our pages, or staff imported them
+# (SPEC §11: the basis of an imported registration, with who imported it and when; never a consent of the person).
+CONSENT_ACTIONS = ("given", "withdrawn", "imported")
+IMPORTED = "imported"
 
 organisations = sa.Table(
     "organisations",
@@ -195,8 +199,10 @@ consent_records = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
+    # The staff member who recorded it for the person: who imported them (NULL: the person themselves).
+    sa.Column("recorded_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("purpose IN ('processing', 'marketing', 'age')", name="purpose"),
-    sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+    sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CONSENT_ACTIONS) + ")", name="action"),
 )
 sa.Index("ix_consent_records_registration", consent_records.c.registration_id)
 
@@ -234,6 +240,27 @@ answers = sa.Table(
     sa.UniqueConstraint("registration_id", "question_id", name="uq_answers_registration_question"),
 )
 sa.Index("ix_answers_question", answers.c.question_id)
+
+# A list an organiser uploaded to import (SPEC §11), kept between its preview and its confirmation: the parsed
+# cells (zlib-compressed JSON) and the digest of what the preview showed. Found by the SHA-256 of a random token
+# only the uploader's page holds, bound to that staff member and event; gone once confirmed or discarded, and an
+# hour after the upload at the latest (registration/imports.py; retention sweeps what was left).
+import_uploads = sa.Table(
+    "import_uploads",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("staff_user_id", BigId, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("plan_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_import_uploads_event", import_uploads.c.event_id)
+sa.Index("ix_import_uploads_expires", import_uploads.c.expires_at)
 
 web_sessions = sa.Table(
     "web_sessions",

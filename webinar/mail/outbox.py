@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.clock import now
-from webinar.db import to_dataclass
+from webinar.db import insert_many, to_dataclass
+from webinar.dbbackends import Prepared
 from webinar.tables import outbox
 
 PAGE_SIZE = 50
@@ -110,6 +112,14 @@ async def enqueue_row(conn: Connection, row: dict[str, Any]) -> int:
     """Queue one e-mail given as its `row_values` row, inside the caller's transaction."""
     new_id: int = await conn.fetch_val(outbox.insert().values(**row).returning(outbox.c.id))
     return new_id
+
+
+_ENQUEUE = Prepared(outbox.insert())
+
+
+async def enqueue_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue many e-mails given as `row_values` rows, inside the caller's transaction, in a few statements."""
+    await insert_many(conn, _ENQUEUE, rows)
 
 
 async def sent_recently(conn: Connection, registration_id: int, kind: str, within: dt.timedelta) -> bool:

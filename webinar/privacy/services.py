@@ -26,7 +26,7 @@ from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
 from webinar.privacy.forms import Correction
-from webinar.registration import notifications, questionnaire, seats
+from webinar.registration import imports, notifications, questionnaire, seats
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
@@ -319,6 +319,7 @@ async def purge_event(db: DB, event: Event, requester: Requester) -> int:
 async def erase_all(conn: Connection, event: Event, requester: Requester) -> int:
     """Erase every registration of an event still holding personal data (inside the caller's transaction)."""
     before_end = now() < event.ends_at
+    await imports.discard_all(conn, event.id)  # lists previewed for an import: personal data too
     erased = 0
     for reg_id in await queries.unerased_ids(conn, event.id):
         result = await erase(conn, event.id, event.organisation_id, reg_id, requester, before_end)

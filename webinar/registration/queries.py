@@ -23,6 +23,7 @@ from webinar.tables import (
     events,
     questions,
     registrations,
+    staff_users,
     viewing_sessions,
 )
 from webinar.text import fold, like_escape
@@ -63,6 +64,7 @@ class ConsentRecord:
     recorded_at: dt.datetime
     ip: str | None
     user_agent: str | None
+    recorded_by: str | None  # the e-mail of the staff member who imported the person (action `imported`)
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,14 @@ async def seats_taken(conn: Connection, event_id: int) -> int:
     return int(await conn.fetch_val(query))
 
 
+def full_at(capacity: int | None, taken: int) -> bool:
+    """Whether an event of `capacity` is full with `taken` seats held (never, without a capacity): the rule, once."""
+    return capacity is not None and taken >= capacity
+
+
 async def is_full(conn: Connection, event: Event | Seats) -> bool:
-    """Whether every seat of the event is taken (never, without a capacity): the rule, once."""
-    return event.capacity is not None and await seats_taken(conn, event.id) >= event.capacity
+    """Whether every seat of the event is taken now (`full_at`)."""
+    return full_at(event.capacity, await seats_taken(conn, event.id))
 
 
 IN_LINE = (registrations.c.created_at, registrations.c.id)
@@ -199,7 +206,8 @@ async def status_counts(conn: Connection, event_id: int) -> dict[str, int]:
 async def consents(conn: Connection, registration_id: int) -> list[ConsentRecord]:
     """Every consent record of a registration, oldest first."""
     rows = await conn.fetch_all(
-        consent_records.select()
+        sa.select(*(c for c in consent_records.c if c.name != "recorded_by"), staff_users.c.email.label("recorded_by"))
+        .select_from(consent_records.outerjoin(staff_users, staff_users.c.id == consent_records.c.recorded_by))
         .where(consent_records.c.registration_id == registration_id)
         .order_by(consent_records.c.recorded_at, consent_records.c.id)
     )

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from webinar import audit
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.db import DB, insert_for
+from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
+from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, registrations
 from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
@@ -191,18 +191,12 @@ class Registrar:
                 replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
             )
             if earlier is not None:
-                reg_id = await _register_again(conn, event, earlier, new, meta)
+                await _register_again(conn, event, earlier, new, meta)
+                await rows.write_rest(conn, [(new, earlier.id)])
             else:
-                reg_id = await conn.fetch_val(
-                    rows.insert_new(insert_for(conn, registrations).values(**new.registration))
-                )
+                [reg_id] = await rows.write(conn, [new])  # with its consents, answers and e-mail, a statement each
                 if reg_id is None:  # a simultaneous identical submission won the race
                     return await _already_registered(conn, self.mailer, event, email_normalised)
-            for consent_row in new.consents:
-                await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
-            if new.answers:  # every answer in one statement
-                await conn.execute(answers.insert().values([a | {"registration_id": reg_id} for a in new.answers]))
-            await outbox.enqueue_row(conn, new.mail | {"registration_id": reg_id})
         return REGISTERED
 
 
@@ -213,11 +207,11 @@ async def _hashed(data: RegistrationData) -> str | None:
 
 async def _register_again(
     conn: Connection, event: Event, earlier: Registration, new: rows.NewRegistration, meta: RequestMeta
-) -> int:
+) -> None:
     """Someone who cancelled registers again with the same address: their registration takes the new submission's
     details, answers and status as if it were new (at the back of the waiting list, if it goes there); the consents
-    given then and now both stay on record. Its join links stay those of after the cancellation, which revoked the
-    earlier ones."""
+    given then and now both stay on record (the caller writes them, `rows.write_rest`). Its join links stay those of
+    after the cancellation, which revoked the earlier ones."""
     values = {k: v for k, v in new.registration.items() if k not in ("event_id", "token_version")}
     await conn.execute(
         registrations.update()
@@ -229,7 +223,6 @@ async def _register_again(
         conn, "registration.registered_again", actor="attendee", organisation_id=event.organisation_id,
         event_id=event.id, registration_id=earlier.id, ip=meta.ip or None, details={"status": new.status},
     )  # fmt: skip
-    return earlier.id
 
 
 async def _already_registered(conn: Connection, mailer: Mailer, event: Event, email_normalised: str) -> str:
