@@ -1,4 +1,4 @@
-"""The mail queue page: operators only, a safe preview, and retrying dead messages."""
+"""The mail queue page: operators only, a safe preview, and retrying failed messages."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ async def _queue(db: DB, status: str = "queued", html: str = "<p>Salut</p>") -> 
 
 
 async def test_operator_sees_the_queue_with_counts_and_filter(operator_client, db: DB) -> None:
-    await _queue(db, "dead")
+    await _queue(db, "failed")
     await _queue(db, "sent")
     http = await operator_client()
     page = await http.get("/admin/outbox")
     assert page.status_code == 200 and "ana@example.org" in page.text and '/admin/outbox">Mail queue' in page.text
-    dead = await http.get("/admin/outbox", params={"status": "dead", "page": "x"})
-    assert dead.text.count('class="badge dead"') == 1
+    failed = await http.get("/admin/outbox", params={"status": "failed", "page": "x"})
+    assert failed.text.count('data-state="failed">failed</span>') == 1
 
 
 async def test_preview_shows_html_escaped_never_rendered(operator_client, db: DB) -> None:
@@ -46,8 +46,8 @@ async def test_preview_shows_html_escaped_never_rendered(operator_client, db: DB
     assert "Salut Ana" in page.text
 
 
-async def test_retry_puts_a_dead_message_back_in_the_queue(operator_client, db: DB) -> None:
-    message_id = await _queue(db, "dead")
+async def test_retry_puts_a_failed_message_back_in_the_queue(operator_client, db: DB) -> None:
+    message_id = await _queue(db, "failed")
     sent_id = await _queue(db, "sent")
     http = await operator_client()
     token = csrf_from((await http.get(f"/admin/outbox/{message_id}")).text)
