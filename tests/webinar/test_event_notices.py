@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from admin.forms import event_values
 from tests.admin.helpers import audit_entries
 from tests.conftest import csrf_for, csrf_from, login_staff
-from tests.webinar.access_helpers import join, join_path, load_event
+from tests.webinar.access_helpers import join, join_path, load_event, on_now, presence_socket, sessions_of
 from tests.webinar.moved_clock import MovedClock
 from tests.webinar.regutil import counts, open_form, outbox_rows, person, registration_rows
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.mail.sender import deliver_due
+from webinar.registration import notices
 from webinar.registration.notifications import compose_queued
 from webinar.tables import outbox, registrations
 from webinar.text import normalise_email, search_key
@@ -267,3 +268,22 @@ async def test_an_event_that_is_over_cannot_be_cancelled(
     response = await http.post(f"/admin/events/{event_id}/cancel", data={"csrf_token": token, "confirm": "yes"})
     assert response.status_code == 409 and "can no longer be cancelled" in response.text
     assert not (await load_event(db, event_id)).cancelled and await outbox_rows(db) == []
+
+
+async def test_a_cancelled_event_opens_no_viewing_session_and_sends_no_join_link(
+    app, client: httpx.AsyncClient, create_event, create_registration, db: DB, settings, operator_client
+) -> None:
+    event = await load_event(db, await create_event(slug="oprit", **on_now()))
+    reg = await create_registration(event.id, email="ana@example.org")
+    await join(client, settings, event, reg)  # logged in before the cancellation
+    async with db.transaction() as conn:
+        await notices.cancel_event(conn, settings, event.id)
+    ws = presence_socket(app, client, event)
+    assert (await ws.connect())["type"] == "websocket.close"
+    await ws.finished()
+    assert await sessions_of(db, reg) == []
+    before = [r["id"] for r in await outbox_rows(db)]
+    assert len(before) == 1  # the cancellation
+    token = csrf_from((await client.get("/events/oprit/login")).text)
+    sent = await client.post("/events/oprit/send-link", data={"email": "ana@example.org", "csrf_token": token})
+    assert sent.status_code == 303 and [r["id"] for r in await outbox_rows(db)] == before  # the same answer, and no link that fails
