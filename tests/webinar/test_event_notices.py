@@ -286,4 +286,6 @@ async def test_a_cancelled_event_opens_no_viewing_session_and_sends_no_join_link
     assert len(before) == 1  # the cancellation
     token = csrf_from((await client.get("/events/oprit/login")).text)
     sent = await client.post("/events/oprit/send-link", data={"email": "ana@example.org", "csrf_token": token})
-    assert sent.status_code == 303 and [r["id"] for r in await outbox_rows(db)] == before  # the same answer, and no link that fails
+    assert (
+        sent.status_code == 303 and [r["id"] for r in await outbox_rows(db)] == before
+    )  # the same answer, and no link that fails
