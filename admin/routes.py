@@ -40,6 +40,7 @@ admin_routes = [
     Route("/events/{event_id:int}", event_views.event, methods=["GET"], name="event"),
     Route("/events/{event_id:int}", event_views.event_update, methods=["POST"], name="event_update"),
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
+    Route("/events/{event_id:int}/cancel", event_views.event_cancel, methods=["POST"], name="event_cancel"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
     Route("/events/{event_id:int}/import", import_views.import_form, methods=["GET"], name="import_form"),
@@ -98,6 +99,7 @@ OPERATOR_ONLY = frozenset(
         "event_create",
         "event_edit",
         "event_update",
+        "event_cancel",  # who may change an event's times may cancel it
         "outbox",
         "outbox_message",
         "outbox_retry",

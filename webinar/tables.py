@@ -65,6 +65,10 @@ CANCELLED = "cancelled"  # by the registrant, who may register again with the sa
 # (SPEC §11: the basis of an imported registration, with who imported it and when; never a consent of the person).
 CONSENT_ACTIONS = ("given", "withdrawn", "imported")
 IMPORTED = "imported"
+# An event is scheduled until its organiser cancels it (SPEC §12): its page then says so and its links stop working.
+EVENT_STATUSES = ("scheduled", "cancelled")
+# The states of an e-mail in the outbox: `failed` is final (an SMTP 5xx, or a day of temporary refusals).
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 
 organisations = sa.Table(
     "organisations",
@@ -125,6 +129,11 @@ events = sa.Table(
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="scheduled"),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    # The SEQUENCE of every registrant's calendar entry: raised by each change of time or stream and by the
+    # cancellation, so calendars replace the entry they have (webinar/registration/notices.py).
+    sa.Column("ics_sequence", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
     sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     sa.CheckConstraint("approval IN ('auto', 'manual')", name="approval"),
@@ -133,6 +142,9 @@ events = sa.Table(
     sa.CheckConstraint("doors_open_minutes >= 0", name="doors_open"),
     sa.CheckConstraint("retention_days >= 1", name="retention"),
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EVENT_STATUSES) + ")", name="status"),
+    sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_when"),
+    sa.CheckConstraint("ics_sequence >= 0", name="ics_sequence"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -328,10 +340,12 @@ outbox = sa.Table(
     sa.Column("lock_owner", sa.String(64), nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("last_error", sa.String(1000), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'dead', 'cancelled')", name="status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 sa.Index("ix_outbox_registration", outbox.c.registration_id)
+# An event's e-mails of one kind: a new update supersedes the ones still queued (registration/notices.py).
+sa.Index("ix_outbox_event_kind", outbox.c.event_id, outbox.c.kind, outbox.c.status)
 
 audit_log = sa.Table(
     "audit_log",

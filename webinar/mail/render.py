@@ -35,8 +35,16 @@ class Composed:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """A queued e-mail that is not to go after all (its event was cancelled, its registrant no longer concerned), and
+    why: the mail queue shows it."""
+
+    reason: str
+
+
 # Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone.
-Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | None]]
+Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | Dropped | None]]
 
 
 @dataclass(frozen=True)

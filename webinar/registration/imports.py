@@ -71,7 +71,9 @@ def _hash(token: str) -> str:
 
 def seats_of(event: Event) -> Seats:
     """The event's seats as read with it (the preview's; the confirmation holds the event's lock instead)."""
-    return Seats(event.id, event.organisation_id, event.capacity, event.approval, event.waitlist, event.ends_at)
+    return Seats(
+        event.id, event.organisation_id, event.capacity, event.approval, event.waitlist, event.ends_at, event.status
+    )
 
 
 async def _registered(conn: Connection, event_id: int) -> set[str]:
@@ -178,8 +180,8 @@ class _Changed(Exception):
 
 
 def takes_imports(event: Event) -> bool:
-    """Whether people can still be imported into the event: not once it is over or its data purged."""
-    return event.purged_at is None and now() < event.ends_at
+    """Whether people can still be imported into the event: not once it is over, cancelled or its data purged."""
+    return event.purged_at is None and not event.cancelled and now() < event.ends_at
 
 
 async def confirm(db: DB, settings: Settings, event: Event, actor: Actor, token: str, send: bool) -> Outcome:

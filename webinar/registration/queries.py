@@ -91,6 +91,7 @@ class Seats:
     approval: str
     waitlist: bool
     ends_at: dt.datetime
+    status: str
 
 
 _SEATS = [events.c[name] for name in Seats.__dataclass_fields__]

@@ -43,7 +43,7 @@ async def fill(conn: Connection, settings: Settings, event_id: int) -> list[int]
     caller that freed the seat holds it already), so approved + pending never pass the capacity. Nobody is promoted
     once the event is over."""
     seats = await queries.lock_seats(conn, event_id)
-    if seats is None or now() >= seats.ends_at:
+    if seats is None or now() >= seats.ends_at or seats.status == "cancelled":
         return []
     free = None if seats.capacity is None else seats.capacity - await queries.seats_taken(conn, event_id)
     if free is not None and free <= 0:

@@ -36,7 +36,10 @@ INVALID, UNAVAILABLE = "invalid", "unavailable"
 
 
 def window_state(event: Event, at: dt.datetime) -> str:
-    """'open', 'not_yet' (before registration opens), 'closed' (after it closes) or 'over' (event ended)."""
+    """'open', 'not_yet' (before registration opens), 'closed' (after it closes), 'over' (event ended) or
+    'cancelled' (by its organiser)."""
+    if event.cancelled:
+        return "cancelled"
     if event.ends_at <= at:
         return "over"
     if event.registration_opens_at and at < event.registration_opens_at:
@@ -48,7 +51,7 @@ def window_state(event: Event, at: dt.datetime) -> str:
 
 async def registration_state(conn: Connection, event: Event) -> str:
     """'open', 'waitlist' (full, the form joins the waiting list), 'full', or why the window is shut ('not_yet',
-    'closed', 'over')."""
+    'closed', 'over', 'cancelled')."""
     state = window_state(event, now())
     if state == "open" and await queries.is_full(conn, event):
         return "waitlist" if event.waitlist else "full"
@@ -178,7 +181,7 @@ class Registrar:
                 return STALE_CONSENT
             # Seats as they are while held: a capacity or approval mode changed since `event` was read counts.
             held = await queries.lock_seats(conn, event.id)
-            if held is None:
+            if held is None or held.status == "cancelled":  # cancelled since `event` was read
                 return CLOSED
             email_normalised = normalise_email(data.email)
             earlier = await queries.by_email(conn, event.id, email_normalised, lock=True)
@@ -264,8 +267,8 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
     if reg is None or reg.email is None or reg.erased_at is not None:
         return False
     status = _next_status(reg, decision)
-    if status is None:
-        return False
+    if status is None or (status == "approved" and (held is None or held.status == "cancelled")):
+        return False  # nobody is approved for an event that was cancelled
     if reg.status == "rejected" and held is not None and await queries.is_full(conn, held):
         return False
     # Rejecting someone already approved revokes the join links they were sent.
