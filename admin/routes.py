@@ -9,6 +9,7 @@ from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import emails as email_views
 from admin.views import events as event_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
@@ -41,6 +42,8 @@ admin_routes = [
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
+    Route("/events/{event_id:int}/emails", email_views.emails, methods=["GET"], name="emails"),
+    Route("/events/{event_id:int}/emails", email_views.emails_post, methods=["POST"], name="emails_post"),
     Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
     Route(
         "/events/{event_id:int}/registrants/approve",
