@@ -286,3 +286,43 @@ async def test_purging_an_event_removes_its_texts(operator_client, create_event,
     async with db.connection() as conn:
         left = await conn.fetch_val(sa.select(sa.func.count()).select_from(email_templates))
     assert left == 0
+
+
+async def test_an_erased_registrant_leaves_no_trace_of_an_email_written_from_the_organisers_text(
+    app, organiser, create_event, db: DB, smtp_server, smtp_settings
+) -> None:
+    from tests.webinar.test_privacy_erasure import dump
+
+    http, org_id, _email = organiser
+    event_id = await create_event(organisation_id=org_id, slug="sterge", language="ro")
+    await _save(
+        http, event_id, "confirmation", "ro", "Salut {last_name}", "Dragă {first_name} {last_name}: {join_link}"
+    )
+    await _register(app, "sterge", "ro", first_name="Zamfira", last_name="Vlădescu", email="zamfira@example.org")
+    await deliver_due(smtp_settings, db, compose_queued)
+    assert smtp_server.messages[0].message["Subject"] == "Salut Vlădescu"
+    assert "Zamfira" in await dump(db)  # the sent e-mail is kept in the queue, written from the organiser's text
+    async with db.connection() as conn:
+        reg_id = await conn.fetch_val(sa.text("SELECT id FROM registrations"))
+    base = f"/admin/events/{event_id}/registrants/{reg_id}/erase"
+    response = await http.post(base, data={"csrf_token": await csrf_for(http, base)})
+    assert response.status_code == 303
+    after = await dump(db)
+    assert "Zamfira" not in after and "Vlădescu" not in after and "zamfira@example.org" not in after
+    assert "Dragă {first_name} {last_name}: {join_link}" in after  # the organiser's text itself stays
+
+
+async def test_a_promotion_on_an_event_with_approval_says_the_link_comes_later(organiser, create_event) -> None:
+    http, org_id, _email = organiser
+    sample = '<a href="http://testserver/events/promovare-auto/join/sample-link">'
+    for approval, expected in (("manual", "(your personal join link will come once"), ("auto", sample)):
+        event_id = await create_event(
+            organisation_id=org_id, slug=f"promovare-{approval}", approval=approval, waitlist=True, capacity=10
+        )
+        response = await _post(
+            http, event_id, action="preview", kind="promoted", language="en",
+            subject="A seat for you", body="Dear {first_name}, your link: {join_link}",
+        )  # fmt: skip
+        assert response.status_code == 200
+        preview = response.text.split('id="preview-html"')[1]
+        assert f"Dear Jane, your link: {expected}" in preview
