@@ -9,6 +9,7 @@ from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import emails as email_views
 from admin.views import events as event_views
 from admin.views import imports as import_views
 from admin.views import organisations as organisation_views
@@ -45,6 +46,8 @@ admin_routes = [
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
     Route("/events/{event_id:int}/import", import_views.import_form, methods=["GET"], name="import_form"),
     Route("/events/{event_id:int}/import", import_views.import_post, methods=["POST"], name="import_post"),
+    Route("/events/{event_id:int}/emails", email_views.emails, methods=["GET"], name="emails"),
+    Route("/events/{event_id:int}/emails", email_views.emails_post, methods=["POST"], name="emails_post"),
     Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
     Route(
         "/events/{event_id:int}/registrants/approve",

@@ -1,28 +1,54 @@
-"""Make the README's screenshots: a scratch platform with the demo data, driven by Chromium through Playwright.
+"""The README's screenshots of the back office, taken on a scratch instance with the demo data by a real Chromium.
 
-`python scripts/screenshots.py [NAME ...]` (the venv's Python) writes docs/screenshots/NAME.png for each page named
-(all of them by default). The platform runs on a SQLite file in a temporary directory, so nothing of yours is
-touched; the pages are filled through the forms, as an organiser would.
+    .venv/bin/python scripts/screenshots.py [NAME ...]     (default: every one; writes docs/screenshots/NAME.png)
+
+Each shot is a function that drives the logged-in operator's page to what it shows; add one to SHOTS.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from audit import DEMO_SLUG, ROOT, start_instance  # the scratch instance `make audit` uses too
 
-ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
 OUT = ROOT / "docs" / "screenshots"
-sys.path.insert(0, str(ROOT))
+BODY = """Bună ziua, {first_name} {last_name},
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.servers import free_port, stop, wait_healthy  # noqa: E402
+Înscrierea dumneavoastră la {event_title} este confirmată. Vă așteptăm {starts_at}.
+
+Linkul dumneavoastră personal (nu îl transmiteți altora, vă autentifică):
+{join_link}
+
+Programul complet: https://exemplu.ro/program
+
+Cu drag,
+Echipa {organisation}"""
+
+
+async def _demo_event_id(page: Any, base: str) -> str:
+    await page.goto(f"{base}/admin/")
+    hrefs = await page.eval_on_selector_all("a[href*='/admin/events/']", "links => links.map(a => a.href)")
+    ids = [found.group(1) for href in hrefs if (found := re.search(r"/admin/events/(\d+)$", href))]
+    return ids[0]
+
+
+async def admin_email_texts(page: Any, base: str) -> None:
+    """The e-mail text editor: the Romanian confirmation written by the organiser, and its preview."""
+    event_id = await _demo_event_id(page, base)
+    await page.goto(f"{base}/admin/events/{event_id}/emails?kind=confirmation&lang=ro")
+    await page.fill("#subject", "Ne vedem la {event_title}, {first_name}!")
+    await page.fill("#body", BODY)
+    await page.click("button[value=preview]")
+    await page.wait_for_selector("#preview-html")
+
 
 QUESTIONS = (
     ("choice", "Specialitatea", "Specialty", "Medicină de familie\nCardiologie\nPediatrie\nAltă specialitate", True),
@@ -33,73 +59,52 @@ QUESTIONS = (
 )  # fmt: skip
 
 
-def _sign_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/admin/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/?$"))
-
-
-def _demo_event_id(page: Page, base: str) -> int:
-    page.goto(f"{base}/admin/")
-    href = page.locator("a[href*='/admin/events/']").first.get_attribute("href") or ""
-    return int(re.search(r"/admin/events/(\d+)", href).group(1))  # type: ignore[union-attr]
-
-
-def question_editor(page: Page, base: str) -> None:
-    """The custom questions of the demo event, four of them added through the editor."""
-    event_id = _demo_event_id(page, base)
+async def question_editor(page: Any, base: str) -> None:
+    """The custom questions of the demo event: four of them added through the editor, as an organiser would."""
+    event_id = await _demo_event_id(page, base)
     for kind, label_ro, label_en, options, required in QUESTIONS:
-        page.goto(f"{base}/admin/events/{event_id}/questions")
-        page.select_option("select[name=kind]", kind)
-        page.fill("input[name=label_ro]", label_ro)
-        page.fill("input[name=label_en]", label_en)
+        await page.goto(f"{base}/admin/events/{event_id}/questions")
+        await page.select_option("select[name=kind]", kind)
+        await page.fill("input[name=label_ro]", label_ro)
+        await page.fill("input[name=label_en]", label_en)
         if options:
-            page.fill("textarea[name=options]", options)
-        page.set_checked("input[name=required]", required)
-        page.locator("form.stacked button[type=submit]").click()
-        page.wait_for_load_state()
-    page.goto(f"{base}/admin/events/{event_id}/questions")
+            await page.fill("textarea[name=options]", options)
+        await page.set_checked("input[name=required]", required)
+        await page.locator("form.stacked button[type=submit]").click()
+        await page.wait_for_load_state()
+    await page.goto(f"{base}/admin/events/{event_id}/questions")
 
 
-SHOTS: dict[str, Callable[[Page, str], None]] = {"question-editor": question_editor}
+SHOTS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
+    "admin-email-texts": admin_email_texts,
+    "question-editor": question_editor,
+}
 
 
-def main(names: list[str]) -> int:
-    unknown = set(names) - set(SHOTS)
-    if unknown:
-        print(f"unknown: {', '.join(sorted(unknown))}; known: {', '.join(SHOTS)}", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = os.environ | {
-            "DATABASE_URL": f"sqlite:///{tmp}/shots.db", "SECRET_KEY": "screenshots-" + "x" * 40, "BASE_URL": base,
-            "WEBINAR_VAR_DIR": tmp, "MAIL_BACKEND": "console"
-        }  # fmt: skip
-        webinar = [sys.executable, "-m", "webinar.cli"]  # this checkout's code, not whichever is installed
-        subprocess.run([*webinar, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-        subprocess.run([*webinar, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-        email, password = (Path(tmp) / "demo-login.txt").read_text().split()
-        log = open(Path(tmp) / "server.log", "wb")
-        server = subprocess.Popen([*webinar, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log)
+async def take(names: list[str]) -> None:
+    from playwright.async_api import async_playwright
+
+    with tempfile.TemporaryDirectory() as scratch:
+        server, base, _env = start_instance(Path(scratch))
         try:
-            wait_healthy(server, base, 20, "server", lambda: (Path(tmp) / "server.log").read_text()[-2000:])
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ro-RO")
-                _sign_in(page, base, email, password)
-                for name in names or list(SHOTS):
-                    SHOTS[name](page, base)
-                    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
-                    print(f"docs/screenshots/{name}.png")
-                browser.close()
+            email, password = (Path(scratch) / "demo-login.txt").read_text().split()
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+                page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+                await page.goto(f"{base}/admin/login")
+                await page.fill("#email", email)
+                await page.fill("#password", password)
+                await page.press("#password", "Enter")
+                await page.wait_for_url(f"{base}/admin/")
+                for name in names:
+                    await SHOTS[name](page, base)
+                    await page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                    print(f"docs/screenshots/{name}.png ({DEMO_SLUG})")
+                await browser.close()
         finally:
-            stop(server, 10)
-            log.close()
-    return 0
+            server.terminate()
+            server.wait(timeout=10)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    asyncio.run(take(sys.argv[1:] or list(SHOTS)))

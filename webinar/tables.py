@@ -347,6 +347,23 @@ sa.Index("ix_outbox_registration", outbox.c.registration_id)
 # An event's e-mails of one kind: a new update supersedes the ones still queued (registration/notices.py).
 sa.Index("ix_outbox_event_kind", outbox.c.event_id, outbox.c.kind, outbox.c.status)
 
+# An organiser's own text for one kind of e-mail of an event, in one language (SPEC §12); no row: our default
+# template. Plain text with {placeholders} (webinar/mail/placeholders.py), never a template language.
+email_templates = sa.Table(
+    "email_templates",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("language", sa.String(5), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(254), nullable=False),  # the staff member's address, as in the audit log
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
+    sa.UniqueConstraint("event_id", "kind", "language", name="uq_email_templates_event_kind_language"),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,

@@ -21,7 +21,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.links.privacy import privacy_url, retention_ends_at
 from webinar.links.tokens import UNSUBSCRIBE, make_email_change_token, read_email_change_token, read_token
-from webinar.mail import outbox
+from webinar.mail import outbox, texts
 from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
@@ -299,9 +299,11 @@ async def erase_one(db: DB, settings: Settings, event: Event, registration_id: i
 
 
 async def purge_event(db: DB, event: Event, requester: Requester) -> int:
-    """Erase every registration of an event and mark it purged, in one transaction; returns how many were erased."""
+    """Erase every registration of an event, remove its e-mail texts and mark it purged, in one transaction; returns
+    how many were erased."""
     async with db.transaction() as conn:
         erased = await erase_all(conn, event, requester)
+        await texts.remove_all(conn, event.id)  # nobody is left to write to; the texts name the staff who wrote them
         await conn.execute(events.update().where(events.c.id == event.id).values(purged_at=now()))
         await audit.record(
             conn,
