@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from itsdangerous import Signer
@@ -121,6 +121,34 @@ async def add_registrants(url: str, event_id: int, tag: str, count: int, passwor
     finally:
         await conn.close()
     return [int(r["id"]) for r in rows]
+
+
+# Five custom questions of the kinds organisers ask most (SPEC §11), and the answer every bench registrant gives.
+QUESTIONS = (
+    ("text", "Specialitatea", "", True, ["Medicină de familie"]),
+    ("choice", "Secțiunea", "Dimineață\nDupă-amiază", True, ["După-amiază"]),
+    ("multichoice", "Subiecte de interes", "Diabet\nHipertensiune\nVaccinare", False, ["Diabet", "Vaccinare"]),
+    ("number", "Ani de practică", "", False, ["12"]),
+    ("date", "Data ultimei acreditări", "", False, ["2026-03-15"]),
+)
+
+
+async def add_questions(url: str, event_id: int) -> str:
+    """The five questions on an event; returns the URL-encoded form fields that answer them (`q_{id}`, a
+    multichoice field once per option chosen)."""
+    conn = await asyncpg.connect(url)
+    fields: list[tuple[str, str]] = []
+    try:
+        for position, (kind, label, options, required, answer) in enumerate(QUESTIONS, start=1):
+            question_id = await conn.fetchval(
+                "INSERT INTO questions (event_id, label_ro, label_en, kind, options, required, position, created_at,"
+                " updated_at) VALUES ($1, $2, $2, $3, $4, $5, $6, now(), now()) RETURNING id",
+                event_id, label, kind, options, required, position,
+            )  # fmt: skip
+            fields += [(f"q_{question_id}", value) for value in answer]
+    finally:
+        await conn.close()
+    return urlencode(fields)
 
 
 # Tricky people for the export: quotes, separators, newlines, formulas, diacritics (both ș forms), NUL-free.

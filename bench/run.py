@@ -23,7 +23,7 @@ from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
-SCENARIOS = ("registration", "join", "watch", "export", "attendance", "embedded", "login")
+SCENARIOS = ("registration", "questions", "join", "watch", "export", "attendance", "embedded", "login")
 
 
 def wanted() -> set[str]:
@@ -32,7 +32,8 @@ def wanted() -> set[str]:
     unknown = only - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
-    return only or set(SCENARIOS)
+    chosen = only or set(SCENARIOS)
+    return chosen | {"registration"} if "questions" in chosen else chosen  # compared with the rush of the same run
 
 
 def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
@@ -59,6 +60,7 @@ def _table(rows: list[dict]) -> str:
 def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     slugs = {
         "bench-register": {},
+        "bench-questions": {},
         "bench-join": {},
         "bench-watch": {},
         "bench-export": {},
@@ -79,6 +81,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     if "export" not in run:
         sessions = registrants = 0
     print(f"  data: {join_n} join registrants, {watch_n} viewers, {registrants} + {sessions} export rows", flush=True)
+    answers = asyncio.run(fixtures.add_questions(db_url, ids["bench-questions"]))
     join_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-join"], "join", join_n))
     watch_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-watch"], "watch", watch_n))
     from webinar.accounts.passwords import hash_password
@@ -95,7 +98,8 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
     return {"ids": ids, "join_ids": join_ids, "viewers": list(zip(watch_ids, cookies, strict=True)),
-            "sessions": sessions, "registrants": registrants, "attendance": attendance_n}  # fmt: skip
+            "sessions": sessions, "registrants": registrants, "attendance": attendance_n,
+            "answers": answers}  # fmt: skip
 
 
 def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
@@ -180,6 +184,10 @@ def main() -> int:
                 # minutes earlier; the two have differed by a third in one run.
                 rates = scenarios.baseline_rates(baseline, scale)
             rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
+        if "questions" in run:
+            print("questions", flush=True)
+            event_id, rush = data["ids"]["bench-questions"], rows[-1]
+            rows.append(scenarios.questions(server, db_url, event_id, data["answers"], rush, scale))
         server.stop()
         worker.stop()
         if "embedded" in run:

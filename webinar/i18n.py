@@ -15,6 +15,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("ro", "en")
@@ -138,3 +139,8 @@ def _local_datetime(value: dt.datetime, timezone: str, fmt: str, language: str) 
         time = format_time(local, format="short", tzinfo=zone, locale=locale)
         return str(locale.datetime_formats["full"]).format(time, date)
     return format_datetime(local, format=fmt, tzinfo=zone, locale=locale)
+
+
+def format_number(value: int) -> str:
+    """A whole number as the active locale writes it: 10,000 in English, 10.000 in Romanian."""
+    return str(format_decimal(value, locale=_active.get()))

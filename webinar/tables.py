@@ -63,6 +63,15 @@ CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
 # A viewing session of the live stream, or of the replay after the end (never counted as live: SPEC §13).
 VIEWING_KINDS = ("live", "replay")
 MOST_PRESENCE_CHECKS = 20  # per event: more "are you still here?" prompts than this are a nuisance, not a proof
+CANCELLED = "cancelled"  # by the registrant, who may register again with the same address (registration/services.py)
+# What a consent record says happened: the person gave or withdrew a consent on our pages, or staff imported them
+# (SPEC §11: the basis of an imported registration, with who imported it and when; never a consent of the person).
+CONSENT_ACTIONS = ("given", "withdrawn", "imported")
+IMPORTED = "imported"
+# An event is scheduled until its organiser cancels it (SPEC §12): its page then says so and its links stop working.
+EVENT_STATUSES = ("scheduled", "cancelled")
+# The states of an e-mail in the outbox: `failed` is final (an SMTP 5xx, or a day of temporary refusals).
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 
 organisations = sa.Table(
     "organisations",
@@ -130,6 +139,11 @@ events = sa.Table(
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="scheduled"),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    # The SEQUENCE of every registrant's calendar entry: raised by each change of time or stream and by the
+    # cancellation, so calendars replace the entry they have (webinar/registration/notices.py).
+    sa.Column("ics_sequence", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
     sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     sa.CheckConstraint("approval IN ('auto', 'manual')", name="approval"),
@@ -140,6 +154,9 @@ events = sa.Table(
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
     sa.CheckConstraint("attendance_minutes IS NULL OR attendance_minutes >= 0", name="attendance_minutes"),
     sa.CheckConstraint(f"presence_checks BETWEEN 0 AND {MOST_PRESENCE_CHECKS}", name="presence_checks"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EVENT_STATUSES) + ")", name="status"),
+    sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_when"),
+    sa.CheckConstraint("ics_sequence >= 0", name="ics_sequence"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -206,8 +223,10 @@ consent_records = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
+    # The staff member who recorded it for the person: who imported them (NULL: the person themselves).
+    sa.Column("recorded_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("purpose IN ('processing', 'marketing', 'age')", name="purpose"),
-    sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+    sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CONSENT_ACTIONS) + ")", name="action"),
 )
 sa.Index("ix_consent_records_registration", consent_records.c.registration_id)
 
@@ -245,6 +264,27 @@ answers = sa.Table(
     sa.UniqueConstraint("registration_id", "question_id", name="uq_answers_registration_question"),
 )
 sa.Index("ix_answers_question", answers.c.question_id)
+
+# A list an organiser uploaded to import (SPEC §11), kept between its preview and its confirmation: the parsed
+# cells (zlib-compressed JSON) and the digest of what the preview showed. Found by the SHA-256 of a random token
+# only the uploader's page holds, bound to that staff member and event; gone once confirmed or discarded, and an
+# hour after the upload at the latest (registration/imports.py; retention sweeps what was left).
+import_uploads = sa.Table(
+    "import_uploads",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("staff_user_id", BigId, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("plan_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_import_uploads_event", import_uploads.c.event_id)
+sa.Index("ix_import_uploads_expires", import_uploads.c.expires_at)
 
 web_sessions = sa.Table(
     "web_sessions",
@@ -333,10 +373,29 @@ outbox = sa.Table(
     sa.Column("lock_owner", sa.String(64), nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("last_error", sa.String(1000), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'dead', 'cancelled')", name="status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 sa.Index("ix_outbox_registration", outbox.c.registration_id)
+# An event's e-mails of one kind: a new update supersedes the ones still queued (registration/notices.py).
+sa.Index("ix_outbox_event_kind", outbox.c.event_id, outbox.c.kind, outbox.c.status)
+
+# An organiser's own text for one kind of e-mail of an event, in one language (SPEC §12); no row: our default
+# template. Plain text with {placeholders} (webinar/mail/placeholders.py), never a template language.
+email_templates = sa.Table(
+    "email_templates",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("language", sa.String(5), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(254), nullable=False),  # the staff member's address, as in the audit log
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
+    sa.UniqueConstraint("event_id", "kind", "language", name="uq_email_templates_event_kind_language"),
+)
 
 audit_log = sa.Table(
     "audit_log",

@@ -1,4 +1,4 @@
-"""Migration 0008 (attendance) over a database that already holds events and viewing sessions, on both engines: the
+"""Migration 0007 (attendance) over a database that already holds events and viewing sessions, on both engines: the
 old rows get no threshold, no checks, no replay and sessions of kind `live`; the new table takes checks."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from webinar.tables import events, organisations, presence_checks, registrations
 AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def test_0008_upgrades_a_database_with_sessions_and_back(blank_url: str) -> None:  # noqa: F811
+def test_0007_upgrades_a_database_with_sessions_and_back(blank_url: str) -> None:  # noqa: F811
     migrate.upgrade(blank_url, "0003")
     asyncio.run(
         _run(
@@ -56,8 +56,8 @@ def test_0008_upgrades_a_database_with_sessions_and_back(blank_url: str) -> None
             ),
         )
     )
-    migrate.upgrade(blank_url, "0008")
-    assert asyncio.run(migrate.current_revision(blank_url)) == "0008"
+    migrate.upgrade(blank_url, "0007")
+    assert asyncio.run(migrate.current_revision(blank_url)) == "0007"
     _, [event], [session] = asyncio.run(
         _run(
             blank_url,

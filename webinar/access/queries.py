@@ -64,11 +64,13 @@ _ATTENDEE = [registrations.c[f.name].label(f"attendee_{f.name}") for f in fields
 
 
 def _join_refusal(token_version: Any) -> sa.ColumnElement[str | None]:
-    """Why a join link naming the joined registration may not log anyone in to the event: 'invalid' (no such
-    registration, another event's, erased, or revoked by a newer token version) or 'refused' (neither approved nor
-    pending); NULL when it may. The rule, once, for every way the join link is served."""
+    """Why a join link naming the joined registration may not log anyone in to the event: 'event_cancelled' (by its
+    organiser), 'invalid' (no such registration, another event's, erased, or revoked by a newer token version) or
+    'refused' (neither approved nor pending); NULL when it may. The rule, once, for every way the join link is
+    served."""
     r = registrations.c
     return sa.case(
+        (events.c.status == "cancelled", sa.literal("event_cancelled")),
         (sa.or_(r.id.is_(None), r.event_id != events.c.id, r.erased_at.is_not(None), r.token_version != token_version),
          sa.literal("invalid")),
         (sa.and_(r.status != "approved", r.status != "pending"), sa.literal("refused")),

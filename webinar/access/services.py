@@ -33,6 +33,7 @@ GRACE = dt.timedelta(minutes=30)
 class JoinRefusal(enum.Enum):
     INVALID = "invalid"  # forged, expired, revoked, another event's, erased: 400
     REFUSED = "refused"  # rejected or cancelled: 403
+    EVENT_CANCELLED = "event_cancelled"  # the organiser cancelled the event: 410
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, even
         await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))
-        if registrant is not None and registrant.status == "approved" and registrant.email:
+        if registrant is not None and registrant.status == "approved" and registrant.email and not event.cancelled:
             await notifications.queue(conn, Mailer(settings, templates.env), "join_link", event, registrant)
 
 
@@ -142,6 +143,7 @@ class Gate(enum.Enum):
     LOGIN = "login"
     PENDING = "pending"
     REFUSED = "refused"
+    CANCELLED = "cancelled"  # the event, by its organiser
     WAITING = "waiting"
     OVER = "over"
     OPEN = "open"
@@ -150,7 +152,10 @@ class Gate(enum.Enum):
 
 
 def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
-    """What the stream page shows this visitor now (SPEC §3.4; the replay: §13)."""
+    """What the stream page shows this visitor now (SPEC §3.4; the replay: §13); a cancelled event shows that to
+    everyone."""
+    if event.cancelled:
+        return Gate.CANCELLED
     if attendee is None:
         return Gate.LOGIN
     if attendee.status == "pending":

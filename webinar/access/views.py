@@ -41,6 +41,8 @@ async def join(request: Request) -> Response:
     if found is None:
         raise HTTPException(404)
     event, result = shown(request, found[0]), found[1]
+    if result is JoinRefusal.EVENT_CANCELLED:
+        return _render(request, "event_cancelled.html", {"event": event}, 410)
     if isinstance(result, JoinRefusal):
         status = 403 if result is JoinRefusal.REFUSED else 400
         context = {"event": event, "refused": result is JoinRefusal.REFUSED, "errors": {}, "link_email": ""}
@@ -118,6 +120,8 @@ async def watch(request: Request) -> Response:
     at = now()
     state = services.gate(event, attendee, at)
     context: dict[str, Any] = {"event": event, "attendee": attendee}
+    if state is Gate.CANCELLED:
+        return _render(request, "event_cancelled.html", context, 410)
     if state is Gate.LOGIN:
         return see_other(request, "login_form", slug=event.slug)
     if state is Gate.REFUSED:

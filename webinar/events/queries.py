@@ -59,6 +59,13 @@ class Event(EventFields):
     created_at: dt.datetime
     updated_at: dt.datetime
     purged_at: dt.datetime | None
+    status: str  # scheduled or cancelled (tables.EVENT_STATUSES)
+    cancelled_at: dt.datetime | None
+    ics_sequence: int  # the SEQUENCE its calendar entries carry now
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
 
     @property
     def doors_open_at(self) -> dt.datetime:

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
 from webinar.jobs import Context, Job
+from webinar.mail import ics
 from webinar.mail.outbox import Message
-from webinar.mail.render import Composer, Mailer, one_line
+from webinar.mail.render import Composer, Dropped, Mailer, one_line
 from webinar.settings import Settings
 from webinar.tables import outbox
 from webinar.templating import make_environment
@@ -41,6 +42,34 @@ OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
 
 class PermanentFailure(Exception):
     """The SMTP server refused the message for good (a 5xx reply): retrying cannot help."""
+
+
+# 5xx replies about the connection or our credentials, not about the message: a wrong SMTP password or a server that
+# refuses us is fixed by the operator, and the queue must still be there to go out once it is.
+NOT_ABOUT_THE_MESSAGE = (
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPConnectResponseError,
+    aiosmtplib.SMTPHeloError,
+)
+AUTHENTICATION_REQUIRED = 530
+
+
+def answer(exc: aiosmtplib.SMTPException) -> str:
+    """The server's answer, as it gave it ("550 5.1.1 No such user"), for the mail queue's last error."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(answer(r) for r in exc.recipients) or "recipients refused"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def permanent(exc: aiosmtplib.SMTPException) -> bool:
+    """Whether the server refused this message for good: a 5xx reply to its sender, recipient or content."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(permanent(r) for r in exc.recipients)
+    if not isinstance(exc, aiosmtplib.SMTPResponseException) or isinstance(exc, NOT_ABOUT_THE_MESSAGE):
+        return False
+    return exc.code >= 500 and exc.code != AUTHENTICATION_REQUIRED
 
 
 def backoff(attempts: int, first: float = FIRST_RETRY_SECONDS) -> dt.timedelta:
@@ -99,8 +128,8 @@ def build_message(msg: Message, mail_from: str) -> EmailMessage:
         email[one_line(name)] = one_line(value)
     email.set_content(msg.body_text)
     email.add_alternative(msg.body_html, subtype="html")
-    if msg.ics:
-        email.add_alternative(msg.ics, subtype="calendar", params={"method": "REQUEST"})
+    if msg.ics:  # the part's method repeats the calendar's: REQUEST (an invitation or update) or CANCEL
+        email.add_alternative(msg.ics, subtype="calendar", params={"method": ics.method_of(msg.ics)})
     return email
 
 
@@ -118,13 +147,9 @@ async def _smtp_send(settings: Settings, email: EmailMessage, msg: Message) -> N
             start_tls=True if settings.smtp_starttls else (None if settings.smtp_ssl else False),
             timeout=settings.smtp_timeout,
         )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        if any(r.code >= 500 for r in exc.recipients):
-            raise PermanentFailure(str(exc)) from exc
-        raise
-    except aiosmtplib.SMTPResponseException as exc:
-        if exc.code >= 500:
-            raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+    except aiosmtplib.SMTPException as exc:
+        if permanent(exc):
+            raise PermanentFailure(answer(exc)) from exc
         raise
 
 
@@ -142,13 +167,13 @@ async def _mark_failed(
 ) -> None:
     at = now()
     attempts = msg.attempts + 1
-    dead = permanent or at - msg.created_at >= GIVE_UP_AFTER
+    failed = permanent or at - msg.created_at >= GIVE_UP_AFTER
     async with db.transaction() as conn:
         await conn.execute(
             outbox.update()
             .where(outbox.c.id == msg.id)
             .values(
-                status="dead" if dead else "queued",
+                status="failed" if failed else "queued",
                 attempts=attempts,
                 next_attempt_at=at + backoff(attempts, first_retry),
                 locked_until=None,
@@ -156,9 +181,7 @@ async def _mark_failed(
                 last_error=error[:1000],
             )
         )
-    log.warning(
-        "mail %s to message #%s failed (attempt %s): %s", "dead" if dead else "deferred", msg.id, attempts, error
-    )
+    log.warning("mail %s to message #%s (attempt %s): %s", "failed" if failed else "deferred", msg.id, attempts, error)
 
 
 async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
@@ -173,7 +196,10 @@ async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
     except PermanentFailure as exc:
         await _mark_failed(db, msg, str(exc), permanent=True)
         return False
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+    except aiosmtplib.SMTPException as exc:  # a 4xx, a dropped connection, a timeout: retried
+        await _mark_failed(db, msg, answer(exc), permanent=False, first_retry=settings.mail_retry_seconds)
+        return False
+    except (OSError, TimeoutError) as exc:  # no server there
         await _mark_failed(
             db, msg, f"{type(exc).__name__}: {exc}", permanent=False, first_retry=settings.mail_retry_seconds
         )
@@ -185,15 +211,16 @@ async def deliver_one(settings: Settings, db: DB, msg: Message) -> bool:
 
 async def compose(mailer: Mailer, db: DB, msg: Message, write: Composer) -> Message | None:
     """Write a claimed message queued unwritten with `write`, and keep what was written in its row (what the mail
-    queue shows and a retry sends again); None, and the message cancelled, when its registrant was erased
-    meanwhile."""
+    queue shows and a retry sends again); None, and the message cancelled with the reason, when it is not to go after
+    all (its registrant was erased meanwhile, its event cancelled…)."""
     async with db.connection() as conn:
         mail = await write(conn, mailer, msg)
-        if mail is None:
+        if mail is None or isinstance(mail, Dropped):
+            reason = mail.reason if mail else "registrant erased"
             await conn.execute(
                 outbox.update()
                 .where(outbox.c.id == msg.id)
-                .values(status="cancelled", locked_until=None, lock_owner=None, last_error="registrant erased")
+                .values(status="cancelled", locked_until=None, lock_owner=None, last_error=reason)
             )
             return None
         written = dataclasses.replace(

@@ -35,7 +35,7 @@ async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelt
     if found is None:
         return None
     event, session = found
-    if event.purged_at is not None or session is None or session.attendee.status != "approved":
+    if event.purged_at is not None or event.cancelled or session is None or session.attendee.status != "approved":
         return None
     kind = "replay" if event.replay_on(clock.now()) else "live"
     return Viewer(event.id, session.attendee.id, session.id_hash, event, kind)

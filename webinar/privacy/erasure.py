@@ -144,7 +144,7 @@ async def _scrub_related(conn: Connection, registration_id: int) -> None:
     )
     await conn.execute(
         outbox.update()
-        .where(outbox.c.registration_id == rid, outbox.c.status.in_(("queued", "sending", "dead")))
+        .where(outbox.c.registration_id == rid, outbox.c.status.in_(("queued", "sending", "failed")))
         .values(status="cancelled", locked_until=None, lock_owner=None)
     )
     await conn.execute(

@@ -1,7 +1,7 @@
 """attendance: thresholds, presence checks and replay on events; the kind of a viewing session; presence_checks
 
-Revision ID: 0008
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 17:20:00.000000
 
 The same on both engines over a database that already has events and viewing sessions: new event columns with
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0008"
-down_revision = "0003"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
