@@ -18,13 +18,14 @@ from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import CONFIGURABLE, default_modes
-from webinar.tables import FIELD_MODES, MOST_PRESENCE_CHECKS
+from webinar.tables import CERTIFICATE_SERIES_LENGTH, FIELD_MODES, MOST_PRESENCE_CHECKS
 from webinar.web.forms import has_control_chars, text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LOCAL_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?$")
 LOCAL_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SERIES_RE = re.compile(r"^[A-Za-z0-9/-]+$")
 DEFAULT_TIMEZONE = "Europe/Bucharest"
 LANGUAGES = ("ro", "en")
 APPROVALS = ("auto", "manual")
@@ -241,6 +242,21 @@ def _read_replay(reader: FieldReader, ends: dt.datetime | None) -> tuple[str, dt
     return url, until
 
 
+def _read_certificates(reader: FieldReader) -> tuple[str, bool, str]:
+    """The credits a certificate states, whether the event issues certificates, and their numbers' series."""
+    credits = reader.text("credits", 200, required=False)
+    issued = reader.form.get("certificates") is not None
+    reader.values["certificates"] = issued
+    series = reader.text("certificate_series", CERTIFICATE_SERIES_LENGTH, required=False)
+    if series and "certificate_series" not in reader.errors and not SERIES_RE.match(series):
+        reader.errors["certificate_series"] = _(
+            "Use only letters A–Z, digits, hyphens and slashes (for example CMSR-2026-0413)."
+        )
+    elif issued and not series:
+        reader.errors["certificate_series"] = _("Give the series the certificates are numbered in.")
+    return credits, issued, series
+
+
 def _read_organisation(reader: FieldReader, organisation_ids: Collection[int]) -> int:
     value = text(reader.form, "organisation_id")
     reader.values["organisation_id"] = value
@@ -274,6 +290,7 @@ def parse_event_form(
     retention_days = r.integer("retention_days", 1, 3650)
     attendance_minutes, presence_checks = _read_attendance(r, times)
     replay_url, replay_until = _read_replay(r, times["ends_at"])
+    credits, certificates, certificate_series = _read_certificates(r)
     listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
     r.values.update(listed=listed, waitlist=waitlist)
     if r.errors:
@@ -304,6 +321,9 @@ def parse_event_form(
         presence_checks=presence_checks,
         replay_url=replay_url,
         replay_until=replay_until,
+        credits=credits,
+        certificates=certificates,
+        certificate_series=certificate_series,
         consent_text=consent_text,
         **modes,
     )
@@ -332,6 +352,9 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         presence_checks="0",
         replay_url="",
         replay_until="",
+        credits="",
+        certificates=False,
+        certificate_series="",
     )
     return values
 
@@ -361,5 +384,8 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         presence_checks=str(event.presence_checks),
         replay_url=event.replay_url,
         replay_until=_last_day(event),
+        credits=event.credits,
+        certificates=event.certificates,
+        certificate_series=event.certificate_series,
     )
     return values

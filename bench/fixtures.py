@@ -59,6 +59,7 @@ def event_input(org_id: int, slug: str, **changes: object) -> EventInput:
         stream_url="https://stream.example/live.m3u8", embed_url="", capacity=None, approval="auto", login="link",
         **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False, waitlist=False,
         attendance_minutes=None, presence_checks=0, replay_url="", replay_until=None,
+        credits="", certificates=False, certificate_series="",
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )  # fmt: skip
     values.update(changes)

@@ -196,6 +196,9 @@ def event_input(organisation_id: int, **overrides: Any) -> EventInput:
         "presence_checks": 0,
         "replay_url": "",
         "replay_until": None,
+        "credits": "",
+        "certificates": False,
+        "certificate_series": "",
         "consent_text": DEFAULT_CONSENT_TEXT["ro"],
     }
     values.update(overrides)

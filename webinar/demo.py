@@ -51,6 +51,9 @@ def _demo_event(organisation_id: int) -> EventInput:
         presence_checks=0,
         replay_url="",
         replay_until=None,
+        credits="",
+        certificates=False,
+        certificate_series="",
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )
 

@@ -6,6 +6,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from webinar.access import views as access_views
+from webinar.certificates import views as certificate_views
 from webinar.events import views as event_views
 from webinar.health import healthz, readyz
 from webinar.presence.channel import presence
@@ -33,6 +34,10 @@ routes = [
     Route("/events/{slug}/me", privacy_views.me, methods=["GET"], name="me"),
     Route("/events/{slug}/me", privacy_views.me_update, methods=["POST"], name="me_update"),
     Route("/events/{slug}/me/export.json", privacy_views.me_export, methods=["GET"], name="me_export"),
+    Route(
+        "/events/{slug}/me/certificate.pdf", certificate_views.me_certificate, methods=["GET"], name="me_certificate"
+    ),
+    Route("/certificates/{number:path}", certificate_views.verify, methods=["GET"], name="certificate"),
     Route("/events/{slug}/me/erase", privacy_views.me_erase_form, methods=["GET"], name="me_erase_form"),
     Route("/events/{slug}/me/erase", privacy_views.me_erase, methods=["POST"], name="me_erase"),
     Route("/events/{slug}/me/erased", privacy_views.me_erased, methods=["GET"], name="me_erased"),

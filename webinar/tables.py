@@ -100,6 +100,8 @@ staff_users = sa.Table(
     sa.CheckConstraint("role = 'operator' OR organisation_id IS NOT NULL", name="organiser_has_organisation"),
 )
 
+CERTIFICATE_SERIES_LENGTH = 40
+
 events = sa.Table(
     "events",
     metadata,
@@ -136,6 +138,11 @@ events = sa.Table(
     sa.Column("presence_checks", sa.Integer, nullable=False, server_default="0"),
     sa.Column("replay_url", sa.String(2000), nullable=False, server_default=""),
     sa.Column("replay_until", UTCDateTime, nullable=True),
+    # Certificates (SPEC §13, docs/attendance.md): whether the event issues them, the credits they state (free
+    # text: "4 credite EMC") and the series their numbers start with (the one an accrediting body allocated).
+    sa.Column("credits", sa.String(200), nullable=False, server_default=""),
+    sa.Column("certificates", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("certificate_series", sa.String(CERTIFICATE_SERIES_LENGTH), nullable=False, server_default=""),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -429,4 +436,30 @@ job_leases = sa.Table(
     sa.Column("owner", sa.String(64), nullable=True),
     sa.Column("locked_until", UTCDateTime, nullable=True),
     sa.Column("last_run_at", UTCDateTime, nullable=True),
+)
+
+# The certificates issued (SPEC §13, webinar/certificates/): numbered `{series}-{n}-{code}` — n per event in the order
+# issued, never reused (a revoked or erased certificate keeps its row), code random so the public verification address
+# cannot be guessed from another. The name and member ID are as they were when issued (personal data: blanked by
+# erasure, which also revokes the certificate); the minutes are those watched live when it was issued.
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(80), nullable=False),
+    sa.Column("full_name", sa.String(300), nullable=True),
+    sa.Column("member_id", sa.String(200), nullable=True),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_by", sa.String(320), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.UniqueConstraint("number", name="uq_certificates_number"),
+    sa.UniqueConstraint("event_id", "sequence", name="uq_certificates_event_sequence"),
+    sa.UniqueConstraint("registration_id", name="uq_certificates_registration"),
+    sa.CheckConstraint("sequence >= 1", name="sequence"),
+    sa.CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_by_whom"),
 )

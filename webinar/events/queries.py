@@ -49,6 +49,9 @@ class EventFields:
     presence_checks: int
     replay_url: str
     replay_until: dt.datetime | None
+    credits: str
+    certificates: bool
+    certificate_series: str
 
 
 @dataclass(frozen=True)

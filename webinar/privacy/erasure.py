@@ -22,6 +22,7 @@ from webinar.tables import (
     CANCELLABLE,
     answers,
     audit_log,
+    certificates,
     consent_records,
     outbox,
     presence_checks,
@@ -123,6 +124,18 @@ async def _scrub_related(conn: Connection, registration_id: int) -> None:
     # presence checks (when they were shown one and when they answered: a trace of the person's behaviour).
     await conn.execute(answers.delete().where(answers.c.registration_id == rid))
     await conn.execute(presence_checks.delete().where(presence_checks.c.registration_id == rid))
+    # A certificate keeps its number (numbers are never reused) but loses the name and member ID printed on it, and
+    # is revoked: its verification page then says "revoked" and shows no initials. A staff reason may name the
+    # person, so it goes too.
+    cert = certificates.c
+    await conn.execute(
+        certificates.update()
+        .where(cert.registration_id == rid)
+        .values(
+            full_name=None, member_id=None, reason=PLACEHOLDER, revoked_at=sa.func.coalesce(cert.revoked_at, now()),
+            revoked_by=sa.func.coalesce(cert.revoked_by, "erasure"),
+        )
+    )  # fmt: skip
     await conn.execute(
         consent_records.update().where(consent_records.c.registration_id == rid).values(ip=None, user_agent=None)
     )

@@ -16,6 +16,7 @@ from databases.core import Connection
 
 from webinar import audit
 from webinar.attendance import queries as attendance
+from webinar.certificates import queries as certificate_queries
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
@@ -89,11 +90,24 @@ async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict
             "viewing_sessions": [_plain(s) for s in await registration_queries.sessions(conn, reg.id)],
             "presence_checks": [_plain(c) for c in await attendance.checks_of(conn, reg.id)],
             "attendance": _attendance(await attendance.verdict_of(conn, event, reg.id)),
+            "certificate": _certificate(await certificate_queries.of_registration(conn, reg.id)),
             "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
             "retention": {"erased_after": retention_ends_at(event).isoformat()},
         }
         await _audit_attendee(conn, "registration.exported", event, reg.id, meta)
     return data
+
+
+def _certificate(certificate: certificate_queries.Certificate | None) -> dict[str, Any] | None:
+    """The certificate issued to the person, as issued (the name and member ID printed on it)."""
+    if certificate is None:
+        return None
+    return {
+        "number": certificate.number, "full_name": certificate.full_name, "member_id": certificate.member_id,
+        "minutes_live": certificate.minutes, "issued_at": certificate.issued_at.isoformat(),
+        "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
+        "reason": certificate.reason,
+    }  # fmt: skip
 
 
 def _attendance(verdict: attendance.Verdict | None) -> dict[str, Any] | None:

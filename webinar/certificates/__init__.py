@@ -1,0 +1,1 @@
+"""Certificates of attendance: numbering, issuing, the PDF, public verification and revocation (SPEC §13)."""
