@@ -9,6 +9,7 @@ from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import certificates as certificate_views
 from admin.views import emails as email_views
 from admin.views import events as event_views
 from admin.views import imports as import_views
@@ -78,6 +79,19 @@ admin_routes = [
         privacy_views.registrant_erase,
         methods=["POST"],
         name="registrant_erase",
+    ),
+    Route("/events/{event_id:int}/certificates", certificate_views.certificates, methods=["GET"], name="certificates"),
+    Route(
+        "/events/{event_id:int}/certificates.zip",
+        certificate_views.certificates_zip,
+        methods=["GET"],
+        name="certificates_zip",
+    ),
+    Route(
+        "/events/{event_id:int}/certificates/{certificate_id:int}/revoke",
+        certificate_views.certificate_revoke,
+        methods=["POST"],
+        name="certificate_revoke",
     ),
     Route("/events/{event_id:int}/purge", privacy_views.event_purge_form, methods=["GET"], name="event_purge_form"),
     Route("/events/{event_id:int}/purge", privacy_views.event_purge, methods=["POST"], name="event_purge"),

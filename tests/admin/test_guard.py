@@ -19,7 +19,9 @@ from admin.auth import StaffGuard
 from reports.routes import routes as report_routes
 from tests.conftest import csrf_for, login_staff
 from tests.webinar.access_helpers import join, load_event, on_now
+from webinar.clock import now
 from webinar.mail import outbox as mail_outbox
+from webinar.tables import certificates
 
 # Changing this set is a decision: a route named here is open to anyone on the internet.
 EXPECTED_PUBLIC = {"login_form", "login", "logout"}
@@ -105,11 +107,21 @@ async def values(db, create_organisation, create_event, create_registration, cre
             body_html="<p>Salut</p>", mail_from="Webinar <no-reply@webinar.test>",
         )  # fmt: skip
     registration_id = await create_registration(event_id)
+    async with db.transaction() as conn:
+        certificate_id = await conn.fetch_val(
+            certificates.insert()
+            .values(
+                event_id=event_id, registration_id=registration_id, sequence=1, number="S-1-ABCDEFGH",
+                full_name="Ana Pop", minutes=60, issued_at=now(),
+            )
+            .returning(certificates.c.id)
+        )  # fmt: skip
     return {
         "event_id": event_id,
         "registration_id": registration_id,
         "user_id": colleague.id,
         "message_id": message_id,
+        "certificate_id": certificate_id,
         "report": "registered",
         "fmt": "csv",
     }

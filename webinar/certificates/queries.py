@@ -87,6 +87,23 @@ async def register(conn: Connection, event_id: int) -> list[Certificate]:
     return [to_dataclass(Certificate, row) for row in rows]
 
 
+async def valid_after(conn: Connection, event_id: int, after: int, limit: int) -> list[Certificate]:
+    """The event's valid (not revoked) certificates numbered after `after`, in the order issued, `limit` of them."""
+    rows = await conn.fetch_all(
+        sa.select(*_COLUMNS)
+        .where(c.c.event_id == event_id, c.c.revoked_at.is_(None), c.c.sequence > after)
+        .order_by(c.c.sequence)
+        .limit(limit)
+    )
+    return [to_dataclass(Certificate, row) for row in rows]
+
+
+async def issued_to(conn: Connection, event_id: int) -> set[int]:
+    """The registration ids of everyone the event issued a certificate to (revoked ones too)."""
+    rows = await conn.fetch_all(sa.select(c.c.registration_id).where(c.c.event_id == event_id))
+    return {row["registration_id"] for row in rows}
+
+
 async def next_sequence(conn: Connection, event_id: int) -> int:
     """The n the event's next certificate gets: one more than the highest ever issued (none is reused)."""
     highest = sa.select(sa.func.coalesce(sa.func.max(c.c.sequence), 0)).where(c.c.event_id == event_id)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import sqlalchemy as sa
+from databases.core import Connection
 
 from webinar import audit
 from webinar.attendance import queries as attendance
@@ -36,10 +37,8 @@ class Refusal(enum.Enum):
 
 def refusal(event: Event, verdict: attendance.Verdict | None, at: dt.datetime) -> Refusal | None:
     """Why this person may not have a certificate now; None when they may."""
-    if not event.certificates:
-        return Refusal.OFF
-    if at < event.ends_at:
-        return Refusal.NOT_OVER
+    if (off := issuable(event, at)) is not None:
+        return off
     if verdict is None:
         return Refusal.NOT_APPROVED
     if verdict.qualifies:
@@ -75,8 +74,7 @@ async def issue(db: DB, event: Event, registration_id: int) -> Outcome:
 
 async def _issue(db: DB, event: Event, registration_id: int) -> Outcome:
     async with db.transaction() as conn:
-        # One issuer per event at a time on PostgreSQL (SQLite's writers take turns anyway): numbers in order.
-        await conn.execute(sa.select(events.c.id).where(events.c.id == event.id).with_for_update())
+        await _lock(conn, event)
         held = await queries.of_registration(conn, registration_id)
         if held is not None:
             return Outcome(None, Refusal.REVOKED) if held.revoked else Outcome(held, None)
@@ -85,17 +83,74 @@ async def _issue(db: DB, event: Event, registration_id: int) -> Outcome:
         if refused is not None:
             return Outcome(None, refused)
         assert verdict is not None
-        sequence = await queries.next_sequence(conn, event.id)
-        number = numbers.number(event.certificate_series, sequence, numbers.new_code())
-        await queries.insert(
-            conn, event_id=event.id, registration_id=registration_id, sequence=sequence, number=number,
-            full_name=full_name(verdict.first_name, verdict.last_name), member_id=verdict.member_id or None,
-            minutes=verdict.minutes_live, issued_at=now(),
-        )  # fmt: skip
-        await audit.record(
-            conn, "certificate.issued", actor="attendee", organisation_id=event.organisation_id, event_id=event.id,
-            registration_id=registration_id, details={"number": number},
-        )  # fmt: skip
+        await _insert(conn, event, verdict, "attendee")
         issued = await queries.of_registration(conn, registration_id)
     assert issued is not None
     return Outcome(issued, None)
+
+
+async def _lock(conn: Connection, event: Event) -> None:
+    """One issuer per event at a time on PostgreSQL (SQLite's writers take turns anyway): numbers in order."""
+    await conn.execute(sa.select(events.c.id).where(events.c.id == event.id).with_for_update())
+
+
+async def _insert(conn: Connection, event: Event, verdict: attendance.Verdict, actor: str) -> None:
+    """Number and store the person's certificate (inside the caller's transaction, the event locked)."""
+    sequence = await queries.next_sequence(conn, event.id)
+    number = numbers.number(event.certificate_series, sequence, numbers.new_code())
+    await queries.insert(
+        conn, event_id=event.id, registration_id=verdict.id, sequence=sequence, number=number,
+        full_name=full_name(verdict.first_name, verdict.last_name), member_id=verdict.member_id or None,
+        minutes=verdict.minutes_live, issued_at=now(),
+    )  # fmt: skip
+    await audit.record(
+        conn, "certificate.issued", actor=actor, organisation_id=event.organisation_id, event_id=event.id,
+        registration_id=verdict.id, details={"number": number},
+    )  # fmt: skip
+
+
+def issuable(event: Event, at: dt.datetime) -> Refusal | None:
+    """Why the event issues no certificates now (off, or not over yet); None when it does."""
+    if not event.certificates:
+        return Refusal.OFF
+    return Refusal.NOT_OVER if at < event.ends_at else None
+
+
+async def issue_missing(db: DB, event: Event, actor: str) -> int:
+    """Issue the certificates of everyone who qualifies and has none yet (the organiser's ZIP); how many were new."""
+    if issuable(event, now()) is not None:
+        return 0
+    issued = 0
+    async with db.transaction() as conn:
+        await _lock(conn, event)
+        held = await queries.issued_to(conn, event.id)
+        async for verdict in attendance.all_verdicts(conn, event):
+            if verdict.qualifies and verdict.id not in held:
+                await _insert(conn, event, verdict, actor)
+                issued += 1
+    return issued
+
+
+@dataclass(frozen=True)
+class Revoker:
+    """The staff member revoking a certificate, for the register and the audit log."""
+
+    email: str
+    staff_id: int
+    ip: str | None
+
+
+async def revoke(db: DB, event: Event, certificate_id: int, by: Revoker, reason: str) -> bool | None:
+    """Revoke one of the event's certificates (audited): True when done, False when revoked before, None if unknown."""
+    async with db.transaction() as conn:
+        certificate = await queries.by_id(conn, event.id, certificate_id)
+        if certificate is None:
+            return None
+        if not await queries.revoke(conn, certificate_id, now(), by.email, reason):
+            return False
+        await audit.record(
+            conn, "certificate.revoked", actor=by.email, actor_staff_id=by.staff_id,
+            organisation_id=event.organisation_id, event_id=event.id, registration_id=certificate.registration_id,
+            ip=by.ip, details={"number": certificate.number, "reason": reason},
+        )  # fmt: skip
+    return True

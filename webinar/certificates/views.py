@@ -9,12 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webinar.access import services as access_services
-from webinar.certificates import numbers, pdf, queries, services
-from webinar.certificates.queries import Certificate
-from webinar.events import queries as event_queries
+from webinar.certificates import documents, numbers, queries, services
 from webinar.events.public import public_event
-from webinar.events.queries import Event
-from webinar.i18n import local_datetime, use
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
 from webinar.web.language import choose_language
@@ -28,31 +24,12 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return response
 
 
-def verification_url(request: Request, number: str) -> str:
-    """The public address a certificate's QR code and text point to."""
-    return f"{app_state(request).settings.base_url}/certificates/{number}"
-
-
-async def document(request: Request, event: Event, certificate: Certificate) -> bytes:
-    """The certificate's PDF, drawn from what was issued (name and minutes as they were then)."""
-    async with app_state(request).db.connection() as conn:
-        organisation = await event_queries.organisation(conn, event.organisation_id)
-    with use(event.language):
-        date = local_datetime(event.starts_at, event.timezone, "date")
-    page = pdf.Page(
-        language=event.language, full_name=certificate.full_name or "", member_id=certificate.member_id,
-        event_title=event.title, starts_at_local=date, minutes=certificate.minutes, credits=event.credits,
-        organiser=organisation.name if organisation else "", number=certificate.number,
-        verification_url=verification_url(request, certificate.number),
-    )  # fmt: skip
-    return pdf.render(page)
-
-
 def pdf_response(body: bytes, number: str) -> Response:
-    filename = "certificate-" + number.replace("/", "-") + ".pdf"
     return Response(
         body, media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{documents.filename(number)}"', "Cache-Control": "no-store"
+        },
     )  # fmt: skip
 
 
@@ -66,7 +43,8 @@ async def me_certificate(request: Request) -> Response:
     outcome = await services.issue(state.db, event, attendee.id)
     if outcome.certificate is None:
         return _render(request, "certificate_refused.html", {"event": event, "reason": outcome.refused}, 403)
-    return pdf_response(await document(request, event, outcome.certificate), outcome.certificate.number)
+    body = await documents.document(state.db, state.settings.base_url, event, outcome.certificate)
+    return pdf_response(body, outcome.certificate.number)
 
 
 async def verify(request: Request) -> Response:
