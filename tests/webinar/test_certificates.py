@@ -4,6 +4,7 @@ verification page shows valid or revoked, the event, its date and the initials o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import re
@@ -18,6 +19,7 @@ from tests.webinar.moved_clock import MovedClock
 from tests.webinar.test_privacy_erasure import dump
 from webinar import clock
 from webinar.certificates import numbers
+from webinar.privacy import retention
 from webinar.tables import audit_log, certificates
 
 SERIES = "CMSR-2026/0413"
@@ -178,3 +180,29 @@ async def test_erasure_revokes_the_certificate_and_leaves_no_personal_data(
     assert row["revoked_at"] is not None and row["full_name"] is None and row["sequence"] == 1
     page = await client.get(f"/certificates/{row['number']}")
     assert page.status_code == 200 and "Revoked" in page.text and "certificate-initials" not in page.text
+
+
+async def test_retention_revokes_the_certificate_and_blanks_its_name(
+    client, db, settings, create_event, create_registration, create_viewing_session
+) -> None:
+    event, _ = await _attendee(
+        client, db, settings, create_event, create_registration, create_viewing_session, event={"retention_days": 1}
+    )
+    assert (await client.get(f"/events/{event.slug}/me/certificate.pdf")).status_code == 200
+    summary = await retention.purge_due(db, at=event.ends_at + dt.timedelta(days=2))
+    assert summary.registrations == 1
+    [row] = await _register(db, event.id)
+    assert (row["full_name"], row["member_id"]) == (None, None) and row["revoked_by"] == "erasure"
+    assert NAME[1] not in await dump(db)
+    page = await client.get(f"/certificates/{row['number']}")
+    assert "Revoked" in page.text and "certificate-initials" not in page.text
+
+
+async def test_two_downloads_at_once_get_one_certificate(
+    client, db, settings, create_event, create_registration, create_viewing_session
+) -> None:
+    event, _ = await _attendee(client, db, settings, create_event, create_registration, create_viewing_session)
+    first, second = await asyncio.gather(*(client.get(f"/events/{event.slug}/me/certificate.pdf") for _ in range(2)))
+    assert first.status_code == second.status_code == 200
+    [row] = await _register(db, event.id)
+    assert row["number"] in _text(first.content) and row["number"] in _text(second.content)
