@@ -16,14 +16,16 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import attendance, export, fixtures, scenarios, watch
+from bench import attendance, certificates, export, fixtures, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
-SCENARIOS = ("registration", "questions", "join", "watch", "export", "attendance", "embedded", "login")
+SCENARIOS = (
+    "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login"
+)  # fmt: skip
 
 
 def wanted() -> set[str]:
@@ -71,6 +73,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
             "attendance_minutes": 120,
             "presence_checks": 3,
         },
+        "bench-certificates": certificates.EVENT,
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -94,6 +97,8 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     attendance_n = (100_000, 1_000_000) if "attendance" in run else (0, 0)
     if "attendance" in run:
         asyncio.run(fixtures.add_attendance_data(db_url, ids["bench-attendance"], *attendance_n))
+    if "certificates" in run:
+        asyncio.run(certificates.add_certificate_data(db_url, ids["bench-certificates"], certificates.COUNT))
     cookies = asyncio.run(
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
@@ -170,6 +175,9 @@ def main() -> int:
             print("attendance", flush=True)
             event = asyncio.run(_event(db_url, data["ids"]["bench-attendance"]))
             rows.append(attendance.run(server, db_url, event, *data["attendance"]))
+        if "certificates" in run:
+            print("certificates", flush=True)
+            rows.append(certificates.run(server, data["ids"]["bench-certificates"], certificates.COUNT))
         if "login" in run:
             print("login", flush=True)
             emails = [f"p{i}@login.example" for i in range(1, 201)]
