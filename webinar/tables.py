@@ -60,6 +60,11 @@ QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "numb
 WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
 # The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
 CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
+# An event's reminders (SPEC §12): minutes before the start, comma-separated, largest first; '' = none.
+DEFAULT_REMINDERS = "1440,60"
+DEFAULT_FOLLOWUP_MINUTES = 60  # the follow-up goes this long after the end; NULL = none
+# What `scheduled_emails` records: one reminder per offset, one follow-up (attended or missed) per person.
+SCHEDULED_KINDS = ("reminder", "followup")
 
 organisations = sa.Table(
     "organisations",
@@ -117,6 +122,8 @@ events = sa.Table(
     sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.false()),
     # A full event takes further registrations on a waiting list instead of refusing them.
     sa.Column("waitlist", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reminders", sa.String(100), nullable=False, server_default=DEFAULT_REMINDERS),
+    sa.Column("followup_after_minutes", sa.Integer, nullable=True, server_default=str(DEFAULT_FOLLOWUP_MINUTES)),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -128,6 +135,7 @@ events = sa.Table(
     sa.CheckConstraint("doors_open_minutes >= 0", name="doors_open"),
     sa.CheckConstraint("retention_days >= 1", name="retention"),
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
+    sa.CheckConstraint("followup_after_minutes IS NULL OR followup_after_minutes >= 0", name="followup"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -300,10 +308,32 @@ outbox = sa.Table(
     sa.Column("lock_owner", sa.String(64), nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("last_error", sa.String(1000), nullable=True),
+    # Not sent after this moment (a reminder once its event has started): the sender cancels it instead.
+    sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'dead', 'cancelled')", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 sa.Index("ix_outbox_registration", outbox.c.registration_id)
+
+# What was queued of an event's scheduled e-mails (webinar/registration/reminders.py): one row per registration and
+# reminder offset, one per registration for the follow-up (offset 0). The unique key is what makes each go once,
+# whatever the number of workers, restarts or SMTP outages: a pass inserts these rows and the e-mails of the rows it
+# inserted, in one transaction. `batch` names the pass that inserted the row.
+scheduled_emails = sa.Table(
+    "scheduled_emails",
+    metadata,
+    _id(),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("offset_minutes", sa.Integer, nullable=False),
+    sa.Column("batch", sa.String(32), nullable=False),
+    _created(),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in SCHEDULED_KINDS) + ")", name="kind"),
+    sa.UniqueConstraint("registration_id", "kind", "offset_minutes", name="uq_scheduled_emails_once"),
+)
+sa.Index("ix_scheduled_emails_batch", scheduled_emails.c.batch)
+sa.Index("ix_scheduled_emails_event", scheduled_emails.c.event_id)
 
 audit_log = sa.Table(
     "audit_log",

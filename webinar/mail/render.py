@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -22,6 +22,9 @@ class Mailer:
 
     settings: Settings
     env: jinja2.Environment
+    # What writing one pass of the sender's e-mails may keep from one message to the next (an event and its
+    # organiser, read once for the 50,000 reminders of one event); None outside a pass, where nothing is kept.
+    memo: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,16 @@ class Composed:
     headers: dict[str, str]
 
 
-# Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone.
-Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | None]]
+@dataclass(frozen=True)
+class Withheld:
+    """An e-mail queued unwritten that is not to be sent any more, and why (kept in the mail queue)."""
+
+    reason: str
+
+
+# Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone, a
+# Withheld when it is no longer due (a reminder of an event that has started, to someone who cancelled).
+Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | Withheld | None]]
 
 
 @dataclass(frozen=True)
