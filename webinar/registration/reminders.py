@@ -206,4 +206,4 @@ async def queue_due(ctx: Context) -> bool:
 
 # The lease keeps two workers from doing the same pass twice over (harmless, but wasted); it is not what makes the
 # e-mails go once — the unique key of `scheduled_emails` is.
-JOB = Job("reminders", queue_due, interval=INTERVAL, lease=Lease(hold=dt.timedelta(minutes=5)))
+JOB = Job("reminders", queue_due, interval=INTERVAL, lease=Lease(hold=dt.timedelta(minutes=1)))
