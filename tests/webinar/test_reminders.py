@@ -261,7 +261,9 @@ async def test_follow_ups_thank_those_who_watched_and_miss_the_others_once(
     subjects = {m.rcpt_tos[0]: str(m.message["Subject"]) for m in smtp_server.messages}
     # In each registrant's language (Romanian here).
     assert subjects["ok0@example.org"] == f"Vă mulțumim că ați participat la {event.title}"
-    assert subjects["ok1@example.org"] == subjects["ok2@example.org"] == f"Ne pare rău că nu v-am văzut la {event.title}"
+    assert (
+        subjects["ok1@example.org"] == subjects["ok2@example.org"] == f"Ne pare rău că nu v-am văzut la {event.title}"
+    )
     text = smtp_server.messages[0].message.get_body(("plain",)).get_content()
     assert not CANCEL_RE.search(text)  # the event is over: nothing to cancel
 
