@@ -12,17 +12,19 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 
+from webinar.attendance import checks
 from webinar.events.queries import Event
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import CONFIGURABLE, default_modes
-from webinar.tables import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS, FIELD_MODES
+from webinar.tables import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS, FIELD_MODES, MOST_PRESENCE_CHECKS
 from webinar.web.forms import has_control_chars, text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LOCAL_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?$")
 LOCAL_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_TIMEZONE = "Europe/Bucharest"
 LANGUAGES = ("ro", "en")
 APPROVALS = ("auto", "manual")
@@ -158,7 +160,7 @@ class FieldReader:
         return utc
 
 
-def _url_problem(url: str, *, stream: bool) -> str | None:
+def _url_problem(url: str, *, stream: bool, local_http: bool = False) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -166,8 +168,8 @@ def _url_problem(url: str, *, stream: bool) -> str | None:
         return _("Enter a valid address.")
     if any(ch.isspace() for ch in url) or not host:
         return _("Enter a valid address.")
-    local_http = stream and parts.scheme == "http" and host in LOCAL_HOSTS
-    if parts.scheme != "https" and not local_http:
+    local = (stream or local_http) and parts.scheme == "http" and host in LOCAL_HOSTS
+    if parts.scheme != "https" and not local:
         return _("The address must start with https://.")
     if stream and not parts.path.endswith(".m3u8"):
         return _("The stream address must be an HLS playlist ending in .m3u8.")
@@ -205,6 +207,63 @@ def _read_times(reader: FieldReader) -> dict[str, dt.datetime | None]:
     return times
 
 
+def _zone(reader: FieldReader) -> zoneinfo.ZoneInfo | None:
+    """The event's time zone as typed, when it is a valid one (its own field carries the message otherwise)."""
+    name = reader.values.get("timezone", "")
+    return zoneinfo.ZoneInfo(name) if "timezone" not in reader.errors and is_timezone(name) else None
+
+
+def _read_attendance(reader: FieldReader, times: dict[str, dt.datetime | None]) -> tuple[int | None, int]:
+    """The attendance threshold (minutes live; empty: none) and the number of presence checks (SPEC §13)."""
+    starts, ends = times["starts_at"], times["ends_at"]
+    minutes = (ends - starts) // dt.timedelta(minutes=1) if starts and ends and ends > starts else None
+    threshold = reader.integer("attendance_minutes", 0, 100_000, optional=True)
+    if threshold is not None and minutes is not None and threshold > minutes:
+        reader.errors["attendance_minutes"] = ngettext(
+            "The event lasts %(num)s minute: the threshold cannot be longer.",
+            "The event lasts %(num)s minutes: the threshold cannot be longer.",
+            minutes,
+        ) % {"num": minutes}
+    count = reader.integer("presence_checks", 0, MOST_PRESENCE_CHECKS, optional=True)
+    fitting = minutes // checks.MINUTES_PER_CHECK if minutes is not None else None
+    if count and fitting is not None and count > fitting:
+        reader.errors["presence_checks"] = _(
+            "At most %(most)s checks fit in this event (one per %(every)s minutes of the live window)."
+        ) % {"most": fitting, "every": checks.MINUTES_PER_CHECK}
+    return threshold, count or 0
+
+
+def _read_replay(reader: FieldReader, ends: dt.datetime | None) -> tuple[str, dt.datetime | None]:
+    """The replay's address (HLS or an embed, like the stream) and its last day, kept as the midnight that ends
+    that day in the event's time zone (UTC)."""
+    url = reader.text("replay_url", 2000, required=False)
+    if url and "replay_url" not in reader.errors and (problem := _url_problem(url, stream=False, local_http=True)):
+        reader.errors["replay_url"] = problem
+    day = text(reader.form, "replay_until")
+    reader.values["replay_until"] = day
+    if not day:
+        if url and "replay_url" not in reader.errors:
+            reader.errors["replay_until"] = _("Give the last day on which the replay can be watched.")
+        return url, None
+    if not DATE_RE.match(day) or not YEARS[0] <= int(day[:4]) <= YEARS[1]:
+        reader.errors["replay_until"] = _("Enter a date as YYYY-MM-DD.")
+        return url, None
+    try:
+        last = dt.date.fromisoformat(day)
+    except ValueError:
+        reader.errors["replay_until"] = _("This date does not exist.")
+        return url, None
+    zone = _zone(reader)
+    if zone is None:
+        return url, None
+    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    if not url:
+        reader.errors["replay_url"] = _("Give the replay's address, or leave its last day empty.")
+    elif ends is not None and until <= ends:
+        reader.errors["replay_until"] = _("The replay must stay available after the event ends.")
+    return url, until
+
+
 def _read_organisation(reader: FieldReader, organisation_ids: Collection[int]) -> int:
     value = text(reader.form, "organisation_id")
     reader.values["organisation_id"] = value
@@ -236,6 +295,8 @@ def parse_event_form(
     min_age = r.integer("min_age", 1, 120, optional=True)
     consent_text = r.text("consent_text", 10_000, multiline=True)
     retention_days = r.integer("retention_days", 1, 3650)
+    attendance_minutes, presence_checks = _read_attendance(r, times)
+    replay_url, replay_until = _read_replay(r, times["ends_at"])
     listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
     reminders = r.offsets("reminders")
     followup = r.integer("followup_after_minutes", 0, MAX_FOLLOWUP_MINUTES, optional=True)
@@ -266,6 +327,10 @@ def parse_event_form(
         waitlist=waitlist,
         reminders=reminders,
         followup_after_minutes=followup,
+        attendance_minutes=attendance_minutes,
+        presence_checks=presence_checks,
+        replay_url=replay_url,
+        replay_until=replay_until,
         consent_text=consent_text,
         **modes,
     )
@@ -292,8 +357,18 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         waitlist=False,
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=str(DEFAULT_FOLLOWUP_MINUTES),
+        attendance_minutes="",
+        presence_checks="0",
+        replay_url="",
+        replay_until="",
     )
     return values
+
+
+def _last_day(event: Event) -> str:
+    """The replay's last day as the form shows it (YYYY-MM-DD in the event's time zone)."""
+    last = event.replay_last_day
+    return last.astimezone(zoneinfo.ZoneInfo(event.timezone)).date().isoformat() if last else ""
 
 
 def event_values(event: Event, consent_text: str) -> dict[str, Any]:
@@ -313,5 +388,9 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         consent_text=consent_text,
         reminders=event.reminders,
         followup_after_minutes="" if event.followup_after_minutes is None else str(event.followup_after_minutes),
+        attendance_minutes="" if event.attendance_minutes is None else str(event.attendance_minutes),
+        presence_checks=str(event.presence_checks),
+        replay_url=event.replay_url,
+        replay_until=_last_day(event),
     )
     return values

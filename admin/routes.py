@@ -9,7 +9,9 @@ from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import emails as email_views
 from admin.views import events as event_views
+from admin.views import imports as import_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
@@ -39,8 +41,13 @@ admin_routes = [
     Route("/events/{event_id:int}", event_views.event, methods=["GET"], name="event"),
     Route("/events/{event_id:int}", event_views.event_update, methods=["POST"], name="event_update"),
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
+    Route("/events/{event_id:int}/cancel", event_views.event_cancel, methods=["POST"], name="event_cancel"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
+    Route("/events/{event_id:int}/import", import_views.import_form, methods=["GET"], name="import_form"),
+    Route("/events/{event_id:int}/import", import_views.import_post, methods=["POST"], name="import_post"),
+    Route("/events/{event_id:int}/emails", email_views.emails, methods=["GET"], name="emails"),
+    Route("/events/{event_id:int}/emails", email_views.emails_post, methods=["POST"], name="emails_post"),
     Route("/events/{event_id:int}/registrants", registrant_views.registrants, methods=["GET"], name="registrants"),
     Route(
         "/events/{event_id:int}/registrants/approve",
@@ -95,11 +102,15 @@ OPERATOR_ONLY = frozenset(
         "event_create",
         "event_edit",
         "event_update",
+        "event_cancel",  # who may change an event's times may cancel it
         "outbox",
         "outbox_message",
         "outbox_retry",
     }
 )
+
+# The routes that take a file, with the body limit of each (every other request: settings.max_body_bytes).
+UPLOADS = {r"/admin/events/[0-9]+/import": import_views.BODY_MOST}
 
 
 def back_office(*more: BaseRoute) -> Mount:

@@ -22,8 +22,8 @@ from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events import services as event_services
 from webinar.events.services import EventInput
+from webinar.registration import notices, seats
 from webinar.registration import queries as registration_queries
-from webinar.registration import seats
 from webinar.settings import Settings
 from webinar.tables import organisations, staff_users
 from webinar.text import slugify
@@ -163,19 +163,40 @@ async def _changed_fields(conn: Connection, event_id: int, data: EventInput) -> 
 
 async def update_event(db: DB, settings: Settings, actor: Actor, event_id: int, data: EventInput) -> list[str]:
     """Change an event (a new consent text becomes a new version); returns the names of the fields that changed. Seats
-    a larger capacity adds go to the waiting list's first, in the same transaction."""
+    a larger capacity adds go to the waiting list's first, and a new time or stream is e-mailed to the approved
+    registrants (registration/notices.py), in the same transaction."""
     async with _taken_on_duplicate("slug"), db.transaction() as conn:
         await registration_queries.lock_seats(conn, event_id)  # before the row is changed: the order of every path
         data = await _with_slug(conn, data, event_id)
         changed = await _changed_fields(conn, event_id, data)
         await event_services.update_event(conn, event_id, data)
-        await _audit(
-            conn,
-            actor,
-            "event.updated",
-            organisation_id=data.organisation_id,
-            event_id=event_id,
-            details={"changed": changed},
-        )
+        details: dict[str, Any] = {"changed": changed}
+        if (updates := await notices.announce_change(conn, settings, event_id, changed)) is not None:
+            details["updates_queued"] = updates
+        await _audit(conn, actor, "event.updated", organisation_id=data.organisation_id, event_id=event_id,
+                     details=details)  # fmt: skip
         await seats.fill(conn, settings, event_id)
     return changed
+
+
+class NotCancellable(Exception):
+    """The event cannot be cancelled: it is over (or cancelled already, which the caller treats as done)."""
+
+
+async def cancel_event(db: DB, settings: Settings, actor: Actor, event_id: int) -> int:
+    """Cancel an event that has not ended, in one transaction: its status, and the `event_cancelled` e-mail to every
+    approved, pending and waitlisted registrant; returns how many were queued (0 when it was cancelled already).
+    NotCancellable once the event is over."""
+    async with db.transaction() as conn:
+        held = await registration_queries.lock_seats(conn, event_id)  # no seat changes hands while it is cancelled
+        if held is None:
+            raise NotCancellable
+        if held.status == "cancelled":
+            return 0
+        if now() >= held.ends_at:
+            raise NotCancellable
+        queued = await notices.cancel_event(conn, settings, event_id)
+        assert queued is not None  # the row is held: nobody cancelled it since it was read
+        await _audit(conn, actor, "event.cancelled", organisation_id=held.organisation_id, event_id=event_id,
+                     details={"cancellations_queued": queued})  # fmt: skip
+    return queued

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from itsdangerous import Signer
@@ -58,6 +58,7 @@ def event_input(org_id: int, slug: str, **changes: object) -> EventInput:
         registration_opens_at=None, registration_closes_at=None, doors_open_minutes=30,
         stream_url="https://stream.example/live.m3u8", embed_url="", capacity=None, approval="auto", login="link",
         **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False, waitlist=False,
+        attendance_minutes=None, presence_checks=0, replay_url="", replay_until=None,
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )  # fmt: skip
     values.update(changes)
@@ -120,6 +121,34 @@ async def add_registrants(url: str, event_id: int, tag: str, count: int, passwor
     finally:
         await conn.close()
     return [int(r["id"]) for r in rows]
+
+
+# Five custom questions of the kinds organisers ask most (SPEC §11), and the answer every bench registrant gives.
+QUESTIONS = (
+    ("text", "Specialitatea", "", True, ["Medicină de familie"]),
+    ("choice", "Secțiunea", "Dimineață\nDupă-amiază", True, ["După-amiază"]),
+    ("multichoice", "Subiecte de interes", "Diabet\nHipertensiune\nVaccinare", False, ["Diabet", "Vaccinare"]),
+    ("number", "Ani de practică", "", False, ["12"]),
+    ("date", "Data ultimei acreditări", "", False, ["2026-03-15"]),
+)
+
+
+async def add_questions(url: str, event_id: int) -> str:
+    """The five questions on an event; returns the URL-encoded form fields that answer them (`q_{id}`, a
+    multichoice field once per option chosen)."""
+    conn = await asyncpg.connect(url)
+    fields: list[tuple[str, str]] = []
+    try:
+        for position, (kind, label, options, required, answer) in enumerate(QUESTIONS, start=1):
+            question_id = await conn.fetchval(
+                "INSERT INTO questions (event_id, label_ro, label_en, kind, options, required, position, created_at,"
+                " updated_at) VALUES ($1, $2, $2, $3, $4, $5, $6, now(), now()) RETURNING id",
+                event_id, label, kind, options, required, position,
+            )  # fmt: skip
+            fields += [(f"q_{question_id}", value) for value in answer]
+    finally:
+        await conn.close()
+    return urlencode(fields)
 
 
 # Tricky people for the export: quotes, separators, newlines, formulas, diacritics (both ș forms), NUL-free.
@@ -187,3 +216,46 @@ async def add_attendee_sessions(url: str, secret: str, event_id: int, registrati
     finally:
         await conn.close()
     return [cookie_for(secret, raw) for raw in raws]
+
+
+ATTENDANCE_START = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # a four-hour live window, long over
+ATTENDANCE_END = ATTENDANCE_START + dt.timedelta(hours=4)
+
+
+async def add_attendance_data(url: str, event_id: int, registrants: int, sessions: int) -> None:
+    """Registrants with `sessions` viewing sessions over them (about ten each: overlapping, crossing the start and the
+    end, some left open, one in twenty of the replay) and three presence checks each, most answered, by SQL."""
+    await add_registrants(url, event_id, "attendance", registrants)
+    conn = await asyncpg.connect(url)
+    try:
+        first = await conn.fetchval("SELECT min(id) FROM registrations WHERE event_id = $1", event_id)
+        await conn.execute(
+            """
+            INSERT INTO viewing_sessions (event_id, registration_id, started_at, last_seen_at, ended_at, end_reason,
+                                          ip, user_agent, kind)
+            SELECT $1, $2 + (g % $3), s, s + d, CASE WHEN g % 50 = 0 THEN NULL ELSE s + d END,
+                   CASE WHEN g % 50 = 0 THEN NULL WHEN g % 3 = 0 THEN 'timeout' ELSE 'left' END,
+                   '10.' || (g % 250) || '.' || (g % 200) || '.' || (g % 7), 'bench',
+                   CASE WHEN g % 20 = 0 THEN 'replay' ELSE 'live' END
+            FROM generate_series(0, $4 - 1) AS g,
+                 LATERAL (SELECT CASE WHEN g % 20 = 0 THEN $6::timestamptz + interval '1 hour'
+                                 ELSE $5::timestamptz - interval '10 minutes' END
+                                 + (g / $3) * interval '25 minutes' + (g % 600) * interval '1 second' AS s,
+                                 interval '20 minutes' + (g % 900) * interval '1 second' AS d) t
+            """,
+            event_id, first, registrants, sessions, ATTENDANCE_START, ATTENDANCE_END,
+        )  # fmt: skip
+        await conn.execute(
+            """
+            INSERT INTO presence_checks (event_id, registration_id, number, due_at, answer_by, shown_at, answered_at)
+            SELECT $1, $2 + (g % $3), 1 + g / $3, due, due + interval '60 seconds', due,
+                   CASE WHEN g % 7 = 0 THEN NULL ELSE due + (g % 70) * interval '1 second' END
+            FROM generate_series(0, 3 * $3 - 1) AS g,
+                 LATERAL (SELECT $4::timestamptz + (g / $3) * interval '80 minutes'
+                                 + (g % 3000) * interval '1 second' AS due) t
+            """,
+            event_id, first, registrants, ATTENDANCE_START + dt.timedelta(minutes=10),
+        )  # fmt: skip
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()

@@ -16,14 +16,14 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import export, fixtures, reminders, scenarios, watch
+from bench import attendance, export, fixtures, reminders, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
-SCENARIOS = ("registration", "join", "watch", "export", "embedded", "login", "reminders")
+SCENARIOS = ("registration", "questions", "join", "watch", "export", "attendance", "embedded", "login", "reminders")
 
 
 def wanted() -> set[str]:
@@ -32,7 +32,8 @@ def wanted() -> set[str]:
     unknown = only - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
-    return only or set(SCENARIOS)
+    chosen = only or set(SCENARIOS)
+    return chosen | {"registration"} if "questions" in chosen else chosen  # compared with the rush of the same run
 
 
 def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
@@ -59,11 +60,18 @@ def _table(rows: list[dict]) -> str:
 def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     slugs = {
         "bench-register": {},
+        "bench-questions": {},
         "bench-join": {},
         "bench-watch": {},
         "bench-export": {},
         "bench-login": {"login": "link_and_password"},
         reminders.SLUG: reminders.event_overrides(),
+        "bench-attendance": {
+            "starts_at": fixtures.ATTENDANCE_START,
+            "ends_at": fixtures.ATTENDANCE_END,
+            "attendance_minutes": 120,
+            "presence_checks": 3,
+        },
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -74,6 +82,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
     if "export" not in run:
         sessions = registrants = 0
     print(f"  data: {join_n} join registrants, {watch_n} viewers, {registrants} + {sessions} export rows", flush=True)
+    answers = asyncio.run(fixtures.add_questions(db_url, ids["bench-questions"]))
     join_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-join"], "join", join_n))
     watch_ids = asyncio.run(fixtures.add_registrants(db_url, ids["bench-watch"], "watch", watch_n))
     from webinar.accounts.passwords import hash_password
@@ -85,11 +94,15 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
     if "reminders" in run:
         asyncio.run(reminders.add_data(db_url, ids[reminders.SLUG], quick))
+    attendance_n = (100_000, 1_000_000) if "attendance" in run else (0, 0)
+    if "attendance" in run:
+        asyncio.run(fixtures.add_attendance_data(db_url, ids["bench-attendance"], *attendance_n))
     cookies = asyncio.run(
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
     return {"ids": ids, "join_ids": join_ids, "viewers": list(zip(watch_ids, cookies, strict=True)),
-            "sessions": sessions, "registrants": registrants}  # fmt: skip
+            "sessions": sessions, "registrants": registrants, "attendance": attendance_n,
+            "answers": answers}  # fmt: skip
 
 
 def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
@@ -156,6 +169,10 @@ def main() -> int:
             rows.append(
                 export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
             )
+        if "attendance" in run:
+            print("attendance", flush=True)
+            event = asyncio.run(_event(db_url, data["ids"]["bench-attendance"]))
+            rows.append(attendance.run(server, db_url, event, *data["attendance"]))
         if "login" in run:
             print("login", flush=True)
             emails = [f"p{i}@login.example" for i in range(1, 201)]
@@ -177,6 +194,10 @@ def main() -> int:
                 # minutes earlier; the two have differed by a third in one run.
                 rates = scenarios.baseline_rates(baseline, scale)
             rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
+        if "questions" in run:
+            print("questions", flush=True)
+            event_id, rush = data["ids"]["bench-questions"], rows[-1]
+            rows.append(scenarios.questions(server, db_url, event_id, data["answers"], rush, scale))
         server.stop()
         worker.stop()
         if "embedded" in run:
@@ -197,6 +218,20 @@ def main() -> int:
     print(_table(rows))
     print(f"\n{RESULTS.relative_to(fixtures.ROOT)} written; {time.monotonic() - started:.0f} s in all.")
     return 0 if all(r["pass"] for r in rows) else 1
+
+
+async def _event(db_url: str, event_id: int):
+    """The stored event (its times and thresholds, as the export reads them)."""
+    from webinar.db import DB
+    from webinar.events.queries import by_id
+
+    db = DB(load_settings({"DATABASE_URL": db_url, "SECRET_KEY": "x" * 40}))
+    await db.connect()
+    try:
+        async with db.connection() as conn:
+            return await by_id(conn, event_id)
+    finally:
+        await db.disconnect()
 
 
 async def _baseline_table(db_url: str) -> None:

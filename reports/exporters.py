@@ -11,6 +11,7 @@ from databases.core import Connection
 from reports import pgcopy, queries
 from reports.forms import Interval
 from reports.writer import Row
+from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
 from webinar.i18n import N_
 from webinar.registration import fields
@@ -127,5 +128,35 @@ class TrafficExporter(Exporter):
         return pgcopy.traffic_query(event, interval, delimiter)
 
 
-EXPORTERS: dict[str, Exporter] = {e.identifier: e for e in (RegisteredExporter(), ActiveExporter(), TrafficExporter())}
+class AttendanceExporter(Exporter):
+    """SPEC §13: every approved registrant's verdict (webinar/attendance/queries.py): whole minutes live and of replay,
+    presence checks shown and answered in time, whether they qualify. Certificate stays empty until certificates
+    are issued (a later piece of work)."""
+
+    identifier = fields.ATTENDANCE
+    title = N_("Attendance")
+    header = (
+        *fields.headers(identifier), "Minutes live", "Minutes replay", "Presence checks", "Presence answered",
+        "Qualifies", "Certificate",
+    )  # fmt: skip
+
+    async def iterate(
+        self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
+    ) -> AsyncIterator[Row]:
+        personal = self.personal_columns()
+        async for v in attendance.all_verdicts(conn, event):
+            yield (
+                *(f.value_of(v) for f in personal), v.minutes_live, v.minutes_replay, v.checks_shown,
+                v.checks_answered, v.qualifies, None,
+            )  # fmt: skip
+
+    def copy_query(
+        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
+    ) -> tuple[str, list[Any]] | None:
+        return pgcopy.attendance_query(event, delimiter)
+
+
+EXPORTERS: dict[str, Exporter] = {
+    e.identifier: e for e in (RegisteredExporter(), ActiveExporter(), TrafficExporter(), AttendanceExporter())
+}
 FORMATS = ("csv", "xlsx")

@@ -22,6 +22,7 @@ from databases.core import Connection
 
 from reports.forms import Interval
 from reports.writer import BOM, encode_rows
+from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
 from webinar.registration import fields
 from webinar.registration.questions import MULTICHOICE, SHOWN_SEPARATOR, STORED_SEPARATOR, Question
@@ -123,6 +124,20 @@ def registered_query(
     cells += answer_cells
     where = "r.event_id = $1 AND r.erased_at IS NULL"
     sql = f"SELECT {_line(cells, d)} FROM registrations r{answers} WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
+    return sql, args
+
+
+def attendance_query(event: Event, delimiter: str) -> tuple[str, list[Any]]:
+    """The attendance report's rows as CSV lines: the verdict statement itself (webinar/attendance/queries.py,
+    compiled for PostgreSQL), its numbers written as `Verdict` writes them (whole minutes, rounded down)."""
+    d = delimiter
+    verdicts, args = attendance.postgres_sql(event)
+    cells = [
+        *(text_cell(f"v.{field.name}", d) for field in fields.report_fields(fields.ATTENDANCE)),
+        "floor(v.seconds_live / 60)::bigint::text", "floor(v.seconds_replay / 60)::bigint::text",
+        "v.checks_shown::text", "v.checks_answered::text", "(CASE WHEN v.qualifies THEN 'yes' ELSE 'no' END)", "''",
+    ]  # fmt: skip
+    sql = f"SELECT {_line(cells, d)} FROM ({verdicts}) v ORDER BY v.id"  # noqa: S608  # nosec B608 - our own compiled statement and the checked delimiter; values are bound
     return sql, args
 
 

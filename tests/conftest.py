@@ -192,6 +192,10 @@ def event_input(organisation_id: int, **overrides: Any) -> EventInput:
         "retention_days": 90,
         "listed": True,
         "waitlist": False,
+        "attendance_minutes": None,
+        "presence_checks": 0,
+        "replay_url": "",
+        "replay_until": None,
         "consent_text": DEFAULT_CONSENT_TEXT["ro"],
     }
     values.update(overrides)

@@ -69,14 +69,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the platform's ASGI application."""
-    from admin.routes import back_office
+    from admin.routes import UPLOADS, back_office
     from reports.routes import routes as report_routes
     from webinar.routes import routes as public_routes
 
     settings = settings or load_settings()
     middleware = [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=UPLOADS),
         Middleware(NulRefusalMiddleware),
         Middleware(OriginCheckMiddleware, base_url=settings.base_url),
         Middleware(SessionCookieMiddleware, secret=str(settings.secret_key), https_only=settings.https_only),

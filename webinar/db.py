@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from functools import partial
@@ -336,3 +336,33 @@ def insert_for(conn: Connection, table: Any) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     return pg_insert(table)
+
+
+async def insert_many(
+    conn: Connection, insert: Prepared | Any, rows: Sequence[dict[str, Any]], returning: bool = False
+) -> list[tuple[Any, ...]]:
+    """Insert `rows` (all with the same keys) with `insert` (a table's INSERT, or a dialect's one with its
+    `on_conflict_…` and `returning(…)`) in the caller's transaction: the bulk path (an import's thousands of rows).
+    The statement is compiled once (`Prepared`: give one kept at module level to compile it once per process)
+    and run for each row on the driver: on SQLite in one hand-off to
+    the connection's thread, on PostgreSQL pipelined by asyncpg's `executemany` — or a round trip per row when it
+    must return rows. With `returning`, every row returned, as tuples in the RETURNING order."""
+    if not rows:
+        return []
+    prepared = insert if isinstance(insert, Prepared) else Prepared(insert)
+    if engine(conn) == "sqlite":
+
+        def work(raw: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            found: list[tuple[Any, ...]] = []
+            for row in rows:
+                found.extend(tuple(r) for r in raw.execute(*prepared.bind(row)).fetchall())
+            return found
+
+        return await sqlite_connection(conn).run_sync(work, writes=True)
+    raw = conn.raw_connection  # the transaction's own asyncpg connection
+    bound = [prepared.postgres(row) for row in rows]
+    sql = bound[0][0]
+    if not returning:
+        await raw.executemany(sql, [args for _sql, args in bound])
+        return []
+    return [tuple(record) for _sql, args in bound for record in await raw.fetch(sql, *args)]

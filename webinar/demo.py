@@ -49,6 +49,10 @@ def _demo_event(organisation_id: int) -> EventInput:
         waitlist=False,
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=DEFAULT_FOLLOWUP_MINUTES,
+        attendance_minutes=None,
+        presence_checks=0,
+        replay_url="",
+        replay_until=None,
         consent_text=DEFAULT_CONSENT_TEXT["ro"],
     )
 

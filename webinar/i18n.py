@@ -15,6 +15,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("ro", "en")
@@ -120,8 +121,8 @@ def from_accept_language(header: str | None) -> str | None:
 def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> str:
     """A UTC time shown in the event's time zone, formatted for the active locale.
 
-    `fmt` is a Babel format name, or "event": the whole date with the weekday and the time to the minute
-    ("joi, 5 martie 2026, 14:00"; "Thursday, March 5, 2026, 2:00 PM").
+    `fmt` is a Babel format name, "date" (the long date alone), or "event": the whole date with the weekday and the
+    time to the minute ("joi, 5 martie 2026, 14:00"; "Thursday, March 5, 2026, 2:00 PM").
     """
     return _local_datetime(value, timezone, fmt, _active.get())
 
@@ -131,8 +132,15 @@ def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> st
 def _local_datetime(value: dt.datetime, timezone: str, fmt: str, language: str) -> str:
     zone = ZoneInfo(timezone)
     local, locale = value.astimezone(zone), Locale.parse(language)
+    if fmt == "date":
+        return format_date(local, format="long", locale=locale)
     if fmt == "event":
         date = format_date(local, format="full", locale=locale)
         time = format_time(local, format="short", tzinfo=zone, locale=locale)
         return str(locale.datetime_formats["full"]).format(time, date)
     return format_datetime(local, format=fmt, tzinfo=zone, locale=locale)
+
+
+def format_number(value: int) -> str:
+    """A whole number as the active locale writes it: 10,000 in English, 10.000 in Romanian."""
+    return str(format_decimal(value, locale=_active.get()))

@@ -65,6 +65,18 @@ DEFAULT_REMINDERS = "1440,60"
 DEFAULT_FOLLOWUP_MINUTES = 60  # the follow-up goes this long after the end; NULL = none
 # What `scheduled_emails` records: one reminder per offset, one follow-up (attended or missed) per person.
 SCHEDULED_KINDS = ("reminder", "followup")
+# A viewing session of the live stream, or of the replay after the end (never counted as live: SPEC §13).
+VIEWING_KINDS = ("live", "replay")
+MOST_PRESENCE_CHECKS = 20  # per event: more "are you still here?" prompts than this are a nuisance, not a proof
+CANCELLED = "cancelled"  # by the registrant, who may register again with the same address (registration/services.py)
+# What a consent record says happened: the person gave or withdrew a consent on our pages, or staff imported them
+# (SPEC §11: the basis of an imported registration, with who imported it and when; never a consent of the person).
+CONSENT_ACTIONS = ("given", "withdrawn", "imported")
+IMPORTED = "imported"
+# An event is scheduled until its organiser cancels it (SPEC §12): its page then says so and its links stop working.
+EVENT_STATUSES = ("scheduled", "cancelled")
+# The states of an e-mail in the outbox: `failed` is final (an SMTP 5xx, or a day of temporary refusals).
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 
 organisations = sa.Table(
     "organisations",
@@ -124,9 +136,21 @@ events = sa.Table(
     sa.Column("waitlist", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("reminders", sa.String(100), nullable=False, server_default=DEFAULT_REMINDERS),
     sa.Column("followup_after_minutes", sa.Integer, nullable=True, server_default=str(DEFAULT_FOLLOWUP_MINUTES)),
+    # Attendance that counts (SPEC §13, docs/attendance.md): minutes watched live to qualify (NULL: no threshold),
+    # how many presence checks the stream page shows, and the replay played after the end until `replay_until`
+    # (the end of the last day of the replay, in the event's time zone, as UTC).
+    sa.Column("attendance_minutes", sa.Integer, nullable=True),
+    sa.Column("presence_checks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("replay_url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("replay_until", UTCDateTime, nullable=True),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="scheduled"),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    # The SEQUENCE of every registrant's calendar entry: raised by each change of time or stream and by the
+    # cancellation, so calendars replace the entry they have (webinar/registration/notices.py).
+    sa.Column("ics_sequence", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
     sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     sa.CheckConstraint("approval IN ('auto', 'manual')", name="approval"),
@@ -136,6 +160,11 @@ events = sa.Table(
     sa.CheckConstraint("retention_days >= 1", name="retention"),
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
     sa.CheckConstraint("followup_after_minutes IS NULL OR followup_after_minutes >= 0", name="followup"),
+    sa.CheckConstraint("attendance_minutes IS NULL OR attendance_minutes >= 0", name="attendance_minutes"),
+    sa.CheckConstraint(f"presence_checks BETWEEN 0 AND {MOST_PRESENCE_CHECKS}", name="presence_checks"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EVENT_STATUSES) + ")", name="status"),
+    sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_when"),
+    sa.CheckConstraint("ics_sequence >= 0", name="ics_sequence"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -202,8 +231,10 @@ consent_records = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
+    # The staff member who recorded it for the person: who imported them (NULL: the person themselves).
+    sa.Column("recorded_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("purpose IN ('processing', 'marketing', 'age')", name="purpose"),
-    sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+    sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CONSENT_ACTIONS) + ")", name="action"),
 )
 sa.Index("ix_consent_records_registration", consent_records.c.registration_id)
 
@@ -242,6 +273,27 @@ answers = sa.Table(
 )
 sa.Index("ix_answers_question", answers.c.question_id)
 
+# A list an organiser uploaded to import (SPEC §11), kept between its preview and its confirmation: the parsed
+# cells (zlib-compressed JSON) and the digest of what the preview showed. Found by the SHA-256 of a random token
+# only the uploader's page holds, bound to that staff member and event; gone once confirmed or discarded, and an
+# hour after the upload at the latest (registration/imports.py; retention sweeps what was left).
+import_uploads = sa.Table(
+    "import_uploads",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("staff_user_id", BigId, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("plan_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_import_uploads_event", import_uploads.c.event_id)
+sa.Index("ix_import_uploads_expires", import_uploads.c.expires_at)
+
 web_sessions = sa.Table(
     "web_sessions",
     metadata,
@@ -279,12 +331,33 @@ viewing_sessions = sa.Table(
     sa.Column("end_reason", sa.String(10), nullable=True),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.Column("kind", sa.String(10), nullable=False, server_default="live"),
     sa.CheckConstraint("end_reason IS NULL OR end_reason IN ('logout', 'left', 'timeout')", name="end_reason"),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in VIEWING_KINDS) + ")", name="kind"),
     sa.CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),
 )
 sa.Index("ix_viewing_sessions_event_started", viewing_sessions.c.event_id, viewing_sessions.c.started_at)
 sa.Index("ix_viewing_sessions_registration", viewing_sessions.c.registration_id)
 sa.Index("ix_viewing_sessions_open", viewing_sessions.c.ended_at, viewing_sessions.c.last_seen_at)
+
+# One presence check ("are you still here?") shown to one registrant during the live window: its number in the
+# event's series (1…presence_checks), when it fell due, the deadline to answer (due + the answer window), when the
+# stream page first showed it, and when the person answered (NULL: not answered; later than `answer_by`: late,
+# which counts as missed). Personal data: erased with the person.
+presence_checks = sa.Table(
+    "presence_checks",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("answer_by", UTCDateTime, nullable=False),
+    sa.Column("shown_at", UTCDateTime, nullable=False),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("registration_id", "number", name="uq_presence_checks_registration_number"),
+)
+sa.Index("ix_presence_checks_event", presence_checks.c.event_id)
 
 outbox = sa.Table(
     "outbox",
@@ -310,10 +383,29 @@ outbox = sa.Table(
     sa.Column("last_error", sa.String(1000), nullable=True),
     # Not sent after this moment (a reminder once its event has started): the sender cancels it instead.
     sa.Column("expires_at", UTCDateTime, nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'dead', 'cancelled')", name="status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 sa.Index("ix_outbox_registration", outbox.c.registration_id)
+# An event's e-mails of one kind: a new update supersedes the ones still queued (registration/notices.py).
+sa.Index("ix_outbox_event_kind", outbox.c.event_id, outbox.c.kind, outbox.c.status)
+
+# An organiser's own text for one kind of e-mail of an event, in one language (SPEC §12); no row: our default
+# template. Plain text with {placeholders} (webinar/mail/placeholders.py), never a template language.
+email_templates = sa.Table(
+    "email_templates",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("language", sa.String(5), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(254), nullable=False),  # the staff member's address, as in the audit log
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
+    sa.UniqueConstraint("event_id", "kind", "language", name="uq_email_templates_event_kind_language"),
+)
 
 # What was queued of an event's scheduled e-mails (webinar/registration/reminders.py): one row per registration and
 # reminder offset, one per registration for the follow-up (offset 0). The unique key is what makes each go once,

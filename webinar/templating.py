@@ -37,6 +37,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["local_datetime"] = i18n.local_datetime
     env.filters["tz_abbrev"] = _tz_abbrev
+    env.filters["number"] = i18n.format_number
     env.globals["csrf_token"] = csrf_token
     env.globals["active_language"] = i18n.active
     env.globals["language_links"] = switcher_links

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
 from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
 from admin.pages import actor, render, staff_event
+from webinar import clock
+from webinar.attendance import queries as attendance
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
@@ -46,17 +49,43 @@ async def _organisation_ids(request: Request) -> set[int]:
         return {org.id for org in await queries.all_organisations(conn)}
 
 
-async def event(request: Request) -> Response:
-    """One event's page: when, where, how many people, which consent wording; links to what can be done."""
-    found = await staff_event(request)
+async def _event_page(request: Request, found: Event, errors: dict[str, str], status: int = 200) -> Response:
     async with app_state(request).db.connection() as conn:
         counts = await event_queries.registration_counts(conn, found.id)
         consent = await event_queries.current_consent(conn, found.id)
         organisation = await event_queries.organisation(conn, found.organisation_id)
         watching = await live_now(conn, found.id, app_state(request).settings.presence_timeout_seconds)
+        # Nobody has attended before the start: no need to run the verdict over the event's sessions.
+        qualifying = await attendance.qualifying_count(conn, found) if clock.now() >= found.starts_at else 0
     context = {"event": found, "counts": counts, "consent": consent, "organisation": organisation}
-    context["watching_now"] = watching
-    return render(request, "admin/event.html", context)
+    context |= {
+        "watching_now": watching,
+        "qualifying": qualifying,
+        "errors": errors,
+        "over": clock.now() >= found.ends_at,
+    }
+    return render(request, "admin/event.html", context, status)
+
+
+async def event(request: Request) -> Response:
+    """One event's page: when, where, how many people, which consent wording; links to what can be done."""
+    return await _event_page(request, await staff_event(request), {})
+
+
+async def event_cancel(request: Request) -> Response:
+    """`POST /admin/events/{id}/cancel`, from the confirm box of the event's page: cancel it and e-mail everyone
+    registered or waiting (422 with the box unticked; 409 once the event is over)."""
+    found = await staff_event(request)
+    form = await read_form(request)
+    if form.get("confirm") != "yes":
+        errors = {"confirm": _("Tick the box to confirm that the event is cancelled and its registrants told.")}
+        return await _event_page(request, found, errors, status=422)
+    state = app_state(request)
+    try:
+        await services.cancel_event(state.db, state.settings, actor(request), found.id)
+    except services.NotCancellable:
+        raise HTTPException(409, _("This event is over: it can no longer be cancelled.")) from None
+    return RedirectResponse(request.url_for("admin:event", event_id=found.id), status_code=303)
 
 
 async def event_new(request: Request) -> Response:

@@ -9,22 +9,20 @@ from starlette.responses import RedirectResponse, Response
 from admin.pages import path_id, render
 from admin.views.registrants import page_number
 from webinar import audit
-from webinar.i18n import N_
 from webinar.i18n import gettext as _
 from webinar.mail import outbox as mail_outbox
+from webinar.mail.render import Dropped
 from webinar.registration import notifications
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
 
-# Marked for the catalogue: the page shows each status through gettext.
-STATUSES = (N_("queued"), N_("sending"), N_("sent"), N_("dead"), N_("cancelled"))
-
 
 async def outbox(request: Request) -> Response:
-    """GET /admin/outbox?status=&page=."""
+    """GET /admin/outbox?status=&page=: `status` is one of the states (queued, retrying, sending, sent, failed,
+    cancelled)."""
     status = request.query_params.get("status", "")
-    status = status if status in STATUSES else ""
+    status = status if status in mail_outbox.STATES else ""
     page = page_number(request.query_params.get("page"))
     async with app_state(request).db.connection() as conn:
         messages, total = await mail_outbox.page(conn, status or None, page)
@@ -33,7 +31,7 @@ async def outbox(request: Request) -> Response:
     context = {
         "messages": messages,
         "counts": counts,
-        "statuses": STATUSES,
+        "statuses": mail_outbox.STATES,
         "status": status,
         "page": page,
         "pages": pages,
@@ -48,15 +46,19 @@ async def outbox_message(request: Request) -> Response:
         message = await mail_outbox.get(conn, path_id(request, "message_id"))
         if message is None:
             raise HTTPException(404)
-        preview = None
+        preview, dropped = None, None
         if not message.composed and message.status in ("queued", "sending"):  # written when sent: show it as now
-            preview = await notifications.compose_queued(conn, app_state(request).mailer, message)
-    context = {"message": message, "preview": preview, "retryable": mail_outbox.RETRYABLE}
+            written = await notifications.compose_queued(conn, app_state(request).mailer, message)
+            if isinstance(written, Dropped):  # it will not go: say why instead
+                dropped = written.reason
+            else:
+                preview = written
+    context = {"message": message, "preview": preview, "dropped": dropped, "retryable": mail_outbox.RETRYABLE}
     return render(request, "admin/outbox_message.html", context)
 
 
 async def outbox_retry(request: Request) -> Response:
-    """POST: a dead or queued message goes back to the queue, due now."""
+    """POST: a failed or queued message goes back to the queue, due now."""
     await read_form(request)
     message_id = path_id(request, "message_id")
     user = request.state.staff
@@ -64,7 +66,7 @@ async def outbox_retry(request: Request) -> Response:
         if await mail_outbox.get(conn, message_id) is None:
             raise HTTPException(404)
         if not await mail_outbox.retry(conn, message_id):
-            raise HTTPException(409, _("Only queued or dead messages can be retried."))
+            raise HTTPException(409, _("Only queued or failed messages can be retried."))
         await audit.record(
             conn,
             "outbox.retry",

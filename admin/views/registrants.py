@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin.pages import MAX_ID, path_id, render, staff_event
+from webinar import clock
+from webinar.attendance import queries as attendance
 from webinar.i18n import N_
 from webinar.registration import queries, services
 from webinar.registration.fields import FIELDS
@@ -90,6 +92,9 @@ async def registrant(request: Request) -> Response:
         viewing = await queries.sessions(conn, reg.id)
         asked = await queries.questions_of(conn, event.id, queries.KEPT)
         answers = await queries.answers_of(conn, reg.id)
+        verdict = await attendance.verdict_of(conn, event, reg.id)
+        checks = await attendance.checks_of(conn, reg.id)
     context = {"event": event, "reg": reg, "fields": FIELDS, "consents": consents, "sessions": viewing}
-    context |= {"questions": asked, "answers": answers}
+    context |= {"questions": asked, "answers": answers, "verdict": verdict, "checks": checks}
+    context["ended"] = clock.now() >= event.ends_at
     return render(request, "admin/registrant.html", context)

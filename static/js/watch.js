@@ -1,6 +1,8 @@
 // The stream page: plays the stream (native HLS or the vendored hls.js) and keeps this page's viewing
 // session alive over the presence WebSocket: a heartbeat every N seconds, "leave" when the page goes away,
 // and reconnection with backoff after a break (the server resumes the same session within 90 s).
+// Presence checks: the server sends {"type": "check", "check": id, "seconds": n} when one falls due (the moments
+// are never in the page); the prompt takes the focus, and its button answers over the same socket.
 const player = document.getElementById("player");
 const statusLine = document.getElementById("stream-status");
 
@@ -53,6 +55,8 @@ const presence = {
       try {
         const message = JSON.parse(event.data);
         if (message.type === "open") this.session = message.session;
+        else if (message.type === "check") prompt.show(message.check, message.seconds);
+        else if (message.type === "answer") prompt.answered(message.check, message.result);
         // "ack" answers each heartbeat; the page has nothing to do with it.
       } catch {
         // Nothing else is expected from the server.
@@ -68,9 +72,10 @@ const presence = {
     });
   },
 
-  send(type) {
+  send(type, extra = {}) {
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify(this.session ? { type, session: this.session } : { type }));
+      const message = this.session ? { type, session: this.session } : { type };
+      this.socket.send(JSON.stringify({ ...message, ...extra }));
     }
   },
 
@@ -80,6 +85,55 @@ const presence = {
     if (this.socket) this.socket.close(1000);
   },
 };
+
+// The "are you still here?" prompt: shown when the server sends a check, focused (a real button, so Enter or
+// Space answers it), announced as an alert dialog; it goes away when answered or when its time is up.
+const prompt = {
+  box: document.getElementById("presence-check"),
+  button: document.getElementById("presence-check-answer"),
+  check: null,
+  timer: null,
+  returnFocus: null,
+
+  show(check, seconds) {
+    if (!this.box || this.check === check) return;
+    this.check = check;
+    this.returnFocus = document.activeElement;
+    this.box.hidden = false;
+    this.button.disabled = false;
+    this.button.focus();
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.close(player.dataset.msgCheckMissed), Math.max(1, seconds) * 1000);
+  },
+
+  answer() {
+    if (this.check === null) return;
+    this.button.disabled = true;
+    presence.send("answer", { check: this.check });
+  },
+
+  answered(check, result) {
+    if (check !== this.check) return;
+    const messages = {
+      answered: player.dataset.msgCheckAnswered,
+      late: player.dataset.msgCheckLate,
+      refused: player.dataset.msgCheckRefused,
+    };
+    this.close(messages[result] || player.dataset.msgCheckRefused);
+  },
+
+  close(text) {
+    window.clearTimeout(this.timer);
+    if (this.box) this.box.hidden = true;
+    this.check = null;
+    say(text);
+    const back = this.returnFocus;
+    this.returnFocus = null;
+    if (back && typeof back.focus === "function" && document.contains(back)) back.focus();
+  },
+};
+
+if (prompt.button) prompt.button.addEventListener("click", () => prompt.answer());
 
 if (player) {
   startVideo();

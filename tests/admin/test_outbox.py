@@ -1,4 +1,4 @@
-"""The mail queue page: operators only, a safe preview, and retrying dead messages."""
+"""The mail queue page: operators only, a safe preview, and retrying failed messages."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 from tests.conftest import csrf_from, login_staff
 from tests.webinar.regutil import open_form, outbox_rows, person
+from webinar.clock import now
 from webinar.db import DB
 from webinar.mail import outbox as mail_outbox
-from webinar.tables import outbox
+from webinar.tables import events, outbox
 
 
 async def _queue(db: DB, status: str = "queued", html: str = "<p>Salut</p>") -> int:
@@ -28,13 +29,13 @@ async def _queue(db: DB, status: str = "queued", html: str = "<p>Salut</p>") -> 
 
 
 async def test_operator_sees_the_queue_with_counts_and_filter(operator_client, db: DB) -> None:
-    await _queue(db, "dead")
+    await _queue(db, "failed")
     await _queue(db, "sent")
     http = await operator_client()
     page = await http.get("/admin/outbox")
     assert page.status_code == 200 and "ana@example.org" in page.text and '/admin/outbox">Mail queue' in page.text
-    dead = await http.get("/admin/outbox", params={"status": "dead", "page": "x"})
-    assert dead.text.count('class="badge dead"') == 1
+    failed = await http.get("/admin/outbox", params={"status": "failed", "page": "x"})
+    assert failed.text.count('data-state="failed">failed</span>') == 1
 
 
 async def test_preview_shows_html_escaped_never_rendered(operator_client, db: DB) -> None:
@@ -46,8 +47,8 @@ async def test_preview_shows_html_escaped_never_rendered(operator_client, db: DB
     assert "Salut Ana" in page.text
 
 
-async def test_retry_puts_a_dead_message_back_in_the_queue(operator_client, db: DB) -> None:
-    message_id = await _queue(db, "dead")
+async def test_retry_puts_a_failed_message_back_in_the_queue(operator_client, db: DB) -> None:
+    message_id = await _queue(db, "failed")
     sent_id = await _queue(db, "sent")
     http = await operator_client()
     token = csrf_from((await http.get(f"/admin/outbox/{message_id}")).text)
@@ -84,3 +85,44 @@ async def test_a_registrants_email_not_yet_written_is_previewed_as_it_would_go_n
     assert "BEGIN:VCALENDAR" in page.text
     [after] = await outbox_rows(db)
     assert after["subject"] == "" and after["body_text"] == ""  # a preview writes nothing: the sender does
+
+
+async def test_each_state_is_shown_in_words_in_romanian_and_english(operator_client, db: DB) -> None:
+    retrying = await _queue(db)
+    async with db.transaction() as conn:  # tried once, refused for now: queued again, with an attempt behind it
+        await conn.execute(outbox.update().where(outbox.c.id == retrying).values(attempts=1, last_error="451 Later"))
+    await _queue(db, "failed")
+    await _queue(db)
+    http = await operator_client()
+    english = (await http.get("/admin/outbox")).text
+    for state in ("queued", "retrying", "failed"):
+        assert f'data-state="{state}">{state}</span>' in english
+    assert "Retrying: the mail server could not take it yet" in english
+    only = (await http.get("/admin/outbox", params={"status": "retrying"})).text
+    assert only.count('data-state="retrying"') == 1 and 'data-state="queued"' not in only
+    assert (await http.get("/admin/outbox", params={"status": "queued"})).text.count('data-state="queued"') == 1
+    token = csrf_from(english)
+    await http.post("/admin/account/language", data={"language": "ro", "next": "/admin/outbox", "csrf_token": token})
+    romanian = (await http.get("/admin/outbox")).text
+    assert 'data-state="retrying">se reîncearcă</span>' in romanian and 'data-state="failed">eșuat</span>' in romanian
+    assert 'data-state="queued">în coadă</span>' in romanian and "Coada de e-mailuri" in romanian
+    message = (await http.get(f"/admin/outbox/{retrying}")).text
+    assert 'data-state="retrying">se reîncearcă</span>' in message and "451 Later" in message
+
+
+async def test_an_email_that_will_not_go_says_why_in_its_preview(
+    operator_client, client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="gone-event")
+    hidden = await open_form(client, "gone-event")
+    assert (await client.post("/events/gone-event/register", data={**person(), **hidden})).status_code == 303
+    [row] = await outbox_rows(db)
+    async with db.transaction() as conn:  # the event is cancelled before its confirmation goes
+        await conn.execute(
+            sa.update(events).where(events.c.slug == "gone-event").values(status="cancelled", cancelled_at=now())
+        )
+    http = await operator_client()
+    page = await http.get(f"/admin/outbox/{row['id']}")
+    assert page.status_code == 200
+    assert 'id="dropped"' in page.text and "This e-mail will not be sent: the event was cancelled." in page.text
+    assert "BEGIN:VCALENDAR" not in page.text

@@ -57,3 +57,24 @@ async def test_anonymous_visitors_go_to_login(client, create_event) -> None:
     event_id = await create_event()
     for path in ("/admin/", f"/admin/events/{event_id}", "/admin/organisations", "/admin/users", "/admin/events/new"):
         assert sends_to_login(await client.get(path)), path
+
+
+async def test_an_organiser_cannot_import_into_another_organisations_event(
+    client, create_staff, create_organisation, create_event, db
+) -> None:
+    from tests.admin.import_helpers import HEADER, NOTHING, csv_bytes, people, stored
+
+    mine, theirs = await create_organisation(), await create_organisation()
+    other = await create_event(organisation_id=theirs)
+    http = await _organiser(client, create_staff, mine)
+    assert (await http.get(f"/admin/events/{other}/import")).status_code == 404
+    token = await csrf_for(http, "/admin/")
+    response = await http.post(
+        f"/admin/events/{other}/import",
+        data={"csrf_token": token, "action": "preview"},
+        files={"file": ("lista.csv", csv_bytes([HEADER, *people(3)]), "text/csv")},
+    )
+    assert response.status_code == 404 and "persoana1" not in response.text
+    confirm = {"csrf_token": token, "action": "confirm", "upload": "x" * 43, "emails": "send"}
+    assert (await http.post(f"/admin/events/{other}/import", data=confirm)).status_code == 404
+    assert await stored(db) == NOTHING

@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
 # Short presence timings so that a killed server's session is swept in seconds, not 90 s.
 PRESENCE_TIMEOUT = 6
 HEARTBEAT = 2
+CHECK_SECONDS = 5  # the answer window of a presence check (60 s in life)
 
 
 class Server:
@@ -44,6 +45,7 @@ class Server:
             "MAIL_BACKEND": "console",
             "PRESENCE_TIMEOUT_SECONDS": str(PRESENCE_TIMEOUT),
             "HEARTBEAT_SECONDS": str(HEARTBEAT),
+            "PRESENCE_CHECK_SECONDS": str(CHECK_SECONDS),
         }
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from starlette.applications import Starlette
 
 from tests.conftest import csrf_from
 from webinar.db import DB, to_dataclass
@@ -19,6 +20,19 @@ from webinar.tables import consent_records, outbox, registrations
 from webinar.templating import make_environment
 
 VERSION_RE = re.compile(r'name="consent_version" value="(\d+)"')
+
+
+def browsers(app: Starlette, cookies: httpx.Cookies, n: int, subnet: int = 0) -> list[httpx.AsyncClient]:
+    """`n` browsers from different addresses (10.{subnet}.x.y) sharing one session cookie: the per-IP rate limit
+    is 20, so simultaneous registrations from many people need many addresses."""
+    return [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"10.{subnet}.{i // 250}.{i % 250 + 1}", 40000)),
+            base_url="http://testserver",
+            cookies=cookies,
+        )
+        for i in range(n)
+    ]
 
 
 async def open_form(client: httpx.AsyncClient, slug: str) -> dict[str, str]:

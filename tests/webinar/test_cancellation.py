@@ -14,7 +14,7 @@ from tests.admin.helpers import audit_entries
 from tests.conftest import csrf_for, csrf_from
 from tests.webinar.access_helpers import join, join_path, load_event, on_now
 from tests.webinar.privacy_helpers import register, register_and_join, registration
-from tests.webinar.regutil import outbox_rows, registration_rows
+from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.queries import Event
@@ -22,7 +22,7 @@ from webinar.links.tokens import CANCEL, JOIN, make_token
 from webinar.mail.sender import deliver_due
 from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
-from webinar.tables import audit_log, outbox, viewing_sessions, web_sessions
+from webinar.tables import audit_log, consent_records, outbox, viewing_sessions, web_sessions
 from webinar.web.cookies import COOKIE_NAME
 
 CANCEL_RE = re.compile(r"http://testserver(/events/[\w-]+/cancel/[\w.\-]+)")
@@ -235,3 +235,45 @@ async def test_the_acknowledgement_is_in_the_registrants_language(
     [ack] = await outbox_rows(db, settings)
     assert ack["subject"].startswith("Înscrierea dumneavoastră a fost anulată")
     assert "Bună ziua, Ștefan," in ack["body_text"]
+
+
+async def test_someone_who_cancelled_registers_again_at_the_back_of_the_line(
+    client: httpx.AsyncClient, create_event, create_registration, db: DB, settings, smtp_server, smtp_settings
+) -> None:
+    event = await load_event(db, await create_event(slug="again", capacity=1, waitlist=True))
+    ana = await register(client, db, event, email="ana@example.org", first_name="Ana")
+    ion = await create_registration(event.id, email="ion@example.org", status="waitlisted")
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    await client.post(cancel_path(settings, event, ana), data={"csrf_token": token})
+    assert (await registration(db, ion))["status"] == "approved"  # Ion took the freed seat
+    maria = await create_registration(event.id, email="maria@example.org", status="waitlisted")
+
+    form = {**await open_form(client, event.slug), **person(email="ANA@example.org", first_name="Ana-Maria")}
+    response = await client.post(f"/events/{event.slug}/register", data=form)
+    assert response.status_code == 303
+    row = await registration(db, ana)  # the same registration, not a second one for the address
+    assert (row["status"], row["first_name"], row["token_version"]) == ("waitlisted", "Ana-Maria", 2)
+    assert len([r for r in await registration_rows(db) if r.email_normalised == "ana@example.org"]) == 1
+    async with db.connection() as conn:
+        consents = await conn.fetch_all(consent_records.select().where(consent_records.c.registration_id == ana))
+    assert [c["purpose"] for c in consents].count("processing") == 2  # the consent given then and the one now
+    [entry] = await audit_entries(db, "registration.registered_again")
+    assert entry["status"] == "waitlisted"
+
+    await deliver_due(smtp_settings, db, compose_queued)
+    waitlisted = [m for m in smtp_server.messages if "ana@example.org" in m.message["To"].lower()][-1]
+    assert "number 2 in line" in waitlisted.message.get_body(("plain",)).get_content()  # behind Maria
+    await client.post(cancel_path(settings, event, ion), data={"csrf_token": token})
+    assert [(await registration(db, r))["status"] for r in (maria, ana)] == ["approved", "waitlisted"]
+    assert (await client.get(join_path(settings, event, ana, version=1))).status_code == 400  # old links stay dead
+
+
+async def test_a_registration_that_was_not_cancelled_is_not_overwritten_by_a_second_form(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    event = await load_event(db, await create_event(slug="twice"))
+    ana = await register(client, db, event, email="ana@example.org", first_name="Ana")
+    form = {**await open_form(client, event.slug), **person(email="ana@example.org", first_name="Impostor")}
+    assert (await client.post(f"/events/{event.slug}/register", data=form)).status_code == 303
+    row = await registration(db, ana)
+    assert (row["status"], row["first_name"]) == ("approved", "Ana")

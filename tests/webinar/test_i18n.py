@@ -52,7 +52,8 @@ def test_extraction_finds_keyword_arguments_plurals_and_marked_words() -> None:
     assert (None, "%(num)s matching registrant.") in found  # Jinja ngettext
     assert (None, "Please use at most %(n)s character.") in found  # Python ngettext
     assert ("count", "watching now") in found  # npgettext
-    assert (None, "queued") in found  # N_() marks
+    assert (None, "Short text") in found  # N_() marks
+    assert ("mail", "retrying") in found  # Jinja pgettext
     assert (None, "Wrong e-mail address or password.") in found  # i18n.gettext(...) in Python
 
 

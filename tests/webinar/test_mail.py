@@ -119,7 +119,7 @@ async def test_a_421_reply_is_retried_with_backoff_and_then_delivered(
     assert row["status"] == "sent" and row["attempts"] == 2 and len(smtp_server.messages) == 1
 
 
-async def test_a_permanent_5xx_reply_makes_the_message_dead(
+async def test_a_permanent_5xx_reply_makes_the_message_failed(
     client: httpx.AsyncClient, create_event, db: DB, smtp_server, smtp_settings
 ) -> None:
     await create_event(slug="dead")
@@ -127,7 +127,7 @@ async def test_a_permanent_5xx_reply_makes_the_message_dead(
     smtp_server.handler.refuse_with = "550 Mailbox unavailable"
     await deliver_due(smtp_settings, db, compose_queued)
     [row] = await outbox_rows(db)
-    assert row["status"] == "dead" and "550" in row["last_error"]
+    assert row["status"] == "failed" and "550" in row["last_error"]
 
 
 async def test_an_unreachable_server_defers_and_gives_up_after_a_day(
@@ -143,7 +143,7 @@ async def test_an_unreachable_server_defers_and_gives_up_after_a_day(
         await conn.execute(outbox.update().values(next_attempt_at=now(), created_at=now() - dt.timedelta(hours=25)))
     await deliver_due(unreachable, db, compose_queued)
     [row] = await outbox_rows(db)
-    assert row["status"] == "dead" and row["attempts"] == 2
+    assert row["status"] == "failed" and row["attempts"] == 2
 
 
 async def test_an_expired_lease_makes_a_message_claimable_again(

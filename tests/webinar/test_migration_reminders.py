@@ -18,7 +18,7 @@ from webinar import migrate
 from webinar.clock import now
 from webinar.tables import events, organisations, registrations, scheduled_emails
 
-BEFORE = "0003"
+BEFORE = "0007"
 HOUR = dt.timedelta(hours=1)
 
 
@@ -48,10 +48,10 @@ async def _settings(conn: AsyncConnection) -> list[tuple[int, str, int | None]]:
     return [tuple(row) for row in (await conn.execute(query)).all()]  # type: ignore[misc]
 
 
-async def test_0006_schedules_what_is_ahead_and_nothing_about_the_past(empty_url: str) -> None:  # noqa: F811
+async def test_0008_schedules_what_is_ahead_and_nothing_about_the_past(empty_url: str) -> None:  # noqa: F811
     await asyncio.to_thread(migrate.upgrade, empty_url, BEFORE)
     await _run(empty_url, _seed)
-    await asyncio.to_thread(migrate.upgrade, empty_url, "0006")
+    await asyncio.to_thread(migrate.upgrade, empty_url, "0008")
 
     # Ended: nothing; running: its follow-up, no reminders (it has started); next week: both defaults.
     assert await _run(empty_url, _settings) == [(1, "", None), (2, "", 60), (3, "1440,60", 60)]

@@ -21,6 +21,7 @@ from webinar.tables import (
     consent_records,
     metadata,
     outbox,
+    presence_checks,
     questions,
     registrations,
     viewing_sessions,
@@ -40,7 +41,10 @@ PERSON = {
 }
 # Their answers to the event's custom questions, a removed question's too: their own words, gone with them.
 ANSWERS = {"specialty": "Farmacie clinică Zalău", "story": "Lucrez în spital de 12 ani", "removed": "Secret vechi"}
-TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT, *ANSWERS.values()]
+# Their presence checks (SPEC §13): when they were shown one and answered it, recognisable by the microseconds.
+CHECK_SHOWN = dt.datetime(2026, 11, 20, 10, 17, 3, 424242, tzinfo=dt.UTC)
+CHECK_ANSWERED = dt.datetime(2026, 11, 20, 10, 17, 9, 535353, tzinfo=dt.UTC)
+TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT, *ANSWERS.values(), "424242", "535353"]
 
 
 @pytest.fixture
@@ -81,7 +85,16 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
     await create_viewing_session(
         event.id, reg, now() - dt.timedelta(minutes=30), now() - dt.timedelta(minutes=5), ip=IP, user_agent=AGENT
     )
-    await visitor.get(f"/events/{event.slug}/me/export.json")
+    async with db.transaction() as conn:
+        await conn.execute(
+            presence_checks.insert().values(
+                event_id=event.id, registration_id=reg, number=1, due_at=CHECK_SHOWN,
+                answer_by=CHECK_SHOWN + dt.timedelta(seconds=60), shown_at=CHECK_SHOWN, answered_at=CHECK_ANSWERED,
+            )
+        )  # fmt: skip
+    exported = (await visitor.get(f"/events/{event.slug}/me/export.json")).json()
+    assert [c["answered_at"] for c in exported["presence_checks"]] == [CHECK_ANSWERED.isoformat()]
+    assert exported["attendance"]["presence_checks_answered"] == 1
     token = await csrf_for(visitor, f"/events/{event.slug}/login")
     await visitor.post(f"/events/{event.slug}/send-link", data={"email": PERSON["email"], "csrf_token": token})
     before = await dump(db)
@@ -96,6 +109,7 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
     assert found == []
     async with db.connection() as conn:
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(answers)) == 0
+        assert await conn.fetch_val(sa.select(sa.func.count()).select_from(presence_checks)) == 0
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(questions)) == 3  # the questions stay
     row = await registration(db, reg)
     assert row["erased_at"] is not None and row["status"] == "cancelled" and row["search_text"] == ""
@@ -187,6 +201,15 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
             answers.insert().values(registration_id=recent_reg, question_id=recent_question, value="recent")
         )
     await create_viewing_session(old, old_reg, now() - dt.timedelta(days=31, hours=1), now() - dt.timedelta(days=31))
+    async with db.transaction() as conn:
+        for event_id, reg_id in ((old, old_reg), (recent, recent_reg)):
+            shown = now() - dt.timedelta(days=31, minutes=30)
+            await conn.execute(
+                presence_checks.insert().values(
+                    event_id=event_id, registration_id=reg_id, number=1, due_at=shown,
+                    answer_by=shown + dt.timedelta(seconds=60), shown_at=shown, answered_at=shown,
+                )
+            )  # fmt: skip
     summary = await retention.purge_due(db)
     assert (summary.events, summary.registrations) == (1, 1)
     gone, kept = await registration(db, old_reg), await registration(db, recent_reg)
@@ -196,6 +219,9 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
     async with db.connection() as conn:
         left = await conn.fetch_all(sa.select(answers.c.registration_id, answers.c.value))
     assert [(r["registration_id"], r["value"]) for r in left] == [(recent_reg, "recent")]  # the answers go too
+    async with db.connection() as conn:
+        checked = await conn.fetch_all(sa.select(presence_checks.c.registration_id))
+    assert [r["registration_id"] for r in checked] == [recent_reg]  # and the presence checks
     assert (await load_event(db, old)).purged_at is None
     entries = [a for a in await audit_actions(db, event_id=old) if a["action"] == "event.retention_purged"]
     assert len(entries) == 1 and '"erased": 1' in entries[0]["details_json"]

@@ -9,22 +9,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.webinar.regutil import open_form, outbox_rows, person, registration_rows
+from tests.webinar.regutil import browsers, open_form, outbox_rows, person, registration_rows
 from webinar.db import DB
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
-
-
-def _clients(app: Starlette, cookies: httpx.Cookies, n: int) -> list[httpx.AsyncClient]:
-    """`n` browsers from different addresses sharing one session cookie (the per-IP rate limit is 20)."""
-    return [
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(f"10.0.{i // 250}.{i % 250 + 1}", 40000)),
-            base_url="http://testserver",
-            cookies=cookies,
-        )
-        for i in range(n)
-    ]
 
 
 async def test_200_simultaneous_registrations_for_the_last_5_seats_give_exactly_5(
@@ -34,7 +22,7 @@ async def test_200_simultaneous_registrations_for_the_last_5_seats_give_exactly_
     for _ in range(5):
         await create_registration(event_id, status="approved")
     hidden = await open_form(client, "rush")
-    clients = _clients(app, client.cookies, 20)
+    clients = browsers(app, client.cookies, 20)
     try:
         responses = await asyncio.gather(
             *(
@@ -70,7 +58,7 @@ async def test_100_simultaneous_new_registrations_all_land_with_their_consents_a
 ) -> None:
     await create_event(slug="wave")
     hidden = await open_form(client, "wave")
-    clients = _clients(app, client.cookies, 10)
+    clients = browsers(app, client.cookies, 10)
     try:
         responses = await asyncio.gather(
             *(
@@ -118,7 +106,7 @@ async def test_simultaneous_registrations_for_two_events_each_land_in_their_own(
 ) -> None:
     ids = {slug: await create_event(slug=slug) for slug in ("morning", "evening")}
     hidden = {slug: await open_form(client, slug) for slug in ids}
-    clients = _clients(app, client.cookies, 20)
+    clients = browsers(app, client.cookies, 20)
     try:
         responses = await asyncio.gather(
             *(

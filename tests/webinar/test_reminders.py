@@ -268,6 +268,29 @@ async def test_follow_ups_thank_those_who_watched_and_miss_the_others_once(
     assert not CANCEL_RE.search(text)  # the event is over: nothing to cancel
 
 
+async def test_with_a_threshold_the_follow_up_follows_the_attendance_verdict_and_links_the_replay(
+    db: DB, smtp_settings: Settings, smtp_server, create_event: Factory, create_registration: Factory,
+    create_viewing_session: Factory, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    event, approved, _others = await _event_with_everyone(
+        create_event, create_registration, db, attendance_minutes=30, replay_url="https://replay.example/rec.m3u8",
+    )  # fmt: skip
+    enough, short, two_devices = approved
+    await create_viewing_session(event.id, enough, event.starts_at - 5 * MINUTE, event.starts_at + 40 * MINUTE)
+    await create_viewing_session(event.id, short, event.starts_at, event.starts_at + 20 * MINUTE)  # under 30
+    # Two devices at once count once: 25 minutes overlapping 25 minutes is 25, not 50.
+    for _ in range(2):
+        await create_viewing_session(event.id, two_devices, event.starts_at, event.starts_at + 25 * MINUTE)
+    move_clock(monkeypatch, event.ends_at + 60 * MINUTE)
+    await reminders.queue_due(_ctx(smtp_settings, db))
+    expected = {(enough, "followup_attended"): 1, (short, "followup_missed"): 1, (two_devices, "followup_missed"): 1}
+    assert await queued(db, *FOLLOWUPS) == Counter(expected)
+    assert await deliver_due(smtp_settings, db, compose_queued) == 3
+    for message in smtp_server.messages:
+        text = message.message.get_body(("plain",)).get_content()
+        assert f"/events/{event.slug}/join/" in text  # the replay plays on the stream page the join link opens
+
+
 async def test_a_follow_up_goes_late_for_a_week_and_not_after(
     db: DB, settings: Settings, create_event: Factory, create_registration: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

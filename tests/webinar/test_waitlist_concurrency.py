@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import csrf_from
 from tests.webinar.access_helpers import load_event
-from tests.webinar.regutil import open_form, person, registration_rows
+from tests.webinar.regutil import browsers, open_form, person, registration_rows
 from tests.webinar.test_cancellation import cancel_path
 from webinar.db import DB
 from webinar.tables import audit_log, registrations
@@ -23,18 +23,6 @@ from webinar.tables import audit_log, registrations
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 CAPACITY = 10
-
-
-def _browsers(app: Starlette, cookies: httpx.Cookies, n: int) -> list[httpx.AsyncClient]:
-    """`n` browsers from different addresses sharing one session cookie (the per-IP rate limit is 20)."""
-    return [
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(f"10.1.{i // 250}.{i % 250 + 1}", 40000)),
-            base_url="http://testserver",
-            cookies=cookies,
-        )
-        for i in range(n)
-    ]
 
 
 async def _seats_taken(db: DB, event_id: int) -> int:
@@ -67,14 +55,14 @@ async def test_simultaneous_registrations_cancellations_and_decisions_never_pass
     staff_token = csrf_from((await staff.get(f"/admin/events/{event.id}/registrants")).text)
     public = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     hidden = await open_form(public, "crowd")
-    browsers = _browsers(app, public.cookies, 20)
+    clients = browsers(app, public.cookies, 20, subnet=1)
 
     def register(i: int) -> Awaitable[httpx.Response]:
-        return browsers[i % 20].post("/events/crowd/register", data={**person(email=f"new{i}@example.org"), **hidden})
+        return clients[i % 20].post("/events/crowd/register", data={**person(email=f"new{i}@example.org"), **hidden})
 
     def cancel(reg_id: int, i: int) -> Awaitable[httpx.Response]:
         path = cancel_path(settings, event, reg_id)
-        return browsers[i % 20].post(path, data={"csrf_token": hidden["csrf_token"]})
+        return clients[i % 20].post(path, data={"csrf_token": hidden["csrf_token"]})
 
     def decide(decision: str, reg_id: int) -> Awaitable[httpx.Response]:
         path = f"/admin/events/{event.id}/registrants/{decision}"
@@ -93,7 +81,7 @@ async def test_simultaneous_registrations_cancellations_and_decisions_never_pass
         responses = [*await asyncio.gather(*rush), *await asyncio.gather(*mixed)]
     finally:
         done.set()
-        await asyncio.gather(*(b.aclose() for b in browsers), public.aclose())
+        await asyncio.gather(*(b.aclose() for b in clients), public.aclose())
     assert await watcher <= CAPACITY
     assert all(r.status_code in (200, 303) for r in responses), sorted({r.status_code for r in responses})
 

@@ -15,7 +15,7 @@ from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
-from webinar.events.queries import JOIN_LINKS_LAST, Event
+from webinar.events.queries import Event, join_links_expire
 from webinar.groupwrite import GroupWriter
 from webinar.tables import BigId, UTCDateTime, events, registrations, web_sessions
 from webinar.text import normalise_email
@@ -64,11 +64,13 @@ _ATTENDEE = [registrations.c[f.name].label(f"attendee_{f.name}") for f in fields
 
 
 def _join_refusal(token_version: Any) -> sa.ColumnElement[str | None]:
-    """Why a join link naming the joined registration may not log anyone in to the event: 'invalid' (no such
-    registration, another event's, erased, or revoked by a newer token version) or 'refused' (neither approved nor
-    pending); NULL when it may. The rule, once, for every way the join link is served."""
+    """Why a join link naming the joined registration may not log anyone in to the event: 'event_cancelled' (by its
+    organiser), 'invalid' (no such registration, another event's, erased, or revoked by a newer token version) or
+    'refused' (neither approved nor pending); NULL when it may. The rule, once, for every way the join link is
+    served."""
     r = registrations.c
     return sa.case(
+        (events.c.status == "cancelled", sa.literal("event_cancelled")),
         (sa.or_(r.id.is_(None), r.event_id != events.c.id, r.erased_at.is_not(None), r.token_version != token_version),
          sa.literal("invalid")),
         (sa.and_(r.status != "approved", r.status != "pending"), sa.literal("refused")),
@@ -113,7 +115,9 @@ def _join_and_start() -> Any:
                "user_agent")  # fmt: skip
     session = sa.select(
         found.c.new_id_hash, sa.literal("attendee"), found.c.attendee_id, found.c.id, found.c.new_at, found.c.new_at,
-        sa.func.least(found.c.new_expires_at, found.c.ends_at + sa.literal(JOIN_LINKS_LAST)),
+        sa.func.least(
+            found.c.new_expires_at, join_links_expire(found.c.ends_at, found.c.replay_url, found.c.replay_until)
+        ),
         found.c.new_ip, found.c.new_user_agent,
     ).where(found.c.refusal.is_(None), found.c.purged_at.is_(None))  # fmt: skip
     started = web_sessions.insert().from_select(columns, session).returning(web_sessions.c.id_hash).cte("started")

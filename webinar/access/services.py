@@ -33,6 +33,7 @@ GRACE = dt.timedelta(minutes=30)
 class JoinRefusal(enum.Enum):
     INVALID = "invalid"  # forged, expired, revoked, another event's, erased: 400
     REFUSED = "refused"  # rejected or cancelled: 403
+    EVENT_CANCELLED = "event_cancelled"  # the organiser cancelled the event: 410
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, even
         await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))
-        if registrant is not None and registrant.status == "approved" and registrant.email:
+        if registrant is not None and registrant.status == "approved" and registrant.email and not event.cancelled:
             await notifications.queue(conn, Mailer(settings, templates.env), "join_link", event, registrant)
 
 
@@ -142,13 +143,19 @@ class Gate(enum.Enum):
     LOGIN = "login"
     PENDING = "pending"
     REFUSED = "refused"
+    CANCELLED = "cancelled"  # the event, by its organiser
     WAITING = "waiting"
     OVER = "over"
     OPEN = "open"
+    REPLAY = "replay"  # after the end, until `replay_until`: the stream page plays the replay
+    REPLAY_OVER = "replay_over"  # after `replay_until`
 
 
 def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
-    """What the stream page shows this visitor now (SPEC §3.4)."""
+    """What the stream page shows this visitor now (SPEC §3.4; the replay: §13); a cancelled event shows that to
+    everyone."""
+    if event.cancelled:
+        return Gate.CANCELLED
     if attendee is None:
         return Gate.LOGIN
     if attendee.status == "pending":
@@ -157,6 +164,8 @@ def gate(event: Event, attendee: Attendee | None, at: dt.datetime) -> Gate:
         return Gate.REFUSED
     if at < event.doors_open_at:
         return Gate.WAITING
+    if event.has_replay and at > event.ends_at:
+        return Gate.REPLAY if event.replay_on(at) else Gate.REPLAY_OVER
     if at > event.ends_at + GRACE:
         return Gate.OVER
     return Gate.OPEN

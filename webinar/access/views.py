@@ -41,6 +41,8 @@ async def join(request: Request) -> Response:
     if found is None:
         raise HTTPException(404)
     event, result = shown(request, found[0]), found[1]
+    if result is JoinRefusal.EVENT_CANCELLED:
+        return _render(request, "event_cancelled.html", {"event": event}, 410)
     if isinstance(result, JoinRefusal):
         status = 403 if result is JoinRefusal.REFUSED else 400
         context = {"event": event, "refused": result is JoinRefusal.REFUSED, "errors": {}, "link_email": ""}
@@ -118,6 +120,8 @@ async def watch(request: Request) -> Response:
     at = now()
     state = services.gate(event, attendee, at)
     context: dict[str, Any] = {"event": event, "attendee": attendee}
+    if state is Gate.CANCELLED:
+        return _render(request, "event_cancelled.html", context, 410)
     if state is Gate.LOGIN:
         return see_other(request, "login_form", slug=event.slug)
     if state is Gate.REFUSED:
@@ -129,14 +133,22 @@ async def watch(request: Request) -> Response:
         return _render(request, "waiting.html", context)
     if state is Gate.OVER:
         return _render(request, "over.html", context)
-    embed = "" if event.stream_url else event.embed_url
+    if state is Gate.REPLAY_OVER:
+        return _render(request, "replay_over.html", context)
+    replay = state is Gate.REPLAY
+    stream = (event.replay_url if event.replay_is_hls else "") if replay else event.stream_url
+    embed = (event.replay_url if not event.replay_is_hls else "") if replay else ("" if stream else event.embed_url)
     if embed and (origin := _origin(embed)):
         request.scope.setdefault("state", {})["csp_frame_src"] = origin
     # The open stream page is the same for every attendee of the event (but for the CSRF token), and they all load
-    # it in the minutes before the start: rendered once per event version, language and address.
-    page = {"event": event, "embed_url": embed, "heartbeat_seconds": settings.heartbeat_seconds}
+    # it in the minutes before the start: rendered once per event version, phase (live or replay), language and
+    # address.
+    page = {
+        "event": event, "stream_url": stream, "embed_url": embed, "replay": replay,
+        "heartbeat_seconds": settings.heartbeat_seconds, "check_seconds": settings.presence_check_seconds,
+    }  # fmt: skip
     pages: PageCache = app_state(request).pages
-    return pages.response(request, "webinar/watch.html", (event.id, event.updated_at), page)
+    return pages.response(request, "webinar/watch.html", (event.id, event.updated_at, replay), page)
 
 
 async def logout(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -52,6 +53,10 @@ class EventFields:
     retention_days: int
     listed: bool
     waitlist: bool
+    attendance_minutes: int | None
+    presence_checks: int
+    replay_url: str
+    replay_until: dt.datetime | None
     # SPEC §12, webinar/registration/reminders.py. Keyword-only with the columns' defaults, so code that makes an
     # event without thinking of e-mails gets what a new event gets.
     reminders: str = field(default=DEFAULT_REMINDERS, kw_only=True)  # minutes before the start, "1440,60"; '' none
@@ -76,6 +81,13 @@ class Event(EventFields):
     created_at: dt.datetime
     updated_at: dt.datetime
     purged_at: dt.datetime | None
+    status: str  # scheduled or cancelled (tables.EVENT_STATUSES)
+    cancelled_at: dt.datetime | None
+    ics_sequence: int  # the SEQUENCE its calendar entries carry now
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
 
     @property
     def doors_open_at(self) -> dt.datetime:
@@ -83,12 +95,39 @@ class Event(EventFields):
 
     @property
     def join_link_expires_at(self) -> dt.datetime:
-        return self.ends_at + JOIN_LINKS_LAST
+        """A week after the end, or the end of the replay when that is later (the replay needs the join link)."""
+        week_after = self.ends_at + JOIN_LINKS_LAST
+        return max(week_after, self.replay_until) if self.has_replay and self.replay_until else week_after
+
+    @property
+    def has_replay(self) -> bool:
+        """Whether a replay is offered after the end (SPEC §13)."""
+        return bool(self.replay_url) and self.replay_until is not None
+
+    def replay_on(self, at: dt.datetime) -> bool:
+        """Whether the stream page plays the replay at this moment: after the end, until `replay_until`."""
+        return self.has_replay and self.ends_at < at <= self.replay_until  # type: ignore[operator]
+
+    @property
+    def replay_last_day(self) -> dt.datetime | None:
+        """A moment of the replay's last day (`replay_until` is the midnight that ends it), to show that date."""
+        return self.replay_until - dt.timedelta(seconds=1) if self.replay_until else None
+
+    @property
+    def replay_is_hls(self) -> bool:
+        """Whether the replay is an HLS playlist (played in a <video>) rather than an address to embed."""
+        return urlsplit(self.replay_url).path.endswith(".m3u8")
 
     def field_mode(self, name: str) -> str:
         """'required', 'optional' or 'hidden' for one of the per-event registration fields."""
         mode: str = getattr(self, f"field_{name}")
         return mode
+
+
+def join_links_expire(ends_at: Any, replay_url: Any, replay_until: Any) -> sa.ColumnElement[dt.datetime]:
+    """`Event.join_link_expires_at` in SQL (PostgreSQL: `greatest`), over an event's columns."""
+    replay_end = sa.case((sa.and_(replay_url != "", replay_until.is_not(None)), replay_until), else_=ends_at)
+    return sa.func.greatest(ends_at + sa.literal(JOIN_LINKS_LAST), replay_end)
 
 
 @dataclass(frozen=True)

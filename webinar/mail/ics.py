@@ -1,13 +1,25 @@
-"""RFC 5545 calendar invitations written by hand: escaped text, folded lines, CRLF, UTC times."""
+"""Calendar invitations (RFC 5545 / iTIP RFC 5546) built with `icalendar`: a request, its updates, its cancellation."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+
+import icalendar
+
+PRODID = "-//webinar//registration//EN"
+REQUEST, CANCEL = "REQUEST", "CANCEL"
+ALARM_BEFORE = dt.timedelta(minutes=15)
+_METHOD = re.compile(r"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Invitation:
+    """One registrant's calendar entry for one event. `uid` stays the same for the registrant's every e-mail and
+    `sequence` only grows (the event's `ics_sequence`), so a calendar moves or removes the entry it has instead of
+    adding a second one."""
+
     uid: str
     title: str
     description: str
@@ -18,62 +30,79 @@ class Invitation:
     organiser_email: str
     attendee_email: str
     stamp: dt.datetime
+    attendee_name: str = ""
+    sequence: int = 0
+    cancelled: bool = False  # METHOD:CANCEL, STATUS:CANCELLED: the calendar removes the entry
+    alarm_text: str = ""  # the VALARM's text, ALARM_BEFORE the start (none in a cancellation)
+
+    @property
+    def method(self) -> str:
+        return CANCEL if self.cancelled else REQUEST
 
 
-def escape_text(value: str) -> str:
-    """A TEXT value per RFC 5545 §3.3.11: backslash, semicolon, comma and newlines escaped."""
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return "".join(ch for ch in value if ch == "\t" or (ord(ch) >= 32 and ord(ch) != 127))
+def _clean(value: str) -> str:
+    """Text without control characters (a CR or LF in a name would otherwise end the line); newlines are kept for
+    DESCRIPTION, which icalendar escapes."""
+    return "".join(ch for ch in value if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
 
 
-def _param(value: str) -> str:
-    """A parameter value: quoted, without the characters a quoted value cannot hold."""
-    return '"' + "".join(ch for ch in value if ch not in '"\r\n' and ord(ch) >= 32) + '"'
+def _param(value: str) -> icalendar.vText:
+    """A CN parameter: one line, without double quotes. RFC 6868 would write them as ^' (icalendar does), which
+    Outlook shows as such."""
+    return icalendar.vText(" ".join(_clean(value).replace('"', "").split()))
 
 
-def fold(line: str) -> str:
-    """Fold a content line at 75 octets, never inside a UTF-8 character (RFC 5545 §3.1)."""
-    out: list[str] = []
-    current, size, limit = "", 0, 75
-    for ch in line:
-        width = len(ch.encode("utf-8"))
-        if size + width > limit:
-            out.append(current)
-            current, size, limit = " ", 1, 75
-        current += ch
-        size += width
-    out.append(current)
-    return "\r\n".join(out)
+def _address(email: str, name: str) -> icalendar.vCalAddress:
+    address = icalendar.vCalAddress(f"mailto:{_clean(email).strip()}")
+    if name.strip():
+        address.params["CN"] = _param(name)
+    return address
 
 
-def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+def _event(inv: Invitation) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", _clean(inv.uid))
+    event.add("sequence", inv.sequence)
+    event.add("dtstamp", inv.stamp.astimezone(dt.UTC))
+    # UTC ("Z") times: one instant that Outlook, Google Calendar and Apple Calendar all show in the reader's own time
+    # zone. A VTIMEZONE only earns its keep for recurring entries across DST changes; a one-off event has none, and a
+    # TZID that Outlook cannot map (it wants its own names or a full definition) would shift the entry.
+    event.add("dtstart", inv.starts_at.astimezone(dt.UTC))
+    event.add("dtend", inv.ends_at.astimezone(dt.UTC))
+    event.add("summary", _clean(inv.title))
+    event.add("description", _clean(inv.description))
+    event.add("url", inv.url)
+    event.add("location", inv.url)
+    event.add("organizer", _address(inv.organiser_email, inv.organiser_name))
+    attendee = _address(inv.attendee_email, inv.attendee_name)
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "ACCEPTED"  # they registered: the entry needs no answer
+    attendee.params["RSVP"] = "FALSE"  # the organiser's address is the platform's, which reads no replies
+    event.add("attendee", attendee)
+    event.add("status", "CANCELLED" if inv.cancelled else "CONFIRMED")
+    event.add("transp", "TRANSPARENT" if inv.cancelled else "OPAQUE")
+    if not inv.cancelled and inv.alarm_text:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", _clean(inv.alarm_text))
+        alarm.add("trigger", -ALARM_BEFORE)
+        event.add_component(alarm)
+    return event
 
 
 def render(inv: Invitation) -> str:
-    """The whole VCALENDAR (METHOD:REQUEST) as text with CRLF line ends."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//webinar//registration//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:REQUEST",
-        "BEGIN:VEVENT",
-        f"UID:{escape_text(inv.uid)}",
-        f"DTSTAMP:{_utc(inv.stamp)}",
-        f"DTSTART:{_utc(inv.starts_at)}",
-        f"DTEND:{_utc(inv.ends_at)}",
-        f"SUMMARY:{escape_text(inv.title)}",
-        f"DESCRIPTION:{escape_text(inv.description)}",
-        f"URL:{inv.url}",
-        f"LOCATION:{escape_text(inv.url)}",
-        f"ORGANIZER;CN={_param(inv.organiser_name)}:mailto:{inv.organiser_email}",
-        f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:{inv.attendee_email}",
-        "STATUS:CONFIRMED",
-        "SEQUENCE:0",
-        "TRANSP:OPAQUE",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(fold(line) + "\r\n" for line in lines)
+    """The whole VCALENDAR (METHOD:REQUEST, or CANCEL) as text: CRLF line ends, lines folded at 75 octets."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", inv.method)
+    calendar.add_component(_event(inv))
+    return calendar.to_ical().decode("utf-8")
+
+
+def method_of(text: str) -> str:
+    """The METHOD of a VCALENDAR written by `render` (what the text/calendar MIME part must repeat); REQUEST when it
+    names none."""
+    found = _METHOD.search(text)
+    return found.group(1) if found else REQUEST

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from databases.core import Connection
+from markupsafe import Markup
 
 from webinar import i18n
 from webinar.settings import Settings
@@ -39,15 +40,16 @@ class Composed:
 
 
 @dataclass(frozen=True)
-class Withheld:
-    """An e-mail queued unwritten that is not to be sent any more, and why (kept in the mail queue)."""
+class Dropped:
+    """A queued e-mail that is not to go after all (its event was cancelled, its registrant no longer concerned), and
+    why: the mail queue shows it."""
 
     reason: str
 
 
 # Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone, a
-# Withheld when it is no longer due (a reminder of an event that has started, to someone who cancelled).
-Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | Withheld | None]]
+# Dropped when it is not to go after all (its event cancelled or started, its registrant no longer concerned).
+Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | Dropped | None]]
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,22 @@ def render_email(env: jinja2.Environment, name: str, context: dict[str, Any], la
         text = text_template.render(context)
         html = env.get_template(f"emails/{name}.html").render(context)
     return Rendered(one_line(subject)[:300], text, html)
+
+
+def render_block(env: jinja2.Environment, name: str, block: str, context: dict[str, Any], lang: str) -> str:
+    """One block (`subject` or `body`) of the plain-text template `emails/<name>.txt`, rendered in a language."""
+    with i18n.use(lang):
+        template = _text_env(env).get_template(f"emails/{name}.txt")
+        return "".join(template.blocks[block](template.new_context(dict(context))))
+
+
+def render_written(
+    env: jinja2.Environment, subject: str, text: str, html: Markup, context: dict[str, Any], lang: str
+) -> Rendered:
+    """An e-mail whose subject and body are already written (an organiser's text, its placeholders filled), inside
+    our layout: `emails/written.txt` and `.html`, whose footer (event page, privacy notice, unsubscribe) stays."""
+    with i18n.use(lang):
+        values = {**context, "written_text": text, "written_html": html}
+        rendered_text = _text_env(env).get_template("emails/written.txt").render(values)
+        rendered_html = env.get_template("emails/written.html").render(values)
+    return Rendered(one_line(subject)[:300], rendered_text, rendered_html)

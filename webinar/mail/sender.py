@@ -29,8 +29,9 @@ import sqlalchemy as sa
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
 from webinar.jobs import Context, Job
+from webinar.mail import ics
 from webinar.mail.outbox import Message
-from webinar.mail.render import Composed, Composer, Mailer, Withheld, one_line
+from webinar.mail.render import Composed, Composer, Dropped, Mailer, one_line
 from webinar.settings import Settings
 from webinar.tables import outbox
 from webinar.templating import make_environment
@@ -53,6 +54,34 @@ _WIRE = compat32.clone(linesep="\r\n")
 
 class PermanentFailure(Exception):
     """The SMTP server refused the message for good (a 5xx reply): retrying cannot help."""
+
+
+# 5xx replies about the connection or our credentials, not about the message: a wrong SMTP password or a server that
+# refuses us is fixed by the operator, and the queue must still be there to go out once it is.
+NOT_ABOUT_THE_MESSAGE = (
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPConnectResponseError,
+    aiosmtplib.SMTPHeloError,
+)
+AUTHENTICATION_REQUIRED = 530
+
+
+def answer(exc: aiosmtplib.SMTPException) -> str:
+    """The server's answer, as it gave it ("550 5.1.1 No such user"), for the mail queue's last error."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(answer(r) for r in exc.recipients) or "recipients refused"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def permanent(exc: aiosmtplib.SMTPException) -> bool:
+    """Whether the server refused this message for good: a 5xx reply to its sender, recipient or content."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(permanent(r) for r in exc.recipients)
+    if not isinstance(exc, aiosmtplib.SMTPResponseException) or isinstance(exc, NOT_ABOUT_THE_MESSAGE):
+        return False
+    return exc.code >= 500 and exc.code != AUTHENTICATION_REQUIRED
 
 
 def backoff(attempts: int, first: float = FIRST_RETRY_SECONDS) -> dt.timedelta:
@@ -159,7 +188,7 @@ def build_message(msg: Message, mail_from: str) -> EmailMessage:
         if body is not None:
             part = MIMEText(body, subtype, _UTF8)  # type: ignore[arg-type]  # a Charset is taken, typeshed says str
             if subtype == "calendar":
-                part.set_param("method", "REQUEST")
+                part.set_param("method", ics.method_of(body))  # REQUEST (an invitation, an update) or CANCEL
             email.attach(part)
     return email
 
@@ -219,13 +248,9 @@ class Link:
 async def _smtp_send(link: Link, email: bytes, msg: Message) -> None:
     try:
         await link.send(email, msg)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        if any(r.code >= 500 for r in exc.recipients):
-            raise PermanentFailure(str(exc)) from exc
-        raise
-    except aiosmtplib.SMTPResponseException as exc:
-        if exc.code >= 500:
-            raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+    except aiosmtplib.SMTPException as exc:
+        if permanent(exc):
+            raise PermanentFailure(answer(exc)) from exc
         raise
 
 
@@ -251,13 +276,13 @@ async def _mark_failed(
 ) -> None:
     at = now()
     attempts = msg.attempts + 1
-    dead = permanent or at - msg.created_at >= GIVE_UP_AFTER
-    async with db.connection() as conn:
+    failed = permanent or at - msg.created_at >= GIVE_UP_AFTER
+    async with db.connection() as conn:  # one statement: its own commit
         await conn.execute(
             outbox.update()
             .where(outbox.c.id == msg.id)
             .values(
-                status="dead" if dead else "queued",
+                status="failed" if failed else "queued",
                 attempts=attempts,
                 next_attempt_at=at + backoff(attempts, first_retry),
                 locked_until=None,
@@ -266,9 +291,7 @@ async def _mark_failed(
                 **_written(msg),  # a retry sends what was written, as the mail queue shows it
             )
         )
-    log.warning(
-        "mail %s to message #%s failed (attempt %s): %s", "dead" if dead else "deferred", msg.id, attempts, error
-    )
+    log.warning("mail %s to message #%s (attempt %s): %s", "failed" if failed else "deferred", msg.id, attempts, error)
 
 
 async def _cancel(db: DB, msg: Message, reason: str) -> None:
@@ -300,7 +323,10 @@ async def deliver_one(settings: Settings, db: DB, msg: Message, link: Link | Non
     except PermanentFailure as exc:
         await _mark_failed(db, msg, str(exc), permanent=True)
         return False
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+    except aiosmtplib.SMTPException as exc:  # a 4xx, a dropped connection, a timeout: retried
+        await _mark_failed(db, msg, answer(exc), permanent=False, first_retry=settings.mail_retry_seconds)
+        return False
+    except (OSError, TimeoutError) as exc:  # no server there
         await _mark_failed(
             db, msg, f"{type(exc).__name__}: {exc}", permanent=False, first_retry=settings.mail_retry_seconds
         )
@@ -319,7 +345,7 @@ async def write(mailer: Mailer, db: DB, msg: Message, composer: Composer) -> Mes
     async with db.connection() as conn:
         mail = await composer(conn, mailer, msg)
     if not isinstance(mail, Composed):
-        await _cancel(db, msg, mail.reason if isinstance(mail, Withheld) else "registrant erased")
+        await _cancel(db, msg, mail.reason if isinstance(mail, Dropped) else "registrant erased")
         return None
     return dataclasses.replace(
         msg, subject=mail.subject, body_text=mail.text, body_html=mail.html, ics=mail.ics,

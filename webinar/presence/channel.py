@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from webinar.db import DB
 from webinar.presence import services
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.prompts import Prompts
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
@@ -22,6 +23,7 @@ log = logging.getLogger("webinar.presence")
 
 POLICY_VIOLATION = 1008
 MAX_MESSAGE = 1024
+MAX_ID = 2**62
 # 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
 ACK = '{"type": "ack"}'
 CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
@@ -40,20 +42,26 @@ def same_site(websocket: WebSocket, base_url: str) -> bool:
     return host is not None and origin == f"{scheme}://{host}"
 
 
-def parse(text: str | None, session_id: int) -> str | None:
-    """The message type ('heartbeat' or 'leave'), or None for anything else (garbage, someone else's session)."""
+def parse(text: str | None, session_id: int) -> tuple[str, int] | None:
+    """The message type ('heartbeat', 'leave' or 'answer') and the presence check answered (0 for the others), or
+    None for anything else (garbage, someone else's session)."""
     if text is None or len(text) > MAX_MESSAGE:
         return None
     try:
         message = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(message, dict) or message.get("type") not in ("heartbeat", "leave"):
+    if not isinstance(message, dict) or message.get("type") not in ("heartbeat", "leave", "answer"):
         return None
     if "session" in message and message["session"] != session_id:
         return None
     kind: str = message["type"]
-    return kind
+    if kind != "answer":
+        return kind, 0
+    check = message.get("check")
+    if type(check) is not int or not 0 < check < MAX_ID:
+        return None
+    return kind, check
 
 
 async def presence(websocket: WebSocket) -> None:
@@ -75,9 +83,11 @@ async def presence(websocket: WebSocket) -> None:
         db, viewer, ip, websocket.headers.get("user-agent", ""), settings.presence_timeout_seconds
     )
     await websocket.send_json({"type": "open", "session": session_id, "heartbeat": settings.heartbeat_seconds})
+    prompts = Prompts.of(db, str(settings.secret_key), settings.presence_check_seconds, viewer)
     reason = "left"
     try:
-        reason = await _serve(websocket, settings, session_id)
+        reason = await (_serve(websocket, settings, session_id) if prompts is None else
+                        _serve_with_checks(websocket, settings, session_id, prompts))  # fmt: skip
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
@@ -104,16 +114,58 @@ async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> s
             return "timeout"
         if message["type"] == "websocket.disconnect":
             return "left"
-        kind = parse(message.get("text"), session_id)
-        if kind is None:
+        parsed = parse(message.get("text"), session_id)
+        if parsed is None:
             log.warning("presence: unexpected message on session %s closed the channel", session_id)
             return "garbage"
-        if kind == "leave":
+        if parsed[0] == "leave":
             return "left"
+        if parsed[0] == "answer":  # this viewer has no presence checks (any more): nothing to answer
+            await websocket.send_text(json.dumps({"type": "answer", "check": parsed[1], "result": "refused"}))
+            continue
         if not await heartbeats.beat(session_id):  # also keeps the web session from idling out
             log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
             return "ended"
         # A tiny ack lets clients (and the benchmark) measure heartbeat handling; pages ignore it.
+        await websocket.send_text(ACK)
+
+
+async def _serve_with_checks(websocket: WebSocket, settings: Settings, session_id: int, prompts: Prompts) -> str:
+    """`_serve` for an event with presence checks: it also wakes when a check falls due, sends it, and takes the
+    answers (docs/attendance.md). The heartbeat deadline is the same: no message within the timeout ends it."""
+    heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.presence_timeout_seconds
+    while True:
+        if (shown := await prompts.due()) is not None:
+            await websocket.send_text(shown)
+        wait = deadline - loop.time()
+        due_in = prompts.seconds_to_next()
+        try:
+            async with asyncio.timeout(wait if due_in is None else min(wait, max(due_in, 0.05))):
+                message = await websocket.receive()
+        except TimeoutError:
+            if loop.time() >= deadline:
+                return "timeout"
+            continue  # a check fell due
+        deadline = loop.time() + settings.presence_timeout_seconds
+        if message["type"] == "websocket.disconnect":
+            return "left"
+        parsed = parse(message.get("text"), session_id)
+        if parsed is None:
+            log.warning("presence: unexpected message on session %s closed the channel", session_id)
+            return "garbage"
+        kind, check = parsed
+        if kind == "leave":
+            return "left"
+        if kind == "answer":
+            await websocket.send_text(await prompts.answer(check))
+            continue
+        if not await heartbeats.beat(session_id):
+            log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
+            return "ended"
+        if (shown := await prompts.due()) is not None:  # a check due now goes before the ack
+            await websocket.send_text(shown)
         await websocket.send_text(ACK)
 
 

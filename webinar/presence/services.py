@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from webinar import clock
 from webinar.access import queries as access_queries
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB, among
+from webinar.events.queries import Event
 from webinar.tables import viewing_sessions, web_sessions
 
 vs = viewing_sessions
@@ -23,6 +25,8 @@ class Viewer:
     event_id: int
     registration_id: int
     web_session_hash: str
+    event: Event | None = None
+    kind: str = "live"  # what a new viewing session is of: the live stream, or the replay after the end
 
 
 async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelta) -> Viewer | None:
@@ -31,9 +35,10 @@ async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelt
     if found is None:
         return None
     event, session = found
-    if event.purged_at is not None or session is None or session.attendee.status != "approved":
+    if event.purged_at is not None or event.cancelled or session is None or session.attendee.status != "approved":
         return None
-    return Viewer(event.id, session.attendee.id, session.id_hash)
+    kind = "replay" if event.replay_on(clock.now()) else "live"
+    return Viewer(event.id, session.attendee.id, session.id_hash, event, kind)
 
 
 async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeout_seconds: int) -> int:
@@ -50,6 +55,7 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
         .where(
             vs.c.web_session_hash == viewer.web_session_hash,
             vs.c.registration_id == viewer.registration_id,
+            vs.c.kind == viewer.kind,  # the replay after the end never continues a session of the live stream
             sa.or_(
                 sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
                 sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
@@ -67,6 +73,7 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
         "last_seen_at": at,
         "ip": ip[:45] or None,
         "user_agent": user_agent[:500],
+        "kind": viewer.kind,
     }
     if db.is_sqlite:
         async with db.transaction() as conn:

@@ -24,6 +24,7 @@ from webinar.tables import (
     audit_log,
     consent_records,
     outbox,
+    presence_checks,
     rate_limits,
     registrations,
     viewing_sessions,
@@ -118,8 +119,10 @@ async def _scrub_registration(conn: Connection, row: _Target, before_end: bool) 
 
 async def _scrub_related(conn: Connection, registration_id: int) -> None:
     rid = registration_id
-    # The answers to the event's custom questions are the person's own words: gone, not blanked.
+    # The answers to the event's custom questions are the person's own words: gone, not blanked. So are their
+    # presence checks (when they were shown one and when they answered: a trace of the person's behaviour).
     await conn.execute(answers.delete().where(answers.c.registration_id == rid))
+    await conn.execute(presence_checks.delete().where(presence_checks.c.registration_id == rid))
     await conn.execute(
         consent_records.update().where(consent_records.c.registration_id == rid).values(ip=None, user_agent=None)
     )
@@ -141,7 +144,7 @@ async def _scrub_related(conn: Connection, registration_id: int) -> None:
     )
     await conn.execute(
         outbox.update()
-        .where(outbox.c.registration_id == rid, outbox.c.status.in_(("queued", "sending", "dead")))
+        .where(outbox.c.registration_id == rid, outbox.c.status.in_(("queued", "sending", "failed")))
         .values(status="cancelled", locked_until=None, lock_owner=None)
     )
     await conn.execute(

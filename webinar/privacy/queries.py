@@ -12,7 +12,7 @@ from databases.core import Connection
 from webinar.accounts import sessions
 from webinar.db import to_dataclass
 from webinar.events.queries import Event, by_id
-from webinar.tables import consent_records, consent_texts, events, outbox, registrations, web_sessions
+from webinar.tables import consent_records, consent_texts, events, outbox, registrations, staff_users, web_sessions
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class ConsentWithText:
     text: str | None
     ip: str | None
     user_agent: str | None
+    recorded_by: str | None  # who imported the person (action `imported`): the staff member's e-mail
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,13 @@ async def consents_with_text(conn: Connection, registration_id: int) -> list[Con
             consent_texts.c.text,
             consent_records.c.ip,
             consent_records.c.user_agent,
+            staff_users.c.email.label("recorded_by"),
         )
-        .select_from(consent_records.outerjoin(consent_texts, consent_texts.c.id == consent_records.c.consent_text_id))
+        .select_from(
+            consent_records.outerjoin(consent_texts, consent_texts.c.id == consent_records.c.consent_text_id).outerjoin(
+                staff_users, staff_users.c.id == consent_records.c.recorded_by
+            )
+        )
         .where(consent_records.c.registration_id == registration_id)
         .order_by(consent_records.c.recorded_at, consent_records.c.id)
     )

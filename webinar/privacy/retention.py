@@ -13,6 +13,7 @@ from webinar.jobs import Context, Job, Lease
 from webinar.privacy import queries
 from webinar.privacy.erasure import Requester
 from webinar.privacy.services import erase_all
+from webinar.registration import imports
 from webinar.web import ratelimit
 
 log = logging.getLogger("webinar.retention")
@@ -57,6 +58,7 @@ async def purge_due(db: DB, at: dt.datetime | None = None) -> PurgeSummary:
         # Housekeeping of the same kind: ended sessions (with their IPs) and stale rate-limit counters.
         await sessions.delete_expired(conn)
         await ratelimit.purge_old(conn)
+        await imports.delete_expired(conn)  # lists previewed for an import and never confirmed
     return PurgeSummary(len(due), total)
 
 

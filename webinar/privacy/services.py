@@ -15,18 +15,19 @@ from typing import Any
 from databases.core import Connection
 
 from webinar import audit
+from webinar.attendance import queries as attendance
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.links.privacy import privacy_url, retention_ends_at
 from webinar.links.tokens import UNSUBSCRIBE, make_email_change_token, read_email_change_token, read_token
-from webinar.mail import outbox
+from webinar.mail import outbox, texts
 from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
 from webinar.privacy.forms import Correction
-from webinar.registration import notifications, questionnaire, seats
+from webinar.registration import imports, notifications, questionnaire, seats
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
@@ -86,11 +87,24 @@ async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict
             "consents": [_plain(c) for c in await queries.consents_with_text(conn, reg.id)],
             "answers": await _answers(conn, event, reg.id),
             "viewing_sessions": [_plain(s) for s in await registration_queries.sessions(conn, reg.id)],
+            "presence_checks": [_plain(c) for c in await attendance.checks_of(conn, reg.id)],
+            "attendance": _attendance(await attendance.verdict_of(conn, event, reg.id)),
             "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
             "retention": {"erased_after": retention_ends_at(event).isoformat()},
         }
         await _audit_attendee(conn, "registration.exported", event, reg.id, meta)
     return data
+
+
+def _attendance(verdict: attendance.Verdict | None) -> dict[str, Any] | None:
+    """The person's attendance verdict as computed now (approved registrants only)."""
+    if verdict is None:
+        return None
+    return {
+        "minutes_live": verdict.minutes_live, "minutes_replay": verdict.minutes_replay,
+        "presence_checks_shown": verdict.checks_shown, "presence_checks_answered": verdict.checks_answered,
+        "qualifies": verdict.qualifies,
+    }  # fmt: skip
 
 
 async def _answers(conn: Connection, event: Event, registration_id: int) -> list[dict[str, Any]]:
@@ -299,9 +313,11 @@ async def erase_one(db: DB, settings: Settings, event: Event, registration_id: i
 
 
 async def purge_event(db: DB, event: Event, requester: Requester) -> int:
-    """Erase every registration of an event and mark it purged, in one transaction; returns how many were erased."""
+    """Erase every registration of an event, remove its e-mail texts and mark it purged, in one transaction; returns
+    how many were erased."""
     async with db.transaction() as conn:
         erased = await erase_all(conn, event, requester)
+        await texts.remove_all(conn, event.id)  # nobody is left to write to; the texts name the staff who wrote them
         await conn.execute(events.update().where(events.c.id == event.id).values(purged_at=now()))
         await audit.record(
             conn,
@@ -319,6 +335,7 @@ async def purge_event(db: DB, event: Event, requester: Requester) -> int:
 async def erase_all(conn: Connection, event: Event, requester: Requester) -> int:
     """Erase every registration of an event still holding personal data (inside the caller's transaction)."""
     before_end = now() < event.ends_at
+    await imports.discard_all(conn, event.id)  # lists previewed for an import: personal data too
     erased = 0
     for reg_id in await queries.unerased_ids(conn, event.id):
         result = await erase(conn, event.id, event.organisation_id, reg_id, requester, before_end)

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from webinar.access import services as access_services
 from webinar.access.queries import Attendee
+from webinar.attendance import queries as attendance
 from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.public import public_event
@@ -83,6 +84,8 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         kept = await registration_queries.questions_of(conn, event.id, registration_queries.KEPT)
         answers = await registration_queries.answers_of(conn, reg.id)
         place = await registration_queries.place_in_line(conn, reg)
+        verdict = await attendance.verdict_of(conn, event, reg.id)
+        checks = await attendance.checks_of(conn, reg.id)
     asked = [q for q in kept if q.removed_at is None]
     context: dict[str, Any] = {
         "event": event,
@@ -99,6 +102,9 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "questions": asked,  # the correction form asks these
         "held": [(q, answers[q.id]) for q in kept if q.id in answers],  # every answer held, removed questions' too
         "answers": stored_answers(answers, asked),
+        "verdict": verdict,  # approved registrants only (webinar/attendance/queries.py)
+        "checks": checks,
+        "ended": now() >= event.ends_at,
     }
     context.update(extra)
     return _render(request, "me.html", context, 422 if context["errors"] else 409 if context["cancel_refused"] else 200)

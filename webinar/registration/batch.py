@@ -108,7 +108,7 @@ async def load(db: DB, slug: str) -> EventContext | None:
 
 def may_write(event: Event, consent: ConsentText | None) -> bool:
     """Whether a registration for this event may be written here: seats need the locking path's count."""
-    return event.capacity is None and consent is not None and event.purged_at is None
+    return event.capacity is None and consent is not None and event.purged_at is None and not event.cancelled
 
 
 def as_read(event_id: Any, updated_at: Any, consent_version: Any) -> sa.Exists:
@@ -118,6 +118,7 @@ def as_read(event_id: Any, updated_at: Any, consent_version: Any) -> sa.Exists:
         events.c.id == event_id,
         events.c.updated_at == updated_at,
         events.c.purged_at.is_(None),
+        events.c.status == "scheduled",
         current_consent_version(events.c.id) == consent_version,
     )
 

@@ -18,7 +18,7 @@ from webinar.links.tokens import CANCEL, read_token
 from webinar.mail.render import Mailer
 from webinar.registration import notifications, queries, seats
 from webinar.registration.queries import Registration
-from webinar.tables import CANCELLABLE, HOLDS_SEAT, registrations
+from webinar.tables import CANCELLABLE, CANCELLED, HOLDS_SEAT, registrations
 
 VIA = ("me", "link")  # where the attendee cancelled from, for the audit entry
 
@@ -43,7 +43,7 @@ def _judge(event: Event, reg: Registration | None, token_version: int | None) ->
     """What may become of a cancellation of `reg` (`token_version`: the link's, None from /me)."""
     if reg is None or reg.erased_at is not None:
         return Cancel.INVALID
-    if reg.status == "cancelled":
+    if reg.status == CANCELLED:
         return Cancel.ALREADY
     if token_version is not None and token_version != reg.token_version:
         return Cancel.INVALID
@@ -97,7 +97,7 @@ async def _cancel(
     await conn.execute(
         registrations.update()
         .where(registrations.c.id == reg.id)
-        .values(status="cancelled", token_version=reg.token_version + 1, updated_at=at)  # join and cancel links die
+        .values(status=CANCELLED, token_version=reg.token_version + 1, updated_at=at)  # join and cancel links die
     )
     await sessions.end_all(conn, reg.id, "logout")
     cancelled = await queries.by_id(conn, event.id, reg.id)

@@ -27,7 +27,7 @@ from webinar.web.forms import has_control_chars, text
 # The per-event choices of a configurable field (tables.FIELD_MODES holds the same three for the schema).
 REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
 # The reports a field may appear in: the identifiers of reports/exporters.py.
-REGISTERED, ACTIVE, TRAFFIC = "registered", "active", "traffic"
+REGISTERED, ACTIVE, TRAFFIC, ATTENDANCE = "registered", "active", "traffic", "attendance"
 PHONE_CHARS = re.compile(r"^[0-9 +\-()]+$")
 
 
@@ -147,18 +147,19 @@ class PersonalField:
 FIELDS: tuple[PersonalField, ...] = (
     PersonalField(
         "first_name", N_("First name"), "First name", 100,
-        missing=N_("Please enter your name."), name_part=True, reports=(REGISTERED, ACTIVE, TRAFFIC),
+        missing=N_("Please enter your name."), name_part=True, reports=(REGISTERED, ACTIVE, TRAFFIC, ATTENDANCE),
         autocomplete="given-name",
     ),
     PersonalField(
         "last_name", N_("Last name"), "Last name", 100,
-        missing=N_("Please enter your last name."), name_part=True, reports=(REGISTERED, ACTIVE, TRAFFIC),
+        missing=N_("Please enter your last name."), name_part=True,
+        reports=(REGISTERED, ACTIVE, TRAFFIC, ATTENDANCE),
         autocomplete="family-name",
     ),
     PersonalField(
         "email", N_("E-mail address"), "Email", 254, staff_label=N_("E-mail"),
         missing=N_("Please enter your e-mail address."), too_long=address_at_most, rule=valid_address,
-        identifies=True, reports=(REGISTERED, ACTIVE, TRAFFIC), input_type="email", autocomplete="email",
+        identifies=True, reports=(REGISTERED, ACTIVE, TRAFFIC, ATTENDANCE), input_type="email", autocomplete="email",
     ),
     PersonalField(
         "job_title", N_("Job title"), "Job title", 200,
@@ -166,11 +167,11 @@ FIELDS: tuple[PersonalField, ...] = (
     ),
     PersonalField(
         "member_id", N_("Membership / badge number"), "Member ID", 200, staff_label=N_("Member ID"),
-        configurable=True, mode_label=N_("Member ID field"), default_mode=HIDDEN,
+        configurable=True, mode_label=N_("Member ID field"), default_mode=HIDDEN, reports=(REGISTERED, ATTENDANCE),
     ),
     PersonalField(
         "organisation", N_("Organisation"), "Organisation", 200,
-        configurable=True, mode_label=N_("Organisation field"), reports=(REGISTERED, ACTIVE),
+        configurable=True, mode_label=N_("Organisation field"), reports=(REGISTERED, ACTIVE, ATTENDANCE),
         autocomplete="organization",
     ),
     PersonalField(

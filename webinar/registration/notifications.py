@@ -16,22 +16,28 @@ from webinar.i18n import gettext as _
 from webinar.links.cancel import cancel_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
-from webinar.mail import ics, outbox
-from webinar.mail.render import Composed, Mailer, Withheld, one_line, render_email
+from webinar.mail import editable, ics, outbox, placeholders, texts
+from webinar.mail.render import Composed, Dropped, Mailer, Rendered, one_line, render_email, render_written
+from webinar.mail.texts import EmailText
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
 from webinar.tables import CANCELLABLE
 
-WITH_JOIN_LINK = ("confirmation", "approved", "reminder")
+# An update (the event's time or stream changed, registration/notices.py) carries the join link and the calendar
+# entry again, with a higher SEQUENCE, so calendars move the entry they have; so does a reminder.
+WITH_JOIN_LINK = ("confirmation", "approved", "update", "reminder")
 # The e-mails that tell a registrant where they stand carry the link to cancel, while they still may.
 WITH_CANCEL_LINK = (
-    "confirmation", "received", "approved", "waitlisted", "promoted", "already_registered", "reminder",
+    "confirmation", "received", "approved", "waitlisted", "promoted", "already_registered", "update", "reminder",
 )  # fmt: skip
 WITH_PLACE = ("waitlisted", "already_registered")  # a waitlisted registrant is told their place in line
+# Once an event is cancelled, the e-mails still queued for it go only if they are the cancellation itself or answer
+# for a registrant's own status; the rest (a confirmation, a join link, an update, a reminder…) would mislead.
+STILL_SENT_WHEN_CANCELLED = ("event_cancelled", "cancelled", "rejected")
 KINDS = (
     "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
-    "cancelled", "reminder", "followup_attended", "followup_missed",
+    "cancelled", "update", "event_cancelled", "reminder", "followup_attended", "followup_missed",
 )  # fmt: skip
 # The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
 # start: one queued earlier is withheld when it is written (or retried) too late.
@@ -45,74 +51,144 @@ def _with_join_link(kind: str, reg: Registration) -> bool:
 
 
 def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
-    domain = parseaddr(mailer.settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    """The registrant's calendar entry for the event as it is now: a request with the join link, or, once the event
+    is cancelled, its cancellation. The same UID in every e-mail of the registrant, the event's current SEQUENCE."""
+    address = parseaddr(mailer.settings.mail_from)[1]
     with i18n.use(reg.language):  # the calendar entry's text is in the registrant's language, like the e-mail
-        description = f"{event.title}\n\n{_('Your personal join link (keep it to yourself, it signs you in):')}\n{url}"
+        if event.cancelled:
+            note = _("This event has been cancelled by its organiser.")
+            description = f"{event.title}\n\n{note}"
+        else:
+            description = (
+                f"{event.title}\n\n{_('Your personal join link (keep it to yourself, it signs you in):')}\n{url}"
+            )
+        alarm = _("Starting in 15 minutes: %(title)s") % {"title": one_line(event.title)}
     return ics.render(
         ics.Invitation(
-            uid=f"event-{event.id}-registration-{reg.id}@{domain}",
+            uid=f"event-{event.id}-registration-{reg.id}@{address.rpartition('@')[2] or 'localhost'}",
             title=event.title,
             description=description,
             url=url,
             starts_at=event.starts_at,
             ends_at=event.ends_at,
             organiser_name=organiser,
-            organiser_email=parseaddr(mailer.settings.mail_from)[1],
+            organiser_email=address,
             attendee_email=reg.email or "",
+            attendee_name=f"{reg.first_name or ''} {reg.last_name or ''}",
             stamp=now(),
+            sequence=event.ics_sequence,
+            cancelled=event.cancelled,
+            alarm_text=alarm,
         )
     )
 
 
-def compose(
-    mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str, place: int | None = None
-) -> Composed:
-    """Render one registrant e-mail (no database work: the caller knows the organiser's name and, for a waitlisted
-    registrant, their place on the waiting list)."""
-    assert kind in KINDS and reg.email
-    with_link = _with_join_link(kind, reg)
-    url = join_url(mailer.settings, event, reg) if with_link or reg.status == "approved" else None
-    may_cancel = kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
-    base = mailer.settings.base_url
-    unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
+def _starts_at(event: Event) -> str:
+    """When the event starts, as every e-mail says it: in its time zone, in the active language."""
+    return f"{i18n.local_datetime(event.starts_at, event.timezone, 'event')} ({event.timezone})"
+
+
+def context_for(
+    mailer: Mailer,
+    kind: str,
+    event: Event,
+    reg: Registration,
+    organiser: str,
+    place: int | None,
+    unsubscribe_url: str | None,
+) -> dict[str, Any]:
+    """What an e-mail's template is rendered with (its links real and signed)."""
+    going_ahead = not event.cancelled  # a cancelled event's join and cancel links do not work: none are sent
+    with_link = going_ahead and _with_join_link(kind, reg)
+    url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
+    may_cancel = going_ahead and kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
     replay, certificate = after_links(mailer.settings, event, reg) if kind in SCHEDULED else (None, None)
-    context = {
+    with i18n.use(reg.language):
+        starts_at = _starts_at(event)
+    return {
         "event": event,
         "registration": reg,
         "organiser": organiser,
         "join_url": url,
-        "event_url": f"{base}/events/{event.slug}",
+        "event_url": f"{mailer.settings.base_url}/events/{event.slug}",
         "privacy_url": privacy_url(mailer.settings, event),
         "unsubscribe_url": unsubscribe_url,
         "cancel_url": cancel_url(mailer.settings, event, reg) if may_cancel else None,
         "place": place,
         "title": one_line(event.title),
+        "starts_at": starts_at,
         "replay_url": replay,
         "certificate_url": certificate,
     }
-    rendered = render_email(mailer.env, kind, context, reg.language)
-    invitation = _invitation(mailer, event, reg, url, organiser) if url and with_link else None
+
+
+def placeholder_values(context: dict[str, Any]) -> dict[str, str]:
+    """The value of each placeholder of an organiser's text, from the e-mail's context, in the active language."""
+    reg: Registration = context["registration"]
+    place = context.get("place")
+    return {
+        "first_name": reg.first_name or "",
+        "last_name": reg.last_name or "",
+        "event_title": context["title"],
+        "starts_at": context["starts_at"],
+        # Promoted while the organiser approves each registration: the link comes with the approval.
+        "join_link": context["join_url"] or _("(your personal join link will come once your registration is approved)"),
+        "cancel_link": context["cancel_url"] or "",
+        "replay_link": context.get("replay_url") or "",
+        "certificate_link": context.get("certificate_url") or "",
+        "organisation": context["organiser"],
+        "place": str(place) if place else "—",
+    }
+
+
+def render_for(
+    mailer: Mailer, kind: str, context: dict[str, Any], language: str, written: EmailText | None
+) -> Rendered:
+    """Our template for the kind, or the organiser's text with its placeholders filled, in our layout."""
+    if written is None:
+        return render_email(mailer.env, kind, context, language)
+    subject, body = placeholders.parse(written.subject)[0], placeholders.parse(written.body)[0]
+    with i18n.use(language):
+        values = placeholder_values(context)
+    html = placeholders.to_html(body, values)
+    text = placeholders.fill(body, values)
+    return render_written(mailer.env, placeholders.fill(subject, values), text, html, context, language)
+
+
+def compose(
+    mailer: Mailer,
+    kind: str,
+    event: Event,
+    reg: Registration,
+    organiser: str,
+    place: int | None = None,
+    written: EmailText | None = None,
+) -> Composed:
+    """Render one registrant e-mail, from our template or from the organiser's text (`written`) when there is one
+    (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
+    on the waiting list)."""
+    assert kind in KINDS and reg.email
+    unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
+    context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url)
+    rendered = render_for(mailer, kind, context, reg.language, written)
+    url = context["join_url"]
+    invitation: str | None = None
+    if kind == "event_cancelled":  # the calendar removes the entry it has (it had none: nothing happens)
+        invitation = _invitation(mailer, event, reg, context["event_url"], organiser)
+    elif url and _with_join_link(kind, reg):
+        invitation = _invitation(mailer, event, reg, url, organiser)
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
 def after_links(settings: Settings, event: Event, reg: Registration) -> tuple[str | None, str | None]:
-    """The replay link and the certificate link of the follow-up e-mails, when the event has them.
-
-    The one place they come from: SPEC §13 (issue 19) adds `events.replay_url` / `replay_until` and certificates;
-    return the replay link while `replay_until` has not passed, and `/events/{slug}/me/certificate.pdf` (through the
-    attendee's join link, so it signs them in) for a registrant whose certificate is issued. The templates
-    (`emails/followup_*.{txt,html}`) already show each link when it is not None."""
-    return None, None
-
-
-def withheld(kind: str, event: Event, reg: Registration) -> Withheld | None:
-    """Why a scheduled e-mail is not to be sent now (its registrant is no longer approved, or the event has started
-    by the time a reminder is written), or None when it is to go."""
-    if kind in SCHEDULED and reg.status != "approved":
-        return Withheld(f"not sent: the registration is {reg.status}")
-    if kind == "reminder" and now() >= event.starts_at:
-        return Withheld("not sent: the event had started")
-    return None
+    """The replay link and the certificate link of the follow-up e-mails, when the event has them: the replay
+    plays on the gated stream page after the end until `replay_until` (SPEC §13), so its link is the personal join
+    link, which signs the attendee in and lasts as long. The certificate link comes with certificates (not built
+    yet: None). The templates (`emails/followup_*.{txt,html}`) show each link when it is not None."""
+    replay = None
+    if event.replay_url and (event.replay_until is None or now() < event.replay_until):
+        replay = join_url(settings, event, reg)
+    return replay, None
 
 
 def first_kind(status: str) -> str:
@@ -139,18 +215,31 @@ async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: 
     return await outbox.enqueue_row(conn, queued_row(mailer.settings, kind, event.id, reg.id, reg.email))
 
 
-async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) -> Composed | Withheld | None:
-    """A queued registrant e-mail, written now; None when its registrant was erased or is gone, a Withheld when a
-    scheduled e-mail is no longer due."""
+def not_to_send(kind: str, event: Event, reg: Registration) -> str | None:
+    """Why a queued e-mail is not to go now after all (None: it goes): its event was cancelled since, an update or a
+    scheduled e-mail reaches a registrant who is no longer approved, or a reminder is written after the start."""
+    if event.cancelled and kind not in STILL_SENT_WHEN_CANCELLED:
+        return "the event was cancelled"
+    if (kind == "update" or kind in SCHEDULED) and reg.status != "approved":
+        return f"not sent: the registration is {reg.status}"
+    if kind == "reminder" and now() >= event.starts_at:
+        return "not sent: the event had started"
+    return None
+
+
+async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) -> Composed | Dropped | None:
+    """A queued registrant e-mail, written now; None when its registrant was erased or is gone, Dropped when it is
+    not to go any more (`not_to_send`)."""
     assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
     event, organiser = await _event_of(conn, mailer, msg.event_id)
     reg = await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
     if event is None or reg is None or reg.email is None:
         return None
-    if (reason := withheld(msg.kind, event, reg)) is not None:
-        return reason
+    if (reason := not_to_send(msg.kind, event, reg)) is not None:
+        return Dropped(reason)
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
-    return compose(mailer, msg.kind, event, reg, organiser, place)
+    written = await texts.current(conn, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+    return compose(mailer, msg.kind, event, reg, organiser, place, written)
 
 
 async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Event | None, str]:

@@ -17,11 +17,13 @@ from webinar.registration.questions import Question
 from webinar.tables import (
     HOLDS_SEAT,
     WAITLISTED,
+    UTCDateTime,
     answers,
     consent_records,
     events,
     questions,
     registrations,
+    staff_users,
     viewing_sessions,
 )
 from webinar.text import fold, like_escape
@@ -62,6 +64,7 @@ class ConsentRecord:
     recorded_at: dt.datetime
     ip: str | None
     user_agent: str | None
+    recorded_by: str | None  # the e-mail of the staff member who imported the person (action `imported`)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class ViewingSession:
     end_reason: str | None
     ip: str | None
     user_agent: str | None
+    kind: str  # live or replay
 
 
 _COLUMNS = [registrations.c[name] for name in Registration.__dataclass_fields__]
@@ -88,6 +92,7 @@ class Seats:
     approval: str
     waitlist: bool
     ends_at: dt.datetime
+    status: str
 
 
 _SEATS = [events.c[name] for name in Seats.__dataclass_fields__]
@@ -108,13 +113,22 @@ async def seats_taken(conn: Connection, event_id: int) -> int:
     return int(await conn.fetch_val(query))
 
 
+def full_at(capacity: int | None, taken: int) -> bool:
+    """Whether an event of `capacity` is full with `taken` seats held (never, without a capacity): the rule, once."""
+    return capacity is not None and taken >= capacity
+
+
 async def is_full(conn: Connection, event: Event | Seats) -> bool:
-    """Whether every seat of the event is taken (never, without a capacity): the rule, once."""
-    return event.capacity is not None and await seats_taken(conn, event.id) >= event.capacity
+    """Whether every seat of the event is taken now (`full_at`)."""
+    return full_at(event.capacity, await seats_taken(conn, event.id))
+
+
+IN_LINE = (registrations.c.created_at, registrations.c.id)
 
 
 def _in_line(event_id: int) -> list[sa.ColumnElement[bool]]:
-    """The event's waiting list: its waitlisted registrations still holding their data, first come first (by id)."""
+    """The event's waiting list: its waitlisted registrations still holding their data, first come first (IN_LINE:
+    by when they registered, the last time for someone who cancelled and registered again)."""
     return [
         registrations.c.event_id == event_id,
         registrations.c.status == WAITLISTED,
@@ -124,7 +138,7 @@ def _in_line(event_id: int) -> list[sa.ColumnElement[bool]]:
 
 async def first_in_line(conn: Connection, event_id: int, most: int | None) -> list[Registration]:
     """The earliest `most` (None: all) of the event's waiting list, their rows held until the transaction ends."""
-    query = sa.select(*_COLUMNS).where(*_in_line(event_id)).order_by(registrations.c.id).limit(most)
+    query = sa.select(*_COLUMNS).where(*_in_line(event_id)).order_by(*IN_LINE).limit(most)
     rows = await conn.fetch_all(query.with_for_update())
     return [to_dataclass(Registration, r) for r in rows]
 
@@ -133,7 +147,9 @@ async def place_in_line(conn: Connection, reg: Registration) -> int | None:
     """A waitlisted registration's place on its event's waiting list (1 = next to get a seat); None if not on it."""
     if reg.status != WAITLISTED or reg.erased_at is not None:
         return None
-    ahead = sa.select(sa.func.count()).where(*_in_line(reg.event_id), registrations.c.id < reg.id)
+    ahead = sa.select(sa.func.count()).where(
+        *_in_line(reg.event_id), sa.tuple_(*IN_LINE) < sa.tuple_(sa.literal(reg.created_at, UTCDateTime), reg.id)
+    )
     return int(await conn.fetch_val(ahead)) + 1
 
 
@@ -192,7 +208,8 @@ async def status_counts(conn: Connection, event_id: int) -> dict[str, int]:
 async def consents(conn: Connection, registration_id: int) -> list[ConsentRecord]:
     """Every consent record of a registration, oldest first."""
     rows = await conn.fetch_all(
-        consent_records.select()
+        sa.select(*(c for c in consent_records.c if c.name != "recorded_by"), staff_users.c.email.label("recorded_by"))
+        .select_from(consent_records.outerjoin(staff_users, staff_users.c.id == consent_records.c.recorded_by))
         .where(consent_records.c.registration_id == registration_id)
         .order_by(consent_records.c.recorded_at, consent_records.c.id)
     )

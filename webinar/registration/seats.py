@@ -23,12 +23,18 @@ def seat_status(approval: str) -> str:
     return "approved" if approval == "auto" else "pending"
 
 
-async def new_status(conn: Connection, seats: Seats) -> str | None:
-    """The status a new registration gets now (the caller holds the event's lock): a seat's while one is free,
-    `waitlisted` once the event is full and has a waiting list; None when it is full without one."""
-    if not await queries.is_full(conn, seats):
+def status_at(seats: Seats, taken: int) -> str | None:
+    """The status a new registration gets while `taken` seats are held: a seat's while one is free, `waitlisted`
+    once the event is full and has a waiting list; None when it is full without one. The rule, for one registration
+    (`new_status`) and for each row of an import in turn (registration/importplan.py)."""
+    if not queries.full_at(seats.capacity, taken):
         return seat_status(seats.approval)
     return WAITLISTED if seats.waitlist else None
+
+
+async def new_status(conn: Connection, seats: Seats) -> str | None:
+    """The status a new registration gets now (the caller holds the event's lock): `status_at` the seats taken."""
+    return status_at(seats, await queries.seats_taken(conn, seats.id))
 
 
 async def fill(conn: Connection, settings: Settings, event_id: int) -> list[int]:
@@ -37,7 +43,7 @@ async def fill(conn: Connection, settings: Settings, event_id: int) -> list[int]
     caller that freed the seat holds it already), so approved + pending never pass the capacity. Nobody is promoted
     once the event is over."""
     seats = await queries.lock_seats(conn, event_id)
-    if seats is None or now() >= seats.ends_at:
+    if seats is None or now() >= seats.ends_at or seats.status == "cancelled":
         return []
     free = None if seats.capacity is None else seats.capacity - await queries.seats_taken(conn, event_id)
     if free is not None and free <= 0:

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from webinar import audit
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
-from webinar.db import DB, insert_for
+from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import ConsentText, Event
 from webinar.mail import outbox
@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import HOLDS_SEAT, WAITLISTED, answers, consent_records, registrations
+from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, registrations
 from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
@@ -36,7 +36,10 @@ INVALID, UNAVAILABLE = "invalid", "unavailable"
 
 
 def window_state(event: Event, at: dt.datetime) -> str:
-    """'open', 'not_yet' (before registration opens), 'closed' (after it closes) or 'over' (event ended)."""
+    """'open', 'not_yet' (before registration opens), 'closed' (after it closes), 'over' (event ended) or
+    'cancelled' (by its organiser)."""
+    if event.cancelled:
+        return "cancelled"
     if event.ends_at <= at:
         return "over"
     if event.registration_opens_at and at < event.registration_opens_at:
@@ -48,7 +51,7 @@ def window_state(event: Event, at: dt.datetime) -> str:
 
 async def registration_state(conn: Connection, event: Event) -> str:
     """'open', 'waitlist' (full, the form joins the waiting list), 'full', or why the window is shut ('not_yet',
-    'closed', 'over')."""
+    'closed', 'over', 'cancelled')."""
     state = window_state(event, now())
     if state == "open" and await queries.is_full(conn, event):
         return "waitlist" if event.waitlist else "full"
@@ -178,10 +181,11 @@ class Registrar:
                 return STALE_CONSENT
             # Seats as they are while held: a capacity or approval mode changed since `event` was read counts.
             held = await queries.lock_seats(conn, event.id)
-            if held is None:
+            if held is None or held.status == "cancelled":  # cancelled since `event` was read
                 return CLOSED
             email_normalised = normalise_email(data.email)
-            if await queries.by_email(conn, event.id, email_normalised) is not None:
+            earlier = await queries.by_email(conn, event.id, email_normalised, lock=True)
+            if earlier is not None and earlier.status != CANCELLED:
                 return await _already_registered(conn, self.mailer, event, email_normalised)
             status = await seats.new_status(conn, held)
             if status is None:
@@ -189,20 +193,39 @@ class Registrar:
             new = self._rows(
                 replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
             )
-            reg_id = await conn.fetch_val(rows.insert_new(insert_for(conn, registrations).values(**new.registration)))
-            if reg_id is None:  # a simultaneous identical submission won the race
-                return await _already_registered(conn, self.mailer, event, email_normalised)
-            for consent_row in new.consents:
-                await conn.execute(consent_records.insert().values(**consent_row, registration_id=reg_id))
-            if new.answers:  # every answer in one statement
-                await conn.execute(answers.insert().values([a | {"registration_id": reg_id} for a in new.answers]))
-            await outbox.enqueue_row(conn, new.mail | {"registration_id": reg_id})
+            if earlier is not None:
+                await _register_again(conn, event, earlier, new, meta)
+                await rows.write_rest(conn, [(new, earlier.id)])
+            else:
+                [reg_id] = await rows.write(conn, [new])  # with its consents, answers and e-mail, a statement each
+                if reg_id is None:  # a simultaneous identical submission won the race
+                    return await _already_registered(conn, self.mailer, event, email_normalised)
         return REGISTERED
 
 
 async def _hashed(data: RegistrationData) -> str | None:
     """The password's hash, when one was given (off the event loop)."""
     return await hash_password(data.password) if data.password else None
+
+
+async def _register_again(
+    conn: Connection, event: Event, earlier: Registration, new: rows.NewRegistration, meta: RequestMeta
+) -> None:
+    """Someone who cancelled registers again with the same address: their registration takes the new submission's
+    details, answers and status as if it were new (at the back of the waiting list, if it goes there); the consents
+    given then and now both stay on record (the caller writes them, `rows.write_rest`). Its join links stay those of
+    after the cancellation, which revoked the earlier ones."""
+    values = {k: v for k, v in new.registration.items() if k not in ("event_id", "token_version")}
+    await conn.execute(
+        registrations.update()
+        .where(registrations.c.id == earlier.id)
+        .values(**values, decided_at=None, decided_by=None)
+    )
+    await conn.execute(answers.delete().where(answers.c.registration_id == earlier.id))
+    await audit.record(
+        conn, "registration.registered_again", actor="attendee", organisation_id=event.organisation_id,
+        event_id=event.id, registration_id=earlier.id, ip=meta.ip or None, details={"status": new.status},
+    )  # fmt: skip
 
 
 async def _already_registered(conn: Connection, mailer: Mailer, event: Event, email_normalised: str) -> str:
@@ -244,8 +267,8 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
     if reg is None or reg.email is None or reg.erased_at is not None:
         return False
     status = _next_status(reg, decision)
-    if status is None:
-        return False
+    if status is None or (status == "approved" and (held is None or held.status == "cancelled")):
+        return False  # nobody is approved for an event that was cancelled
     if reg.status == "rejected" and held is not None and await queries.is_full(conn, held):
         return False
     # Rejecting someone already approved revokes the join links they were sent.

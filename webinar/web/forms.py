@@ -24,15 +24,18 @@ def csrf_token(request: Request) -> str:
     return hmac.new(secret, b"csrf|" + ensure_sid(request).encode(), hashlib.sha256).hexdigest()
 
 
-async def read_form(request: Request) -> FormData:
-    """The submitted form, after checking its CSRF token; 403 when it is missing or wrong."""
+async def read_form(request: Request, max_files: int = 0) -> FormData:
+    """The submitted form, after checking its CSRF token; 403 when it is missing or wrong. With `max_files` it may
+    carry that many files (spooled to disk by the parser, their size bounded by the body limit of the path:
+    web/middleware.py); a text field stays within MAX_PART_BYTES either way."""
     try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
+        form = await request.form(max_files=max_files, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
     except AssertionError as exc:  # python-multipart missing: a deployment bug, not the user's
         raise RuntimeError("form parsing unavailable") from exc
     sent = form.get("csrf_token")
     # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and a hostile token must be a 403.
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
+        await form.close()  # a file it carried is dropped now, not when the garbage collector gets to it
         raise HTTPException(403, _("The form has expired or was not sent from this site. Please try again."))
     return form
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -71,21 +73,29 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over the limit with 413, before or while they are read."""
+    """Refuses request bodies over the limit with 413, before or while they are read.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `uploads` maps the paths that take a file (regular expressions, matched whole) to their own, larger limit. Such
+    a request goes on to its handler even when its declared length is over it, so that the page can say so in
+    words (the handler looks at the length before reading anything); reading past the limit raises 413 there too.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = [(re.compile(path), most) for path, most in (uploads or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        most = next((m for path, m in self.uploads if path.fullmatch(scope["path"])), None)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        if length is not None and (not length.isdigit() or (int(length) > self.max_bytes and most is None)):
             status = 413 if length.isdigit() else 400
             await _plain(send, status, b"Request body too large." if status == 413 else b"Bad Content-Length.")
             return
+        limit = most or self.max_bytes
         received = 0
 
         async def limited_receive() -> Message:
@@ -93,7 +103,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise HTTPException(413)
             return message
 

@@ -1,7 +1,7 @@
 """reminders and follow-ups: events.reminders, events.followup_after_minutes, outbox.expires_at, scheduled_emails
 
-Revision ID: 0006
-Revises: 0003
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 17:30:00.000000
 
 The same on both engines over a database that already has events and registrations. Every event gets the default
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0003"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
