@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from tests.webinar.access_helpers import load_event
 from tests.webinar.reminder_helpers import REAL_NOW, backdate, move_clock, outbox_of, queued, scheduled
+from webinar.attendance.queries import attended
 from webinar.db import DB
 from webinar.jobs import Context
 from webinar.mail.sender import deliver_due
@@ -56,18 +57,18 @@ async def test_each_reminder_goes_once_per_approved_person_and_offset(
     ctx = _ctx(settings, db)
 
     move_clock(monkeypatch, event.starts_at - 1441 * MINUTE)  # a minute before the first reminder's moment
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     assert await queued(db, *REMINDER) == Counter()
 
     move_clock(monkeypatch, event.starts_at - 1440 * MINUTE)
     for _ in range(3):  # every pass of the next hours finds it done
-        await reminders.queue_due(ctx)
+        await reminders.queue_due(ctx, attended)
     assert await queued(db, *REMINDER) == Counter({(r, "reminder"): 1 for r in approved})
     assert await scheduled(db) == sorted((r, "reminder", 1440) for r in approved)
 
     move_clock(monkeypatch, event.starts_at - 59 * MINUTE)
-    await reminders.queue_due(ctx)
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
+    await reminders.queue_due(ctx, attended)
     assert await queued(db, *REMINDER) == Counter({(r, "reminder"): 2 for r in approved})
     assert await scheduled(db) == sorted([(r, "reminder", o) for r in approved for o in (1440, 60)])
     rows = await outbox_of(db, *REMINDER)
@@ -83,7 +84,7 @@ async def test_the_reminder_reaches_a_real_smtp_server_with_the_join_and_cancel_
         create_event, create_registration, db, reminders="60", title="Curs: ștampile & țări", language="ro"
     )
     move_clock(monkeypatch, event.starts_at - 30 * MINUTE)
-    await reminders.queue_due(_ctx(smtp_settings, db))
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
     assert await deliver_due(smtp_settings, db, compose_queued) == 3
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [f"ok{i}@example.org" for i in range(3)]
     for mail in smtp_server.messages:
@@ -104,7 +105,7 @@ async def test_pending_rejected_cancelled_and_waitlisted_registrants_get_no_remi
 ) -> None:
     event, approved, others = await _event_with_everyone(create_event, create_registration, db, reminders="60")
     move_clock(monkeypatch, event.starts_at - 10 * MINUTE)
-    await reminders.queue_due(_ctx(settings, db))
+    await reminders.queue_due(_ctx(settings, db), attended)
     got = {reg for reg, _kind in await queued(db, *REMINDER)}
     assert got == set(approved) and not got & set(others)
 
@@ -117,7 +118,7 @@ async def test_someone_who_cancels_after_the_reminder_was_queued_is_not_sent_it(
 
     event, approved, _others = await _event_with_everyone(create_event, create_registration, db, reminders="60")
     move_clock(monkeypatch, event.starts_at - 30 * MINUTE)
-    await reminders.queue_due(_ctx(smtp_settings, db))
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
     async with db.transaction() as conn:
         await conn.execute(registrations.update().where(registrations.c.id == approved[0]).values(status="cancelled"))
     assert await deliver_due(smtp_settings, db, compose_queued) == 2
@@ -133,11 +134,11 @@ async def test_a_reminder_whose_moment_passed_while_down_goes_late_only_before_t
     ctx = _ctx(smtp_settings, db)
     # Down from two days before until 20 minutes before the start: only the latest reminder goes, late.
     move_clock(monkeypatch, event.starts_at - 20 * MINUTE)
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     assert await scheduled(db) == sorted((r, "reminder", 60) for r in approved)
     # Down until after the start: nothing more is queued …
     move_clock(monkeypatch, event.starts_at + MINUTE)
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     assert len(await scheduled(db)) == 3
     # … and what was queued but not yet sent (the SMTP server was down too) is not sent after the start.
     assert await deliver_due(smtp_settings, db, compose_queued) == 0
@@ -152,7 +153,7 @@ async def test_a_reminder_written_before_the_start_but_retried_after_it_is_not_s
 ) -> None:  # fmt: skip
     event, _approved, _others = await _event_with_everyone(create_event, create_registration, db, reminders="60")
     move_clock(monkeypatch, event.starts_at - 30 * MINUTE)
-    await reminders.queue_due(_ctx(smtp_settings, db))
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
     smtp_server.handler.refuse_with = "421 4.3.2 Try again later"
     assert await deliver_due(smtp_settings, db, compose_queued) == 0  # written, refused, to be retried
     assert all(r["subject"] and r["status"] == "queued" for r in await outbox_of(db, *REMINDER))
@@ -172,7 +173,7 @@ async def test_someone_who_registers_after_the_reminders_moment_gets_none_of_it(
     await backdate(db, [early], event.starts_at - 2 * dt.timedelta(days=1))
     await backdate(db, [late], event.starts_at - 30 * MINUTE)  # after the 60-minute moment
     move_clock(monkeypatch, event.starts_at - 10 * MINUTE)
-    await reminders.queue_due(_ctx(settings, db))
+    await reminders.queue_due(_ctx(settings, db), attended)
     assert await queued(db, *REMINDER) == Counter({(early, "reminder"): 1})
 
 
@@ -184,7 +185,7 @@ async def test_an_event_without_reminders_sends_none(
     )
     for at in (event.starts_at - 30 * MINUTE, event.ends_at + 2 * dt.timedelta(hours=2)):
         move_clock(monkeypatch, at)
-        await reminders.queue_due(_ctx(settings, db))
+        await reminders.queue_due(_ctx(settings, db), attended)
     assert await scheduled(db) == []
 
 
@@ -210,7 +211,7 @@ async def test_two_passes_at_once_on_separate_connections_queue_each_reminder_on
             await asyncio.gather(
                 reminders.queue_reminder(db, event, 60, settings.mail_from),
                 reminders.queue_reminder(other, event, 60, settings.mail_from),
-                reminders.queue_due(_ctx(settings, other)),
+                reminders.queue_due(_ctx(settings, other), attended),
             )
     finally:
         await other.disconnect()
@@ -230,10 +231,10 @@ async def test_a_pass_that_dies_midway_leaves_nothing_half_done_and_the_next_one
     with monkeypatch.context() as patched:
         patched.setattr(reminders, "_enqueue", crash)  # after the deliveries were recorded, before the e-mails
         with pytest.raises(ConnectionError):
-            await reminders.queue_due(_ctx(settings, db))
+            await reminders.queue_due(_ctx(settings, db), attended)
     assert await scheduled(db) == [] and await queued(db, *REMINDER) == Counter()
-    await reminders.queue_due(_ctx(settings, db))
-    await reminders.queue_due(_ctx(settings, db))
+    await reminders.queue_due(_ctx(settings, db), attended)
+    await reminders.queue_due(_ctx(settings, db), attended)
     assert await queued(db, *REMINDER) == Counter({(r, "reminder"): 1 for r in approved})
 
 
@@ -247,14 +248,14 @@ async def test_follow_ups_thank_those_who_watched_and_miss_the_others_once(
     await create_viewing_session(event.id, others[0], event.starts_at, event.ends_at)  # pending: nothing at all
     ctx = _ctx(smtp_settings, db)
     move_clock(monkeypatch, event.ends_at + 59 * MINUTE)
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     assert await queued(db, *FOLLOWUPS) == Counter()
     move_clock(monkeypatch, event.ends_at + 60 * MINUTE)
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     # Watching after the follow-up was queued changes nothing: one follow-up per person.
     await create_viewing_session(event.id, missed[0], event.ends_at, event.ends_at + MINUTE)
     move_clock(monkeypatch, event.ends_at + 3 * dt.timedelta(hours=1))
-    await reminders.queue_due(ctx)
+    await reminders.queue_due(ctx, attended)
     expected = {(watched, "followup_attended"): 1} | {(r, "followup_missed"): 1 for r in missed}
     assert await queued(db, *FOLLOWUPS) == Counter(expected)
     assert await deliver_due(smtp_settings, db, compose_queued) == 3
@@ -282,7 +283,7 @@ async def test_with_a_threshold_the_follow_up_follows_the_attendance_verdict_and
     for _ in range(2):
         await create_viewing_session(event.id, two_devices, event.starts_at, event.starts_at + 25 * MINUTE)
     move_clock(monkeypatch, event.ends_at + 60 * MINUTE)
-    await reminders.queue_due(_ctx(smtp_settings, db))
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
     expected = {(enough, "followup_attended"): 1, (short, "followup_missed"): 1, (two_devices, "followup_missed"): 1}
     assert await queued(db, *FOLLOWUPS) == Counter(expected)
     assert await deliver_due(smtp_settings, db, compose_queued) == 3
@@ -296,17 +297,18 @@ async def test_a_follow_up_goes_late_for_a_week_and_not_after(
 ) -> None:
     event, _approved, _others = await _event_with_everyone(create_event, create_registration, db)
     move_clock(monkeypatch, event.ends_at + 60 * MINUTE + reminders.FOLLOWUP_LATE)
-    await reminders.queue_due(_ctx(settings, db))
+    await reminders.queue_due(_ctx(settings, db), attended)
     assert await queued(db, *FOLLOWUPS) == Counter()
     move_clock(monkeypatch, event.ends_at + 60 * MINUTE + reminders.FOLLOWUP_LATE - MINUTE)
-    await reminders.queue_due(_ctx(settings, db))
+    await reminders.queue_due(_ctx(settings, db), attended)
     assert len(await queued(db, *FOLLOWUPS)) == 3
 
 
 async def test_the_reminders_job_is_registered_with_a_lease() -> None:
     from webinar.worker import jobs
 
-    assert reminders.JOB in jobs() and reminders.JOB.lease is not None
+    job = reminders.job(attended)  # the follow-ups split by the attendance rule the worker hands in
+    assert job in jobs() and job.lease is not None
 
 
 async def test_an_erased_registrant_gets_nothing(
@@ -321,7 +323,7 @@ async def test_an_erased_registrant_gets_nothing(
             registrations.update().where(registrations.c.id == approved[0]).values(email=None, email_normalised=None)
         )
     move_clock(monkeypatch, event.starts_at - 30 * MINUTE)
-    await reminders.queue_due(_ctx(smtp_settings, db))
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
     assert {r for r, _k in await queued(db, *REMINDER)} == set(approved[1:])
     async with db.connection() as conn:
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(outbox)) == 2

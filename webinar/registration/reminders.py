@@ -10,9 +10,12 @@ e-mail. Nothing loops over the registrants in Python. docs/emails.md says what i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -21,7 +24,6 @@ from webinar.clock import now
 from webinar.db import DB, insert_for
 from webinar.events.queries import Event, by_id
 from webinar.jobs import Context, Job, Lease
-from webinar.registration.attendance import attended
 from webinar.tables import UTCDateTime, events, outbox, registrations, scheduled_emails
 
 REMINDER, FOLLOWUP = "reminder", "followup"
@@ -167,10 +169,15 @@ async def queue_reminder(db: DB, event: Event, offset: int, mail_from: str) -> N
         await _enqueue(conn, event, sa.literal(REMINDER), batch, mail_from, event.starts_at)
 
 
-async def queue_followup(db: DB, event: Event, mail_from: str) -> None:
+# Whether a registration (a column) attended an event: SPEC §13's one rule, `webinar.attendance.queries.attended`,
+# which the worker hands in (attendance is a layer above registration: it reads the registrants' fields).
+Attended = Callable[[Event, Any], sa.ColumnElement[bool]]
+
+
+async def queue_followup(db: DB, event: Event, mail_from: str, attended: Attended) -> None:
     """Queue the follow-up to every approved registrant who has not had it: `followup_attended` to those who
-    attended (attendance.attended, the one rule), `followup_missed` to the others. Once per person (offset 0), so
-    nobody gets both."""
+    attended (`attended`, the one rule), `followup_missed` to the others. Once per person (offset 0), so nobody gets
+    both."""
     kind = sa.case((attended(event, registrations.c.id), FOLLOWUP_KINDS[0]), else_=FOLLOWUP_KINDS[1])
     batch = uuid.uuid4().hex
     async with db.transaction() as conn:
@@ -192,7 +199,7 @@ async def due(db: DB, at: dt.datetime) -> list[Due]:
     return found
 
 
-async def queue_due(ctx: Context) -> bool:
+async def queue_due(ctx: Context, attended: Attended) -> bool:
     """One pass: queue every reminder and follow-up that is due now. Each event's e-mails are one transaction, so a
     crash leaves an event either wholly queued or not at all, and the next pass (here or on another worker) carries
     on; a second pass at the same time queues nobody twice."""
@@ -200,10 +207,17 @@ async def queue_due(ctx: Context) -> bool:
         if item.offset is not None:
             await queue_reminder(ctx.db, item.event, item.offset, ctx.settings.mail_from)
         if item.followup:
-            await queue_followup(ctx.db, item.event, ctx.settings.mail_from)
+            await queue_followup(ctx.db, item.event, ctx.settings.mail_from, attended)
     return False
 
 
-# The lease keeps two workers from doing the same pass twice over (harmless, but wasted); it is not what makes the
-# e-mails go once — the unique key of `scheduled_emails` is.
-JOB = Job("reminders", queue_due, interval=INTERVAL, lease=Lease(hold=dt.timedelta(minutes=1)))
+@functools.cache
+def job(attended: Attended) -> Job:
+    """The reminders' job, splitting the follow-ups by `attended` (handed in by the worker). Its lease keeps two
+    workers from doing the same pass twice over (harmless, but wasted); it is not what makes the e-mails go once —
+    the unique key of `scheduled_emails` is."""
+
+    async def reminders_pass(ctx: Context) -> bool:
+        return await queue_due(ctx, attended)
+
+    return Job("reminders", reminders_pass, interval=INTERVAL, lease=Lease(hold=dt.timedelta(minutes=1)))
