@@ -18,7 +18,13 @@ from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import CONFIGURABLE, default_modes
-from webinar.tables import CERTIFICATE_SERIES_LENGTH, FIELD_MODES, MOST_PRESENCE_CHECKS
+from webinar.tables import (
+    CERTIFICATE_SERIES_LENGTH,
+    DEFAULT_FOLLOWUP_MINUTES,
+    DEFAULT_REMINDERS,
+    FIELD_MODES,
+    MOST_PRESENCE_CHECKS,
+)
 from webinar.web.forms import has_control_chars, text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -35,6 +41,9 @@ TIME_FIELDS = ("starts_at", "ends_at", "registration_opens_at", "registration_cl
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 NOT_ZONES = {"localtime", "Factory", "posixrules"}  # files of the system's zone directory, not places
 YEARS = (2000, 2100)  # far enough either way; keeps time-zone arithmetic away from datetime's limits
+MAX_REMINDERS = 10
+MAX_REMINDER_MINUTES = 60 * 24 * 60  # 60 days before the start
+MAX_FOLLOWUP_MINUTES = 60 * 24 * 7  # a week after the end
 
 
 @functools.cache
@@ -108,6 +117,26 @@ class FieldReader:
             self.errors[name] = _("Enter a whole number from %(low)s to %(high)s.") % {"low": low, "high": high}
             return None
         return int(value)
+
+    def offsets(self, name: str) -> str:
+        """Minutes before the start, comma-separated ('' = none), as stored: largest first, no spaces."""
+        value = text(self.form, name)
+        self.values[name] = value
+        parts = [part.strip() for part in value.split(",")] if value.strip() else []
+        if any(len(p) > 9 or not p.isascii() or not p.isdigit() for p in parts):
+            self.errors[name] = _("Enter minutes before the start as whole numbers separated by commas, e.g. 1440,60.")
+        elif any(not 1 <= int(p) <= MAX_REMINDER_MINUTES for p in parts):
+            self.errors[name] = _("Each reminder must be from 1 to %(max)s minutes (60 days) before the start.") % {
+                "max": MAX_REMINDER_MINUTES
+            }
+        elif len({int(p) for p in parts}) < len(parts):
+            twice = next(p for p in parts if [int(q) for q in parts].count(int(p)) > 1)
+            self.errors[name] = _("Each reminder once: %(minutes)s is given twice.") % {"minutes": int(twice)}
+        elif len(parts) > MAX_REMINDERS:
+            self.errors[name] = _("At most %(n)s reminders.") % {"n": MAX_REMINDERS}
+        if name in self.errors:
+            return ""
+        return ",".join(str(n) for n in sorted((int(p) for p in parts), reverse=True))
 
     def slug(self, name: str, max_length: int, *, required: bool) -> str:
         value = self.text(name, max_length, required=required)
@@ -292,6 +321,8 @@ def parse_event_form(
     replay_url, replay_until = _read_replay(r, times["ends_at"])
     credits, certificates, certificate_series = _read_certificates(r)
     listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
+    reminders = r.offsets("reminders")
+    followup = r.integer("followup_after_minutes", 0, MAX_FOLLOWUP_MINUTES, optional=True)
     r.values.update(listed=listed, waitlist=waitlist)
     if r.errors:
         return None, r.errors, r.values
@@ -317,6 +348,8 @@ def parse_event_form(
         retention_days=retention_days,
         listed=listed,
         waitlist=waitlist,
+        reminders=reminders,
+        followup_after_minutes=followup,
         attendance_minutes=attendance_minutes,
         presence_checks=presence_checks,
         replay_url=replay_url,
@@ -348,6 +381,8 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         retention_days="90",
         listed=False,
         waitlist=False,
+        reminders=DEFAULT_REMINDERS,
+        followup_after_minutes=str(DEFAULT_FOLLOWUP_MINUTES),
         attendance_minutes="",
         presence_checks="0",
         replay_url="",
@@ -380,6 +415,8 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         min_age="" if event.min_age is None else str(event.min_age),
         retention_days=str(event.retention_days),
         consent_text=consent_text,
+        reminders=event.reminders,
+        followup_after_minutes="" if event.followup_after_minutes is None else str(event.followup_after_minutes),
         attendance_minutes="" if event.attendance_minutes is None else str(event.attendance_minutes),
         presence_checks=str(event.presence_checks),
         replay_url=event.replay_url,

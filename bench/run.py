@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import attendance, certificates, export, fixtures, scenarios, watch
+from bench import attendance, certificates, export, fixtures, reminders, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
@@ -24,7 +24,8 @@ from webinar.settings import load_settings
 RESULTS = fixtures.ROOT / "bench" / "results.json"
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
 SCENARIOS = (
-    "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login"
+    "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login",
+    "reminders",
 )  # fmt: skip
 
 
@@ -67,6 +68,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         "bench-watch": {},
         "bench-export": {},
         "bench-login": {"login": "link_and_password"},
+        reminders.SLUG: reminders.event_overrides(),
         "bench-attendance": {
             "starts_at": fixtures.ATTENDANCE_START,
             "ends_at": fixtures.ATTENDANCE_END,
@@ -94,6 +96,8 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         asyncio.run(fixtures.add_registrants(db_url, ids["bench-login"], "login", 200, pw_hash))
     if "export" in run:
         asyncio.run(fixtures.add_export_data(db_url, ids["bench-export"], registrants, sessions))
+    if "reminders" in run:
+        asyncio.run(reminders.add_data(db_url, ids[reminders.SLUG], quick))
     attendance_n = (100_000, 1_000_000) if "attendance" in run else (0, 0)
     if "attendance" in run:
         asyncio.run(fixtures.add_attendance_data(db_url, ids["bench-attendance"], *attendance_n))
@@ -182,12 +186,19 @@ def main() -> int:
             print("login", flush=True)
             emails = [f"p{i}@login.example" for i in range(1, 201)]
             rows.append(scenarios.login(server, emails, scale))
+        if "reminders" in run:
+            # Its own worker, delivering to the SMTP sink; the console worker must not take the reminders meanwhile.
+            print("reminders", flush=True)
+            worker.stop()
+            rows.append(reminders.run(server, pg_env, db_url, data["ids"][reminders.SLUG], settings, quick))
+            worker = mail_worker(pg_env).start(ready_path=None)
+            servers.append(worker)
         if "registration" in run:
             # Last on PostgreSQL: the rush queues an e-mail per registration, which the mail worker writes and sends
             # for minutes afterwards. In life the rush is days before the event; here it must not share the
             # machine with the join rush and the watching.
             print("registration", flush=True)
-            if len(run & {"join", "watch", "export", "login"}) > 0:
+            if len(run & {"join", "watch", "export", "login", "reminders"}) > 0:
                 # (b) again, next to the rush it is compared with: the first one follows the bulk loads and comes
                 # minutes earlier; the two have differed by a third in one run.
                 rates = scenarios.baseline_rates(baseline, scale)

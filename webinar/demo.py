@@ -13,7 +13,7 @@ from webinar.db import DB
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput, create_event
 from webinar.registration.fields import default_modes
 from webinar.settings import Settings
-from webinar.tables import events, organisations
+from webinar.tables import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS, events, organisations
 
 DEMO_EMAIL = "operator@demo.example"
 DEMO_SLUG = "webinar-demo"
@@ -47,6 +47,8 @@ def _demo_event(organisation_id: int) -> EventInput:
         retention_days=90,
         listed=True,
         waitlist=False,
+        reminders=DEFAULT_REMINDERS,
+        followup_after_minutes=DEFAULT_FOLLOWUP_MINUTES,
         attendance_minutes=None,
         presence_checks=0,
         replay_url="",

@@ -34,6 +34,8 @@ class Settings:
     smtp_starttls: bool = False
     smtp_ssl: bool = False
     smtp_timeout: float = 10.0
+    # How many messages the sender delivers at once, each over its own SMTP connection, reused message after message.
+    smtp_connections: int = 4
     mail_from: str = "Webinar <no-reply@localhost>"
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     https_only: bool = False
@@ -115,6 +117,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_password=Secret(config("SMTP_PASSWORD", default="")),
         smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
         smtp_ssl=config("SMTP_SSL", cast=bool, default=False),
+        smtp_connections=max(1, min(32, config("SMTP_CONNECTIONS", cast=int, default=4))),
         mail_from=config("MAIL_FROM", default="Webinar <no-reply@localhost>"),
         trusted_proxies=_parse_networks(config("TRUSTED_PROXIES", default="")),
         https_only=https_only,

@@ -60,6 +60,11 @@ QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "numb
 WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
 # The statuses a registrant may still cancel (and that an erasure before the end turns into `cancelled`).
 CANCELLABLE = (*HOLDS_SEAT, WAITLISTED)
+# An event's reminders (SPEC §12): minutes before the start, comma-separated, largest first; '' = none.
+DEFAULT_REMINDERS = "1440,60"
+DEFAULT_FOLLOWUP_MINUTES = 60  # the follow-up goes this long after the end; NULL = none
+# What `scheduled_emails` records: one reminder per offset, one follow-up (attended or missed) per person.
+SCHEDULED_KINDS = ("reminder", "followup")
 # A viewing session of the live stream, or of the replay after the end (never counted as live: SPEC §13).
 VIEWING_KINDS = ("live", "replay")
 MOST_PRESENCE_CHECKS = 20  # per event: more "are you still here?" prompts than this are a nuisance, not a proof
@@ -131,6 +136,8 @@ events = sa.Table(
     sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.false()),
     # A full event takes further registrations on a waiting list instead of refusing them.
     sa.Column("waitlist", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reminders", sa.String(100), nullable=False, server_default=DEFAULT_REMINDERS),
+    sa.Column("followup_after_minutes", sa.Integer, nullable=True, server_default=str(DEFAULT_FOLLOWUP_MINUTES)),
     # Attendance that counts (SPEC §13, docs/attendance.md): minutes watched live to qualify (NULL: no threshold),
     # how many presence checks the stream page shows, and the replay played after the end until `replay_until`
     # (the end of the last day of the replay, in the event's time zone, as UTC).
@@ -159,6 +166,7 @@ events = sa.Table(
     sa.CheckConstraint("doors_open_minutes >= 0", name="doors_open"),
     sa.CheckConstraint("retention_days >= 1", name="retention"),
     sa.CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
+    sa.CheckConstraint("followup_after_minutes IS NULL OR followup_after_minutes >= 0", name="followup"),
     sa.CheckConstraint("attendance_minutes IS NULL OR attendance_minutes >= 0", name="attendance_minutes"),
     sa.CheckConstraint(f"presence_checks BETWEEN 0 AND {MOST_PRESENCE_CHECKS}", name="presence_checks"),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EVENT_STATUSES) + ")", name="status"),
@@ -380,6 +388,8 @@ outbox = sa.Table(
     sa.Column("lock_owner", sa.String(64), nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("last_error", sa.String(1000), nullable=True),
+    # Not sent after this moment (a reminder once its event has started): the sender cancels it instead.
+    sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
@@ -403,6 +413,26 @@ email_templates = sa.Table(
     sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
     sa.UniqueConstraint("event_id", "kind", "language", name="uq_email_templates_event_kind_language"),
 )
+
+# What was queued of an event's scheduled e-mails (webinar/registration/reminders.py): one row per registration and
+# reminder offset, one per registration for the follow-up (offset 0). The unique key is what makes each go once,
+# whatever the number of workers, restarts or SMTP outages: a pass inserts these rows and the e-mails of the rows it
+# inserted, in one transaction. `batch` names the pass that inserted the row.
+scheduled_emails = sa.Table(
+    "scheduled_emails",
+    metadata,
+    _id(),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("offset_minutes", sa.Integer, nullable=False),
+    sa.Column("batch", sa.String(32), nullable=False),
+    _created(),
+    sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in SCHEDULED_KINDS) + ")", name="kind"),
+    sa.UniqueConstraint("registration_id", "kind", "offset_minutes", name="uq_scheduled_emails_once"),
+)
+sa.Index("ix_scheduled_emails_batch", scheduled_emails.c.batch)
+sa.Index("ix_scheduled_emails_event", scheduled_emails.c.event_id)
 
 audit_log = sa.Table(
     "audit_log",

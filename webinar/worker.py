@@ -8,12 +8,14 @@ from webinar.state import app_state
 
 def jobs() -> list[Job]:
     """Every background job of the platform, each run by `webinar.jobs.supervise`."""
+    from webinar.attendance.queries import attended
     from webinar.mail import sender
     from webinar.presence import sweeper
     from webinar.privacy import retention
+    from webinar.registration import reminders
     from webinar.registration.notifications import compose_queued
 
-    return [sender.job(compose_queued), sweeper.JOB, retention.JOB]
+    return [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
 
 
 async def run_worker(settings: object) -> None:

@@ -1,7 +1,7 @@
 """certificates: credits, certificates and certificate_series on events; the certificates table (the register)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 18:40:00.000000
 
 The same on both engines over a database that already has events: the new event columns have server defaults
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -97,7 +97,8 @@ async def test_our_default_in_placeholder_form_is_faithful(
             ours_subject = render_block(mailer.env, kind.kind, "subject", context, language)
             ours_body = render_block(mailer.env, kind.kind, "body", context, language).strip("\n")
             filled_subject = placeholders.fill(placeholders.parse(subject)[0], values)
-            assert filled_subject == " ".join(ours_subject.split()), kind.key
+            # Both as the subject header carries them: one_line folds white space (the narrow one in "8:42 PM" too)
+            assert " ".join(filled_subject.split()) == " ".join(ours_subject.split()), kind.key
             assert placeholders.fill(placeholders.parse(body)[0], values) == ours_body, kind.key
             assert "{event_title}" in subject and "Curs {avansat}" in filled_subject  # its braces kept
 

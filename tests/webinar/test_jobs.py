@@ -241,11 +241,14 @@ async def test_serve_and_worker_run_the_declared_jobs_and_stop_them(
 
 
 def test_every_background_job_is_declared_once() -> None:
+    from webinar.attendance.queries import attended
     from webinar.mail import sender
     from webinar.presence import sweeper
     from webinar.privacy import retention
+    from webinar.registration import reminders
 
     declared = worker.jobs()
-    assert declared == [sender.job(compose_queued), sweeper.JOB, retention.JOB]
+    assert declared == [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
     assert len({job.name for job in declared}) == len(declared)
-    assert [job.lease is not None for job in declared] == [False, False, True]  # one purge a day, across workers
+    # One purge a day across workers; one reminders pass at a time (the unique key, not the lease, sends each once).
+    assert [job.lease is not None for job in declared] == [False, False, True, True]

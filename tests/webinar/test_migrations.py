@@ -56,33 +56,28 @@ async def _run(url: str, *statements: sa.Executable) -> list[list[tuple[object, 
         await engine.dispose()
 
 
+def old_rows() -> tuple[sa.Insert, ...]:
+    """An organisation, an event and an approved registration with the columns every revision has: the data a
+    migration test upgrades over."""
+    return (
+        organisations.insert().values(id=1, name="Org", slug="org", contact_email="dpo@example.org", created_at=AT),
+        events.insert().values(
+            id=1, organisation_id=1, title="Vechi", slug="vechi", starts_at=AT, ends_at=AT + dt.timedelta(hours=1),
+            created_at=AT, updated_at=AT,
+        ),
+        registrations.insert().values(
+            id=1, event_id=1, email="ana@example.org", email_normalised="ana@example.org", first_name="Ana",
+            last_name="Pop", status="approved", created_at=AT, updated_at=AT,
+        ),
+    )  # fmt: skip
+
+
 def test_0002_upgrades_a_database_that_already_holds_registrations(blank_url: str) -> None:
     migrate.upgrade(blank_url, "0001")
     asyncio.run(
         _run(
             blank_url,
-            organisations.insert().values(id=1, name="Org", slug="org", contact_email="dpo@example.org", created_at=AT),
-            events.insert().values(
-                id=1,
-                organisation_id=1,
-                title="Vechi",
-                slug="vechi",
-                starts_at=AT,
-                ends_at=AT + dt.timedelta(hours=1),
-                created_at=AT,
-                updated_at=AT,
-            ),
-            registrations.insert().values(
-                id=1,
-                event_id=1,
-                email="ana@example.org",
-                email_normalised="ana@example.org",
-                first_name="Ana",
-                last_name="Pop",
-                status="approved",
-                created_at=AT,
-                updated_at=AT,
-            ),
+            *old_rows(),
         )
     )
     migrate.upgrade(blank_url, "0002")

@@ -159,6 +159,20 @@ def values(event: Event, lo: int, hi: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def qualifying(event: Event) -> sa.Select[Any]:
+    """The ids of the event's registrants who qualify, by the same rule, as a subquery for a bulk statement (the
+    follow-up e-mails)."""
+    verdicts = _verdicts().params(values(event, *EVERYONE)).subquery("verdicts")
+    return sa.select(verdicts.c.id).where(verdicts.c.qualifies)
+
+
+def attended(event: Event, registration_id: Any) -> sa.ColumnElement[bool]:
+    """Whether the registration `registration_id` (a column or a value) attended `event`, by the one rule: for the
+    follow-up e-mails (registration/reminders.py, which the worker hands this to)."""
+    who = registration_id if isinstance(registration_id, sa.ColumnElement) else sa.literal(registration_id)
+    return who.in_(qualifying(event))
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One registrant's attendance: what certificates, the report, /me and the back office read."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +11,15 @@ import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.db import to_dataclass
-from webinar.tables import HOLDS_SEAT, consent_texts, events, organisations, registrations
+from webinar.tables import (
+    DEFAULT_FOLLOWUP_MINUTES,
+    DEFAULT_REMINDERS,
+    HOLDS_SEAT,
+    consent_texts,
+    events,
+    organisations,
+    registrations,
+)
 
 # How long after an event's end its join links (and the sessions they start) still work.
 JOIN_LINKS_LAST = dt.timedelta(days=7)
@@ -52,6 +60,20 @@ class EventFields:
     credits: str
     certificates: bool
     certificate_series: str
+    # SPEC §12, webinar/registration/reminders.py. Keyword-only with the columns' defaults, so code that makes an
+    # event without thinking of e-mails gets what a new event gets.
+    reminders: str = field(default=DEFAULT_REMINDERS, kw_only=True)  # minutes before the start, "1440,60"; '' none
+    followup_after_minutes: int | None = field(default=DEFAULT_FOLLOWUP_MINUTES, kw_only=True)
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        """The reminders' offsets in minutes before the start, largest (earliest reminder) first."""
+        return parse_offsets(self.reminders)
+
+
+def parse_offsets(value: str) -> tuple[int, ...]:
+    """The offsets of a stored `reminders` value (validated by the event form), largest first."""
+    return tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
 
 
 @dataclass(frozen=True)

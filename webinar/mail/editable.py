@@ -78,6 +78,22 @@ EDITABLE: tuple[Editable, ...] = (
         N_("When the event is cancelled: to everyone registered, with the invitation that removes it from their "
            "calendar."),
     ),
+    Editable(
+        "reminder", "reminder", N_("Reminder before the event"),
+        N_("At each of the event's reminder times: to approved registrants, with the join link and the calendar "
+           "invitation."),
+        ("join_link", "cancel_link"), ("join_link",),
+    ),
+    Editable(
+        "followup_attended", "followup_attended", N_("Thank you for attending"),
+        N_("After the end, to those who attended: with the replay and the certificate when there are."),
+        ("replay_link", "certificate_link"),
+    ),
+    Editable(
+        "followup_missed", "followup_missed", N_("Sorry we missed you"),
+        N_("After the end, to approved registrants who did not attend: with the replay when there is one."),
+        ("replay_link",),
+    ),
 )  # fmt: skip
 BY_KEY = {e.key: e for e in EDITABLE}
 BY_KIND = {e.kind: e for e in EDITABLE}

@@ -46,6 +46,7 @@ class Message:
     lock_owner: str | None
     sent_at: dt.datetime | None
     last_error: str | None
+    expires_at: dt.datetime | None
 
     @property
     def composed(self) -> bool:

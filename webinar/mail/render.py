@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -23,6 +23,9 @@ class Mailer:
 
     settings: Settings
     env: jinja2.Environment
+    # What writing one pass of the sender's e-mails may keep from one message to the next (an event and its
+    # organiser, read once for the 50,000 reminders of one event); None outside a pass, where nothing is kept.
+    memo: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class Dropped:
     reason: str
 
 
-# Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone.
+# Writes an e-mail queued unwritten (`Message.composed` false) as it goes out; None when its recipient is gone, a
+# Dropped when it is not to go after all (its event cancelled or started, its registrant no longer concerned).
 Composer = Callable[[Connection, Mailer, "Message"], Awaitable[Composed | Dropped | None]]
 
 

@@ -25,18 +25,23 @@ from webinar.settings import Settings
 from webinar.tables import CANCELLABLE
 
 # An update (the event's time or stream changed, registration/notices.py) carries the join link and the calendar
-# entry again, with a higher SEQUENCE, so calendars move the entry they have.
-WITH_JOIN_LINK = ("confirmation", "approved", "update")
+# entry again, with a higher SEQUENCE, so calendars move the entry they have; so does a reminder.
+WITH_JOIN_LINK = ("confirmation", "approved", "update", "reminder")
 # The e-mails that tell a registrant where they stand carry the link to cancel, while they still may.
-WITH_CANCEL_LINK = ("confirmation", "received", "approved", "waitlisted", "promoted", "already_registered", "update")
+WITH_CANCEL_LINK = (
+    "confirmation", "received", "approved", "waitlisted", "promoted", "already_registered", "update", "reminder",
+)  # fmt: skip
 WITH_PLACE = ("waitlisted", "already_registered")  # a waitlisted registrant is told their place in line
 # Once an event is cancelled, the e-mails still queued for it go only if they are the cancellation itself or answer
 # for a registrant's own status; the rest (a confirmation, a join link, an update, a reminder…) would mislead.
 STILL_SENT_WHEN_CANCELLED = ("event_cancelled", "cancelled", "rejected")
 KINDS = (
     "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
-    "cancelled", "update", "event_cancelled",
+    "cancelled", "update", "event_cancelled", "reminder", "followup_attended", "followup_missed",
 )  # fmt: skip
+# The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
+# start: one queued earlier is withheld when it is written (or retried) too late.
+SCHEDULED = ("reminder", "followup_attended", "followup_missed")
 
 
 def _with_join_link(kind: str, reg: Registration) -> bool:
@@ -97,6 +102,7 @@ def context_for(
     with_link = going_ahead and _with_join_link(kind, reg)
     url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
     may_cancel = going_ahead and kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
+    replay, certificate = after_links(mailer.settings, event, reg) if kind in SCHEDULED else (None, None)
     with i18n.use(reg.language):
         starts_at = _starts_at(event)
     return {
@@ -111,6 +117,8 @@ def context_for(
         "place": place,
         "title": one_line(event.title),
         "starts_at": starts_at,
+        "replay_url": replay,
+        "certificate_url": certificate,
     }
 
 
@@ -172,6 +180,17 @@ def compose(
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
+def after_links(settings: Settings, event: Event, reg: Registration) -> tuple[str | None, str | None]:
+    """The replay link and the certificate link of the follow-up e-mails, when the event has them: the replay
+    plays on the gated stream page after the end until `replay_until` (SPEC §13), so its link is the personal join
+    link, which signs the attendee in and lasts as long. The certificate link comes with certificates (not built
+    yet: None). The templates (`emails/followup_*.{txt,html}`) show each link when it is not None."""
+    replay = None
+    if event.replay_url and (event.replay_until is None or now() < event.replay_until):
+        replay = join_url(settings, event, reg)
+    return replay, None
+
+
 def first_kind(status: str) -> str:
     """The e-mail a new registration gets: its confirmation (with the join link), a receipt while it awaits
     approval, or its place on the waiting list."""
@@ -197,12 +216,14 @@ async def queue(conn: Connection, mailer: Mailer, kind: str, event: Event, reg: 
 
 
 def not_to_send(kind: str, event: Event, reg: Registration) -> str | None:
-    """Why a queued e-mail is not to go now after all (None: it goes): its event was cancelled since, or an update
-    reaches a registrant who is no longer approved."""
+    """Why a queued e-mail is not to go now after all (None: it goes): its event was cancelled since, an update or a
+    scheduled e-mail reaches a registrant who is no longer approved, or a reminder is written after the start."""
     if event.cancelled and kind not in STILL_SENT_WHEN_CANCELLED:
         return "the event was cancelled"
-    if kind == "update" and reg.status != "approved":
-        return "the registrant is no longer approved"
+    if (kind == "update" or kind in SCHEDULED) and reg.status != "approved":
+        return f"not sent: the registration is {reg.status}"
+    if kind == "reminder" and now() >= event.starts_at:
+        return "not sent: the event had started"
     return None
 
 
@@ -210,13 +231,24 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     """A queued registrant e-mail, written now; None when its registrant was erased or is gone, Dropped when it is
     not to go any more (`not_to_send`)."""
     assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
-    event = await event_queries.by_id(conn, msg.event_id)
+    event, organiser = await _event_of(conn, mailer, msg.event_id)
     reg = await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
     if event is None or reg is None or reg.email is None:
         return None
     if (reason := not_to_send(msg.kind, event, reg)) is not None:
         return Dropped(reason)
-    org = await event_queries.organisation(conn, event.organisation_id)
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
     written = await texts.current(conn, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
-    return compose(mailer, msg.kind, event, reg, org.name if org else "", place, written)
+    return compose(mailer, msg.kind, event, reg, organiser, place, written)
+
+
+async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Event | None, str]:
+    """The event and its organiser's name, read once per sender's pass (`Mailer.memo`) rather than once per e-mail."""
+    if mailer.memo is not None and (kept := mailer.memo.get(("event", event_id))) is not None:
+        return kept
+    event = await event_queries.by_id(conn, event_id)
+    org = await event_queries.organisation(conn, event.organisation_id) if event else None
+    found = (event, org.name if org else "")
+    if mailer.memo is not None and event is not None:
+        mailer.memo[("event", event_id)] = found
+    return found
