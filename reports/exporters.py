@@ -130,8 +130,8 @@ class TrafficExporter(Exporter):
 
 class AttendanceExporter(Exporter):
     """SPEC §13: every approved registrant's verdict (webinar/attendance/queries.py): whole minutes live and of replay,
-    presence checks shown and answered in time, whether they qualify. Certificate stays empty until certificates
-    are issued (a later piece of work)."""
+    presence checks shown and answered in time, whether they qualify, and the number of their valid certificate
+    once one is issued."""
 
     identifier = fields.ATTENDANCE
     title = N_("Attendance")
@@ -147,7 +147,7 @@ class AttendanceExporter(Exporter):
         async for v in attendance.all_verdicts(conn, event):
             yield (
                 *(f.value_of(v) for f in personal), v.minutes_live, v.minutes_replay, v.checks_shown,
-                v.checks_answered, v.qualifies, None,
+                v.checks_answered, v.qualifies, v.certificate,
             )  # fmt: skip
 
     def copy_query(

@@ -9,11 +9,13 @@ import datetime as dt
 import io
 import re
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from tests.conftest import csrf_for
+from tests.conftest import csrf_for, login_staff
+from tests.reports.conftest import parse_csv
 from tests.webinar.access_helpers import join, load_event
 from tests.webinar.moved_clock import MovedClock
 from tests.webinar.test_privacy_erasure import dump
@@ -206,3 +208,31 @@ async def test_two_downloads_at_once_get_one_certificate(
     assert first.status_code == second.status_code == 200
     [row] = await _register(db, event.id)
     assert row["number"] in _text(first.content) and row["number"] in _text(second.content)
+
+
+async def test_the_attendance_report_gives_each_valid_certificate_its_number(
+    app, client, db, settings, create_event, create_registration, create_viewing_session, create_staff
+) -> None:
+    event, _reg = await _attendee(client, db, settings, create_event, create_registration, create_viewing_session)
+    staff = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")  # beside them
+    assert (await login_staff(staff, (await create_staff("operator")).email)).status_code == 303
+
+    async def certificate_cell() -> str:
+        response = await staff.get(f"/admin/events/{event.id}/reports/attendance.csv")
+        assert response.status_code == 200
+        header, *rows = parse_csv(response)
+        [row] = rows  # PostgreSQL writes it through COPY, SQLite through the Python writer: the same cells
+        return dict(zip(header, row, strict=True))["Certificate"]
+
+    assert await certificate_cell() == ""  # qualifies, but nothing issued yet
+    assert (await client.get(f"/events/{event.slug}/me/certificate.pdf")).status_code == 200
+    [issued] = await _register(db, event.id)
+    assert await certificate_cell() == issued["number"]
+    async with db.transaction() as conn:  # revoked: no longer theirs to show
+        await conn.execute(
+            certificates.update()
+            .where(certificates.c.id == issued["id"])
+            .values(revoked_at=clock.now(), revoked_by="op@example.org", reason="x")
+        )
+    assert await certificate_cell() == ""
+    await staff.aclose()

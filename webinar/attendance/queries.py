@@ -22,7 +22,7 @@ from webinar.db import to_dataclass
 from webinar.dbbackends import Prepared
 from webinar.events.queries import Event
 from webinar.registration import fields
-from webinar.tables import BigId, UTCDateTime, presence_checks, registrations, viewing_sessions
+from webinar.tables import BigId, UTCDateTime, certificates, presence_checks, registrations, viewing_sessions
 
 vs, pc, r = viewing_sessions, presence_checks, registrations
 # The registrants an attendance verdict is given for: approved ones (the only ones the stream page lets in), not
@@ -136,10 +136,15 @@ def _verdicts() -> sa.Select[Any]:
             sa.type_coerce(seconds_live, sa.Float).label("seconds_live"),
             sa.type_coerce(seconds_replay, sa.Float).label("seconds_replay"),
             shown.label("checks_shown"), answered.label("checks_answered"), qualifies.label("qualifies"),
+            certificates.c.number.label("certificate"),
         )
         .select_from(
             r.outerjoin(watched, watched.c.registration_id == r.c.id)
             .outerjoin(checks, checks.c.registration_id == r.c.id)
+            # The person's certificate while it is valid (a revoked one is not shown as theirs).
+            .outerjoin(
+                certificates, sa.and_(certificates.c.registration_id == r.c.id, certificates.c.revoked_at.is_(None))
+            )
         )
         .where(
             r.c.event_id == event_id, r.c.status == VERDICT_STATUS, r.c.erased_at.is_(None), r.c.id > lo, r.c.id <= hi
@@ -188,6 +193,7 @@ class Verdict:
     checks_shown: int
     checks_answered: int
     qualifies: bool
+    certificate: str | None  # the number of the person's valid certificate, once issued
 
     @property
     def minutes_live(self) -> int:
@@ -205,7 +211,7 @@ def _verdict(row: Any) -> Verdict:
         id=row["id"], email=row["email"], first_name=row["first_name"], last_name=row["last_name"],
         member_id=row["member_id"], organisation=row["organisation"], seconds_live=float(row["seconds_live"] or 0),
         seconds_replay=float(row["seconds_replay"] or 0), checks_shown=int(row["checks_shown"]),
-        checks_answered=int(row["checks_answered"]), qualifies=bool(row["qualifies"]),
+        checks_answered=int(row["checks_answered"]), qualifies=bool(row["qualifies"]), certificate=row["certificate"],
     )  # fmt: skip
 
 
