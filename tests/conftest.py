@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -354,21 +355,28 @@ class SMTPServer:
         return self.handler.messages
 
 
-@pytest.fixture
-def smtp_server() -> Any:
-    """A real aiosmtpd server on a free port; `smtp_server.handler.refuse_with = "421 …"` makes it refuse."""
-    import socket
-
+@contextlib.contextmanager
+def running_smtp(handler: SMTPRecorder, **options: Any) -> Iterator[SMTPServer]:
+    """A real aiosmtpd server with `handler` on a free loopback port while the block runs (`options` go to its
+    Controller: an authenticator, say)."""
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = SMTPRecorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    from tests.servers import free_port
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
-    yield SMTPServer("127.0.0.1", port, handler)
-    controller.stop()
+    try:
+        yield SMTPServer("127.0.0.1", port, handler)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real aiosmtpd server on a free port; `smtp_server.handler.refuse_with = "421 …"` makes it refuse."""
+    with running_smtp(SMTPRecorder()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from tests.conftest import SMTPRecorder, SMTPServer
+from tests.conftest import SMTPRecorder, SMTPServer, running_smtp
 from tests.webinar.moved_clock import MovedClock
 from tests.webinar.regutil import open_form, outbox_rows, person
 from webinar.clock import now
@@ -47,14 +46,8 @@ class Picky(SMTPRecorder):
 
 @pytest.fixture
 def picky_server() -> Iterator[SMTPServer]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Picky()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield SMTPServer("127.0.0.1", port, handler)
-    controller.stop()
+    with running_smtp(Picky()) as server:
+        yield server
 
 
 @pytest.fixture
@@ -175,16 +168,9 @@ async def test_a_535_about_our_credentials_is_retried_not_failed(
 ) -> None:
     await create_event(slug="auth")
     await _register(client, "auth", WELCOME)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    controller = Controller(Picky(), hostname="127.0.0.1", port=port, authenticator=_deny, auth_require_tls=False)
-    controller.start()
-    try:
+    with running_smtp(Picky(), authenticator=_deny, auth_require_tls=False) as refusing:
         # A wrong SMTP password is the operator's to fix: every message must still be there to go once it is.
-        wrong = picky_settings.with_overrides(smtp_port=port, smtp_username="someone", smtp_password="wrong")
+        wrong = picky_settings.with_overrides(smtp_port=refusing.port, smtp_username="someone", smtp_password="wrong")
         assert await deliver_due(wrong, db, compose_queued) == 0
-    finally:
-        controller.stop()
     [row] = await outbox_rows(db)
     assert (row["status"], row["attempts"]) == ("queued", 1) and row["last_error"].startswith("535 ")
