@@ -206,7 +206,10 @@ async def test_the_organiser_filters_and_counts_the_waiting_list_and_cancellatio
     assert re.search(r'id="count-cancelled"><a [^>]*><strong>1</strong></a>\s*cancelled', page.text)
     listed = await http.get(f"/admin/events/{event_id}/registrants", params={"status": "waitlisted"})
     assert (
-        "w1@example.org" in listed.text and "c1@example.org" not in listed.text and "a@example.org" not in listed.text
+        "w1@example.org" in listed.text
+        and "c1@example.org" not in listed.text
+        # The whole address, not the end of another one: the signed-in operator's random one may end in "a".
+        and not re.search(r"(?<![\w.+-])a@example\.org", listed.text)
     )
     assert '<option value="waitlisted" selected>' in listed.text
     traffic = await http.get(f"/admin/events/{event_id}/traffic")
