@@ -11,6 +11,7 @@ from admin.views import audit as audit_views
 from admin.views import auth, dashboard
 from admin.views import certificates as certificate_views
 from admin.views import emails as email_views
+from admin.views import evaluation as evaluation_views
 from admin.views import events as event_views
 from admin.views import imports as import_views
 from admin.views import organisations as organisation_views
@@ -45,6 +46,13 @@ admin_routes = [
     Route("/events/{event_id:int}/cancel", event_views.event_cancel, methods=["POST"], name="event_cancel"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
+    Route("/events/{event_id:int}/evaluation", evaluation_views.evaluation, methods=["GET"], name="evaluation"),
+    Route(
+        "/events/{event_id:int}/evaluation",
+        evaluation_views.evaluation_post,
+        methods=["POST"],
+        name="evaluation_post",
+    ),
     Route("/events/{event_id:int}/import", import_views.import_form, methods=["GET"], name="import_form"),
     Route("/events/{event_id:int}/import", import_views.import_post, methods=["POST"], name="import_post"),
     Route("/events/{event_id:int}/emails", email_views.emails, methods=["GET"], name="emails"),

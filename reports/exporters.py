@@ -42,7 +42,7 @@ class Exporter:
         """The SQL with which PostgreSQL writes this report's CSV itself (reports/pgcopy.py); None: Python path."""
         return None
 
-    def header_for(self, questions: Questions = ()) -> tuple[str, ...]:
+    def header_for(self, questions: Questions = (), event: Event | None = None) -> tuple[str, ...]:
         """The header row: the fixed columns, then one per question."""
         return (*self.header, *(q.header for q in questions)) if self.asks_questions else self.header
 
@@ -139,15 +139,23 @@ class AttendanceExporter(Exporter):
         *fields.headers(identifier), "Minutes live", "Minutes replay", "Presence checks", "Presence answered",
         "Qualifies", "Certificate",
     )  # fmt: skip
+    evaluation = ("Evaluation score", "Passed")  # before `Certificate`, for an event with a final evaluation
+
+    def header_for(self, questions: Questions = (), event: Event | None = None) -> tuple[str, ...]:
+        if event is None or not event.evaluation:
+            return self.header
+        return (*self.header[:-1], *self.evaluation, self.header[-1])
 
     async def iterate(
         self, conn: Connection, event: Event, interval: Interval, questions: Questions = ()
     ) -> AsyncIterator[Row]:
         personal = self.personal_columns()
         async for v in attendance.all_verdicts(conn, event):
+            # The score is empty until the person takes the evaluation; until then they have not passed it.
+            scored = (v.evaluation_score, v.evaluation_passed) if event.evaluation else ()
             yield (
                 *(f.value_of(v) for f in personal), v.minutes_live, v.minutes_replay, v.checks_shown,
-                v.checks_answered, v.qualifies, v.certificate,
+                v.checks_answered, v.qualifies, *scored, v.certificate,
             )  # fmt: skip
 
     def copy_query(

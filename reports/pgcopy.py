@@ -136,8 +136,10 @@ def attendance_query(event: Event, delimiter: str) -> tuple[str, list[Any]]:
         *(text_cell(f"v.{field.name}", d) for field in fields.report_fields(fields.ATTENDANCE)),
         "floor(v.seconds_live / 60)::bigint::text", "floor(v.seconds_replay / 60)::bigint::text",
         "v.checks_shown::text", "v.checks_answered::text", "(CASE WHEN v.qualifies THEN 'yes' ELSE 'no' END)",
-        text_cell("v.certificate", d),
     ]  # fmt: skip
+    if event.evaluation:  # the final evaluation's columns, as AttendanceExporter writes them
+        cells += ["coalesce(v.evaluation_score::text, '')", "(CASE WHEN v.evaluation_passed THEN 'yes' ELSE 'no' END)"]
+    cells.append(text_cell("v.certificate", d))
     sql = f"SELECT {_line(cells, d)} FROM ({verdicts}) v ORDER BY v.id"  # noqa: S608  # nosec B608 - our own compiled statement and the checked delimiter; values are bound
     return sql, args
 

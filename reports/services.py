@@ -77,7 +77,7 @@ async def export(db: DB, job: ExportRequest) -> AsyncIterator[bytes]:
         async with db.connection() as conn:
             kept = registration_queries.KEPT
             questions = await registration_queries.questions_of(conn, event.id, kept) if exporter.asks_questions else []
-            header = exporter.header_for(questions)
+            header = exporter.header_for(questions, event)
             copy = exporter.copy_query(event, job.interval, job.delimiter, questions) if job.fmt == "csv" else None
             rows = counted(exporter.iterate(conn, event, job.interval, questions))
             if copy is not None and not db.is_sqlite:  # PostgreSQL writes the CSV itself, as csv_stream would

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from webinar.access import views as access_views
 from webinar.certificates import views as certificate_views
+from webinar.evaluation import views as evaluation_views
 from webinar.events import views as event_views
 from webinar.health import healthz, readyz
 from webinar.presence.channel import presence
@@ -36,6 +37,10 @@ routes = [
     Route("/events/{slug}/me/export.json", privacy_views.me_export, methods=["GET"], name="me_export"),
     Route(
         "/events/{slug}/me/certificate.pdf", certificate_views.me_certificate, methods=["GET"], name="me_certificate"
+    ),
+    Route("/events/{slug}/me/evaluation", evaluation_views.evaluation, methods=["GET"], name="me_evaluation"),
+    Route(
+        "/events/{slug}/me/evaluation", evaluation_views.evaluation_post, methods=["POST"], name="me_evaluation_post"
     ),
     Route("/certificates/{number:path}", certificate_views.verify, methods=["GET"], name="certificate"),
     Route("/events/{slug}/me/erase", privacy_views.me_erase_form, methods=["GET"], name="me_erase_form"),

@@ -106,6 +106,7 @@ staff_users = sa.Table(
 )
 
 CERTIFICATE_SERIES_LENGTH = 40
+DEFAULT_PASS_MARK = 70  # percent of the final evaluation's questions answered right
 
 events = sa.Table(
     "events",
@@ -150,6 +151,9 @@ events = sa.Table(
     sa.Column("credits", sa.String(200), nullable=False, server_default=""),
     sa.Column("certificates", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("certificate_series", sa.String(CERTIFICATE_SERIES_LENGTH), nullable=False, server_default=""),
+    # The final evaluation (SPEC §13, webinar/evaluation/): whether the event has one, and the pass mark in percent.
+    sa.Column("evaluation", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("evaluation_pass_mark", sa.Integer, nullable=False, server_default=str(DEFAULT_PASS_MARK)),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -172,6 +176,7 @@ events = sa.Table(
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EVENT_STATUSES) + ")", name="status"),
     sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_when"),
     sa.CheckConstraint("ics_sequence >= 0", name="ics_sequence"),
+    sa.CheckConstraint("evaluation_pass_mark BETWEEN 1 AND 100", name="evaluation_pass_mark"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -493,3 +498,51 @@ certificates = sa.Table(
     sa.CheckConstraint("sequence >= 1", name="sequence"),
     sa.CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_by_whom"),
 )
+
+# The final evaluation (SPEC §13, webinar/evaluation/): an event's multiple-choice questions and their options (one or
+# more correct), set by the organiser; and, per registration, the result (scored on the server when submitted, taken
+# once) and the options the person chose. Results and answers are personal data: erasure deletes them.
+evaluation_questions = sa.Table(
+    "evaluation_questions",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("text", sa.String(1000), nullable=False),
+    sa.UniqueConstraint("event_id", "position", name="uq_evaluation_questions_event_position"),
+)
+
+evaluation_options = sa.Table(
+    "evaluation_options",
+    metadata,
+    _id(),
+    sa.Column("question_id", BigId, sa.ForeignKey("evaluation_questions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("text", sa.String(500), nullable=False),
+    sa.Column("correct", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("question_id", "position", name="uq_evaluation_options_question_position"),
+)
+
+evaluation_results = sa.Table(
+    "evaluation_results",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),  # percent of the questions answered right, rounded down
+    sa.Column("passed", sa.Boolean, nullable=False),  # by the pass mark when it was submitted
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("registration_id", name="uq_evaluation_results_registration"),
+    sa.CheckConstraint("score BETWEEN 0 AND 100", name="score"),
+)
+sa.Index("ix_evaluation_results_event", evaluation_results.c.event_id)
+
+evaluation_answers = sa.Table(
+    "evaluation_answers",
+    metadata,
+    _id(),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("option_id", BigId, sa.ForeignKey("evaluation_options.id", ondelete="CASCADE"), nullable=False),
+    sa.UniqueConstraint("registration_id", "option_id", name="uq_evaluation_answers_registration_option"),
+)
+sa.Index("ix_evaluation_answers_option", evaluation_answers.c.option_id)

@@ -30,6 +30,7 @@ async def _page(request: Request, event: Event, status: int = 200, **extra: Any)
     context: dict[str, Any] = {
         "event": event, "register": register, "refused": services.issuable(event, now()), "errors": {},
         "values": {}, "revoked": request.query_params.get("revoked", ""),
+        "kinds": {c.id: documents.kind(event, c) for c in register},  # completion or participation, with an evaluation
     }  # fmt: skip
     context.update(extra)
     return render(request, "admin/certificates.html", context, status)

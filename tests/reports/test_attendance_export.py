@@ -13,7 +13,7 @@ from webinar.attendance import queries as attendance
 from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.presence import services as presence
-from webinar.tables import audit_log, presence_checks, registrations
+from webinar.tables import audit_log, evaluation_results, events, presence_checks, registrations
 
 HEADER = [
     "Email", "First name", "Last name", "Member ID", "Organisation", "Minutes live", "Minutes replay",
@@ -161,3 +161,31 @@ async def test_erased_registrants_are_not_reported(
         )  # fmt: skip
     http = await staff_client("organiser", org)
     assert parse_csv(await http.get(f"/admin/events/{event_id}/reports/attendance.csv")) == [HEADER]
+
+
+async def test_with_a_final_evaluation_the_score_and_passed_come_before_certificate_on_every_path(
+    db: DB, staff_client: StaffClient, create_organisation, create_event, create_registration, create_viewing_session
+) -> None:
+    org, event_id = await _event(create_organisation, create_event)
+    async with db.transaction() as conn:
+        await conn.execute(events.update().where(events.c.id == event_id).values(evaluation=True))
+    passed, failed, skipped = [await _person(create_registration, event_id, n) for n in (1, 2, 3)]
+    for reg in (passed, failed, skipped):
+        await create_viewing_session(event_id, reg, m(0), m(120))
+    async with db.transaction() as conn:
+        for reg, score, ok in ((passed, 100, True), (failed, 33, False)):
+            await conn.execute(
+                evaluation_results.insert().values(
+                    event_id=event_id, registration_id=reg, score=score, passed=ok, submitted_at=E
+                )
+            )
+    http = await staff_client("organiser", org)
+    header = [*HEADER[:-1], "Evaluation score", "Passed", "Certificate"]
+    rows = parse_csv(await http.get(f"/admin/events/{event_id}/reports/attendance.csv"))
+    assert rows[0] == header
+    assert [row[9:] for row in rows[1:]] == [["yes", "100", "yes", ""], ["yes", "33", "no", ""], ["yes", "", "no", ""]]
+    semicolon = parse_csv(await http.get(f"/admin/events/{event_id}/reports/attendance.csv?sep=semicolon"), ";")
+    assert semicolon == rows
+    _sheet, cells = parse_xlsx(await http.get(f"/admin/events/{event_id}/reports/attendance.xlsx"))
+    assert cells[0] == header
+    assert [row[9:12] for row in cells[1:]] == [["yes", 100, "yes"], ["yes", 33, "no"], ["yes", None, "no"]]

@@ -14,11 +14,15 @@ from tests.webinar.access_helpers import join_path, load_event
 from tests.webinar.privacy_helpers import audit_actions, register_and_join, registration
 from tests.webinar.question_helpers import add_questions
 from webinar.clock import now
+from webinar.evaluation import queries as evaluation_queries
+from webinar.evaluation.queries import QuestionInput
 from webinar.jobs import release_lease, take_lease
 from webinar.privacy import retention
 from webinar.tables import (
     answers,
     consent_records,
+    evaluation_answers,
+    evaluation_results,
     metadata,
     outbox,
     presence_checks,
@@ -44,7 +48,9 @@ ANSWERS = {"specialty": "Farmacie clinică Zalău", "story": "Lucrez în spital 
 # Their presence checks (SPEC §13): when they were shown one and answered it, recognisable by the microseconds.
 CHECK_SHOWN = dt.datetime(2026, 11, 20, 10, 17, 3, 424242, tzinfo=dt.UTC)
 CHECK_ANSWERED = dt.datetime(2026, 11, 20, 10, 17, 9, 535353, tzinfo=dt.UTC)
-TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT, *ANSWERS.values(), "424242", "535353"]
+# Their final evaluation (SPEC §13): when they sent it, recognisable by the microseconds; the options they chose.
+EVALUATED = dt.datetime(2026, 11, 20, 12, 30, 1, 646464, tzinfo=dt.UTC)
+TRACES = [*PERSON.values(), PERSON["email"].casefold(), IP, AGENT, *ANSWERS.values(), "424242", "535353", "646464"]
 
 
 @pytest.fixture
@@ -92,7 +98,18 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
                 answer_by=CHECK_SHOWN + dt.timedelta(seconds=60), shown_at=CHECK_SHOWN, answered_at=CHECK_ANSWERED,
             )
         )  # fmt: skip
+    async with db.transaction() as conn:
+        await evaluation_queries.replace_test(
+            conn, event.id, [QuestionInput("Doza?", (("5 mg", True), ("50 mg", False)))]
+        )
+        [question] = await evaluation_queries.test_of(conn, event.id)
+        result = evaluation_queries.Result(score=100, passed=True, submitted_at=EVALUATED)
+        await evaluation_queries.insert_result(conn, event.id, reg, result, frozenset({question.options[0].id}))
     exported = (await visitor.get(f"/events/{event.slug}/me/export.json")).json()
+    assert exported["evaluation"] == {
+        "score": 100, "passed": True, "submitted_at": EVALUATED.isoformat(),
+        "answers": [{"question": "Doza?", "chosen": ["5 mg"]}],
+    }  # fmt: skip
     assert [c["answered_at"] for c in exported["presence_checks"]] == [CHECK_ANSWERED.isoformat()]
     assert exported["attendance"]["presence_checks_answered"] == 1
     token = await csrf_for(visitor, f"/events/{event.slug}/login")
@@ -111,6 +128,8 @@ async def test_erasure_leaves_no_trace_of_the_person_in_the_whole_database(
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(answers)) == 0
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(presence_checks)) == 0
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(questions)) == 3  # the questions stay
+        for gone in (evaluation_results, evaluation_answers):  # the evaluation's questions stay too
+            assert await conn.fetch_val(sa.select(sa.func.count()).select_from(gone)) == 0
     row = await registration(db, reg)
     assert row["erased_at"] is not None and row["status"] == "cancelled" and row["search_text"] == ""
     [entry] = [a for a in await audit_actions(db, reg) if a["action"] == "registration.erased"]
@@ -210,6 +229,10 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
                     answer_by=shown + dt.timedelta(seconds=60), shown_at=shown, answered_at=shown,
                 )
             )  # fmt: skip
+            await evaluation_queries.replace_test(conn, event_id, [QuestionInput("Q?", (("Da", True), ("Nu", False)))])
+            [question] = await evaluation_queries.test_of(conn, event_id)
+            result = evaluation_queries.Result(score=0, passed=False, submitted_at=shown)
+            await evaluation_queries.insert_result(conn, event_id, reg_id, result, frozenset({question.options[1].id}))
     summary = await retention.purge_due(db)
     assert (summary.events, summary.registrations) == (1, 1)
     gone, kept = await registration(db, old_reg), await registration(db, recent_reg)
@@ -222,6 +245,9 @@ async def test_retention_purges_past_the_period_and_keeps_the_rest(
     async with db.connection() as conn:
         checked = await conn.fetch_all(sa.select(presence_checks.c.registration_id))
     assert [r["registration_id"] for r in checked] == [recent_reg]  # and the presence checks
+    async with db.connection() as conn:
+        for table in (evaluation_results, evaluation_answers):  # and the final evaluation
+            assert [r[0] for r in await conn.fetch_all(sa.select(table.c.registration_id))] == [recent_reg]
     assert (await load_event(db, old)).purged_at is None
     entries = [a for a in await audit_actions(db, event_id=old) if a["action"] == "event.retention_purged"]
     assert len(entries) == 1 and '"erased": 1' in entries[0]["details_json"]

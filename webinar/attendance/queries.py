@@ -22,9 +22,17 @@ from webinar.db import to_dataclass
 from webinar.dbbackends import Prepared
 from webinar.events.queries import Event
 from webinar.registration import fields
-from webinar.tables import BigId, UTCDateTime, certificates, presence_checks, registrations, viewing_sessions
+from webinar.tables import (
+    BigId,
+    UTCDateTime,
+    certificates,
+    evaluation_results,
+    presence_checks,
+    registrations,
+    viewing_sessions,
+)
 
-vs, pc, r = viewing_sessions, presence_checks, registrations
+vs, pc, r, er = viewing_sessions, presence_checks, registrations, evaluation_results
 # The registrants an attendance verdict is given for: approved ones (the only ones the stream page lets in), not
 # erased (an erased person has no identity left to report).
 VERDICT_STATUS = "approved"
@@ -137,6 +145,8 @@ def _verdicts() -> sa.Select[Any]:
             sa.type_coerce(seconds_replay, sa.Float).label("seconds_replay"),
             shown.label("checks_shown"), answered.label("checks_answered"), qualifies.label("qualifies"),
             certificates.c.number.label("certificate"),
+            # The final evaluation's result (webinar/evaluation/), once taken: the score and the verdict kept with it.
+            er.c.score.label("evaluation_score"), sa.func.coalesce(er.c.passed, sa.false()).label("evaluation_passed"),
         )
         .select_from(
             r.outerjoin(watched, watched.c.registration_id == r.c.id)
@@ -145,6 +155,7 @@ def _verdicts() -> sa.Select[Any]:
             .outerjoin(
                 certificates, sa.and_(certificates.c.registration_id == r.c.id, certificates.c.revoked_at.is_(None))
             )
+            .outerjoin(er, er.c.registration_id == r.c.id)
         )
         .where(
             r.c.event_id == event_id, r.c.status == VERDICT_STATUS, r.c.erased_at.is_(None), r.c.id > lo, r.c.id <= hi
@@ -194,6 +205,8 @@ class Verdict:
     checks_answered: int
     qualifies: bool
     certificate: str | None  # the number of the person's valid certificate, once issued
+    evaluation_score: int | None = None  # the final evaluation's score in percent, once taken
+    evaluation_passed: bool = False
 
     @property
     def minutes_live(self) -> int:
@@ -212,6 +225,7 @@ def _verdict(row: Any) -> Verdict:
         member_id=row["member_id"], organisation=row["organisation"], seconds_live=float(row["seconds_live"] or 0),
         seconds_replay=float(row["seconds_replay"] or 0), checks_shown=int(row["checks_shown"]),
         checks_answered=int(row["checks_answered"]), qualifies=bool(row["qualifies"]), certificate=row["certificate"],
+        evaluation_score=row["evaluation_score"], evaluation_passed=bool(row["evaluation_passed"]),
     )  # fmt: skip
 
 

@@ -30,12 +30,23 @@ def filename(number: str) -> str:
     return "certificate-" + number.replace("/", "-") + ".pdf"
 
 
+def kind(event: Event, certificate: Certificate) -> str:
+    """What the certificate certifies (SPEC §13): without a final evaluation, attendance (with the credits); with
+    one, completion (with the credits) for those who passed it, participation (without) for those who failed or did
+    not take it. A participation certificate becomes a completion one, same number, when its holder passes later."""
+    if not event.evaluation:
+        return pdf.ATTENDANCE
+    return pdf.COMPLETION if certificate.evaluation_passed else pdf.PARTICIPATION
+
+
 def _page(base_url: str, event: Event, organiser: str, certificate: Certificate) -> pdf.Page:
     with use(event.language):
         date = local_datetime(event.starts_at, event.timezone, "date")
+    what = kind(event, certificate)
     return pdf.Page(
         language=event.language, full_name=certificate.full_name or "", member_id=certificate.member_id,
-        event_title=event.title, starts_at_local=date, minutes=certificate.minutes, credits=event.credits,
+        event_title=event.title, starts_at_local=date, minutes=certificate.minutes,
+        credits="" if what == pdf.PARTICIPATION else event.credits, kind=what,
         organiser=organiser, number=certificate.number, verification_url=verification_url(base_url, certificate.number),
     )  # fmt: skip
 

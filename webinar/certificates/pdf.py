@@ -19,6 +19,7 @@ FONTS = PROJECT_ROOT / "static" / "fonts"
 FAMILY = "DejaVu"
 INK = (33, 37, 41)
 ACCENT = (21, 94, 117)
+ATTENDANCE, COMPLETION, PARTICIPATION = "attendance", "completion", "participation"  # documents.kind
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class Page:
     organiser: str
     number: str
     verification_url: str
+    kind: str = ATTENDANCE  # COMPLETION and PARTICIPATION when the event has a final evaluation
+
+
+def _titles(kind: str) -> tuple[str, str]:
+    """The document's title and its heading, by kind."""
+    if kind == COMPLETION:
+        return _("Certificate of completion"), _("CERTIFICATE OF COMPLETION")
+    if kind == PARTICIPATION:
+        return _("Certificate of participation"), _("CERTIFICATE OF PARTICIPATION")
+    return _("Certificate of attendance"), _("CERTIFICATE OF ATTENDANCE")
 
 
 def _qr_png(url: str) -> io.BytesIO:
@@ -53,7 +64,8 @@ def render(page: Page) -> bytes:
 def _draw(page: Page) -> bytearray:
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_auto_page_break(False)
-    pdf.set_title(_("Certificate of attendance") + f" {page.number}")
+    title, heading = _titles(page.kind)
+    pdf.set_title(f"{title} {page.number}")
     pdf.set_author(page.organiser)
     pdf.set_lang(page.language)
     pdf.add_font(FAMILY, "", FONTS / "DejaVuSans.ttf")
@@ -72,7 +84,7 @@ def _draw(page: Page) -> bytearray:
         pdf.ln(gap)
 
     pdf.set_text_color(*ACCENT)
-    line(_("CERTIFICATE OF ATTENDANCE"), 26, "B", 8)
+    line(heading, 26, "B", 8)
     pdf.set_text_color(*INK)
     line(_("This certifies that"), 13)
     line(page.full_name, 24, "B", 2)
@@ -86,6 +98,8 @@ def _draw(page: Page) -> bytearray:
         "num": page.minutes
     }
     line(f"{page.starts_at_local} · {watched}", 12)
+    if page.kind == COMPLETION:
+        line(_("and passed its final evaluation"), 12)
     if page.credits:
         line(_("Credits: %(credits)s") % {"credits": page.credits}, 13, "B")
     line(_("Organiser: %(name)s") % {"name": page.organiser}, 12)

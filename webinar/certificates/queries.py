@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
 
 from webinar.db import to_dataclass
-from webinar.tables import certificates, events
+from webinar.tables import certificates, evaluation_results, events
 
 c = certificates
 
@@ -30,6 +31,9 @@ class Certificate:
     revoked_at: dt.datetime | None
     revoked_by: str | None
     reason: str | None
+    # Whether the holder passed the event's final evaluation (webinar/evaluation/): with one, what makes this a
+    # completion certificate rather than a participation one (documents.kind).
+    evaluation_passed: bool
 
     @property
     def revoked(self) -> bool:
@@ -43,18 +47,24 @@ class Certificate:
         return " ".join("-".join(part[0] + "." for part in word.split("-") if part) for word in self.full_name.split())
 
 
-_COLUMNS = [c.c[name] for name in Certificate.__dataclass_fields__]
+_PASSED = sa.func.coalesce(evaluation_results.c.passed, sa.false()).label("evaluation_passed")
+_COLUMNS = [*(c.c[name] for name in Certificate.__dataclass_fields__ if name != "evaluation_passed"), _PASSED]
+_FROM = c.outerjoin(evaluation_results, evaluation_results.c.registration_id == c.c.registration_id)
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(*_COLUMNS).select_from(_FROM)
 
 
 async def of_registration(conn: Connection, registration_id: int) -> Certificate | None:
     """The certificate issued to one registrant, if any."""
-    row = await conn.fetch_one(sa.select(*_COLUMNS).where(c.c.registration_id == registration_id))
+    row = await conn.fetch_one(_select().where(c.c.registration_id == registration_id))
     return to_dataclass(Certificate, row) if row else None
 
 
 async def by_id(conn: Connection, event_id: int, certificate_id: int) -> Certificate | None:
     """One certificate of an event."""
-    row = await conn.fetch_one(sa.select(*_COLUMNS).where(c.c.id == certificate_id, c.c.event_id == event_id))
+    row = await conn.fetch_one(_select().where(c.c.id == certificate_id, c.c.event_id == event_id))
     return to_dataclass(Certificate, row) if row else None
 
 
@@ -73,7 +83,7 @@ async def by_number(conn: Connection, number: str) -> Verified | None:
     """A certificate and its event by the number printed on it."""
     row = await conn.fetch_one(
         sa.select(*_COLUMNS, events.c.title, events.c.starts_at, events.c.timezone, events.c.language)
-        .select_from(c.join(events, events.c.id == c.c.event_id))
+        .select_from(_FROM.join(events, events.c.id == c.c.event_id))
         .where(c.c.number == number)
     )
     if row is None:
@@ -83,14 +93,14 @@ async def by_number(conn: Connection, number: str) -> Verified | None:
 
 async def register(conn: Connection, event_id: int) -> list[Certificate]:
     """The event's register: every number issued, revoked ones too, in the order issued."""
-    rows = await conn.fetch_all(sa.select(*_COLUMNS).where(c.c.event_id == event_id).order_by(c.c.sequence))
+    rows = await conn.fetch_all(_select().where(c.c.event_id == event_id).order_by(c.c.sequence))
     return [to_dataclass(Certificate, row) for row in rows]
 
 
 async def valid_after(conn: Connection, event_id: int, after: int, limit: int) -> list[Certificate]:
     """The event's valid (not revoked) certificates numbered after `after`, in the order issued, `limit` of them."""
     rows = await conn.fetch_all(
-        sa.select(*_COLUMNS)
+        _select()
         .where(c.c.event_id == event_id, c.c.revoked_at.is_(None), c.c.sequence > after)
         .order_by(c.c.sequence)
         .limit(limit)

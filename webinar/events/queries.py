@@ -13,6 +13,7 @@ from databases.core import Connection
 from webinar.db import to_dataclass
 from webinar.tables import (
     DEFAULT_FOLLOWUP_MINUTES,
+    DEFAULT_PASS_MARK,
     DEFAULT_REMINDERS,
     HOLDS_SEAT,
     consent_texts,
@@ -87,6 +88,9 @@ class Event(EventFields):
     status: str  # scheduled or cancelled (tables.EVENT_STATUSES)
     cancelled_at: dt.datetime | None
     ics_sequence: int  # the SEQUENCE its calendar entries carry now
+    # The final evaluation (SPEC §13, webinar/evaluation/), set on its own page rather than by the event form.
+    evaluation: bool = field(default=False, kw_only=True)
+    evaluation_pass_mark: int = field(default=DEFAULT_PASS_MARK, kw_only=True)
 
     @property
     def cancelled(self) -> bool:

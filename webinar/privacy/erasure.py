@@ -17,6 +17,7 @@ from webinar import audit
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import to_dataclass
+from webinar.evaluation import queries as evaluation_queries
 from webinar.registration.fields import erased_values
 from webinar.tables import (
     CANCELLABLE,
@@ -124,6 +125,7 @@ async def _scrub_related(conn: Connection, registration_id: int) -> None:
     # presence checks (when they were shown one and when they answered: a trace of the person's behaviour).
     await conn.execute(answers.delete().where(answers.c.registration_id == rid))
     await conn.execute(presence_checks.delete().where(presence_checks.c.registration_id == rid))
+    await evaluation_queries.erase(conn, rid)  # their final evaluation: the result and every option they chose
     # A certificate keeps its number (numbers are never reused) but loses the name and member ID printed on it, and
     # is revoked: its verification page then says "revoked" and shows no initials. A staff reason may name the
     # person, so it goes too.

@@ -19,6 +19,7 @@ from webinar.attendance import queries as attendance
 from webinar.certificates import queries as certificate_queries
 from webinar.clock import now
 from webinar.db import DB
+from webinar.evaluation import queries as evaluation_queries
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.links.privacy import privacy_url, retention_ends_at
@@ -91,6 +92,7 @@ async def export(db: DB, event: Event, registration_id: int, meta: Meta) -> dict
             "presence_checks": [_plain(c) for c in await attendance.checks_of(conn, reg.id)],
             "attendance": _attendance(await attendance.verdict_of(conn, event, reg.id)),
             "certificate": _certificate(await certificate_queries.of_registration(conn, reg.id)),
+            "evaluation": await _evaluation(conn, event, reg.id),
             "emails": [_plain(m) for m in await queries.emails(conn, reg.id)],
             "retention": {"erased_after": retention_ends_at(event).isoformat()},
         }
@@ -107,6 +109,19 @@ def _certificate(certificate: certificate_queries.Certificate | None) -> dict[st
         "minutes_live": certificate.minutes, "issued_at": certificate.issued_at.isoformat(),
         "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
         "reason": certificate.reason,
+    }  # fmt: skip
+
+
+async def _evaluation(conn: Connection, event: Event, registration_id: int) -> dict[str, Any] | None:
+    """The person's final evaluation: the result and, per question, the options they chose."""
+    result = await evaluation_queries.result_of(conn, registration_id)
+    if result is None:
+        return None
+    chosen = await evaluation_queries.chosen_of(conn, registration_id)
+    test = await evaluation_queries.test_of(conn, event.id)
+    return {
+        "score": result.score, "passed": result.passed, "submitted_at": result.submitted_at.isoformat(),
+        "answers": [{"question": q.text, "chosen": [o.text for o in q.options if o.id in chosen]} for q in test],
     }  # fmt: skip
 
 

@@ -13,6 +13,8 @@ from webinar.access import services as access_services
 from webinar.access.queries import Attendee
 from webinar.attendance import queries as attendance
 from webinar.clock import now
+from webinar.evaluation import queries as evaluation_queries
+from webinar.evaluation import services as evaluation
 from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
@@ -86,6 +88,8 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         place = await registration_queries.place_in_line(conn, reg)
         verdict = await attendance.verdict_of(conn, event, reg.id)
         checks = await attendance.checks_of(conn, reg.id)
+        test = await evaluation_queries.test_of(conn, event.id) if event.evaluation else []
+        result = await evaluation_queries.result_of(conn, reg.id) if test else None
     asked = [q for q in kept if q.removed_at is None]
     context: dict[str, Any] = {
         "event": event,
@@ -105,6 +109,10 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "verdict": verdict,  # approved registrants only (webinar/attendance/queries.py)
         "checks": checks,
         "ended": now() >= event.ends_at,
+        "has_evaluation": bool(test),  # the final evaluation (webinar/evaluation/)
+        "evaluation_result": result,
+        "evaluation_open": bool(test)
+        and evaluation.refusal(event, reg.status, test, result is not None, now()) is None,
     }
     context.update(extra)
     return _render(request, "me.html", context, 422 if context["errors"] else 409 if context["cancel_refused"] else 200)
