@@ -38,6 +38,12 @@ routes = [
     Route(
         "/events/{slug}/me/certificate.pdf", certificate_views.me_certificate, methods=["GET"], name="me_certificate"
     ),
+    Route(
+        "/events/{slug}/certificate/{token}",
+        certificate_views.certificate_link,
+        methods=["GET"],
+        name="certificate_link",
+    ),
     Route("/events/{slug}/me/evaluation", evaluation_views.evaluation, methods=["GET"], name="me_evaluation"),
     Route(
         "/events/{slug}/me/evaluation", evaluation_views.evaluation_post, methods=["POST"], name="me_evaluation_post"

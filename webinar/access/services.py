@@ -74,6 +74,25 @@ async def join(
         return event, await _start_session(conn, settings, event, attendee, client)
 
 
+async def link_holder(db: DB, slug: str, registration_id: int, token_version: int) -> Attendee | None:
+    """The registration a signed link other than the join link names (the certificate's), by the join link's rule:
+    None when the event is cancelled or purged, the registration is another event's, erased, revoked by a newer
+    token version, or neither approved nor pending."""
+    found = await queries.event_and_registration(db, slug, registration_id, token_version)
+    if found is None or found.event.purged_at is not None or found.refusal is not None:
+        return None
+    return found.attendee
+
+
+async def sign_in(db: DB, settings: Settings, event: Event, attendee: Attendee, client: Client) -> str | None:
+    """A new attendee session for this browser, signed in by a link other than the join link; None once the event's
+    join links have expired (no session outlives them)."""
+    if now() >= event.join_link_expires_at:
+        return None
+    async with db.transaction() as conn:
+        return await _start_session(conn, settings, event, attendee, client)
+
+
 async def _start_session(conn: Connection, settings: Settings, event: Event, attendee: Attendee, client: Client) -> str:
     """A new attendee session for this browser; its previous one (if any) revoked."""
     if client.old_sid is not None:

@@ -1,4 +1,5 @@
-"""Signed, purpose-salted, expiring tokens: join, unsubscribe and cancel links, and e-mail change confirmations."""
+"""Signed, purpose-salted, expiring tokens: join, unsubscribe, cancel and certificate links, and e-mail change
+confirmations."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ UNSUBSCRIBE = "webinar.unsubscribe"
 CANCEL = "webinar.cancel"
 # Confirms a new address typed on /me; the token carries that address, so only its mailbox can apply it.
 EMAIL_CHANGE = "webinar.email-change"
+# Downloads the attendee's certificate from the follow-up e-mail (and signs them in while the join links last).
+CERTIFICATE = "webinar.certificate"
 
 
 @dataclass(frozen=True)

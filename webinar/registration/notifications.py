@@ -14,6 +14,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.links.cancel import cancel_url
+from webinar.links.certificate import certificate_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import editable, ics, outbox, placeholders, texts
@@ -42,6 +43,7 @@ KINDS = (
 # The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
 # start: one queued earlier is withheld when it is written (or retried) too late.
 SCHEDULED = ("reminder", "followup_attended", "followup_missed")
+ATTENDED = "followup_attended"  # the follow-up to those who attended: it carries the certificate link
 
 
 def _with_join_link(kind: str, reg: Registration) -> bool:
@@ -102,7 +104,7 @@ def context_for(
     with_link = going_ahead and _with_join_link(kind, reg)
     url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
     may_cancel = going_ahead and kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
-    replay, certificate = after_links(mailer.settings, event, reg) if kind in SCHEDULED else (None, None)
+    replay, certificate = after_links(mailer.settings, kind, event, reg) if kind in SCHEDULED else (None, None)
     with i18n.use(reg.language):
         starts_at = _starts_at(event)
     return {
@@ -180,15 +182,17 @@ def compose(
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
-def after_links(settings: Settings, event: Event, reg: Registration) -> tuple[str | None, str | None]:
+def after_links(settings: Settings, kind: str, event: Event, reg: Registration) -> tuple[str | None, str | None]:
     """The replay link and the certificate link of the follow-up e-mails, when the event has them: the replay
     plays on the gated stream page after the end until `replay_until` (SPEC §13), so its link is the personal join
-    link, which signs the attendee in and lasts as long. The certificate link comes with certificates (not built
-    yet: None). The templates (`emails/followup_*.{txt,html}`) show each link when it is not None."""
+    link, which signs the attendee in and lasts as long. The certificate link goes to those who attended, when the
+    event issues certificates: a signed link of its own (`links/certificate.py`) that downloads it without a session.
+    The templates (`emails/followup_*.{txt,html}`) show each link when it is not None."""
     replay = None
     if event.replay_url and (event.replay_until is None or now() < event.replay_until):
         replay = join_url(settings, event, reg)
-    return replay, None
+    certificate = certificate_url(settings, event, reg) if kind == ATTENDED and event.certificates else None
+    return replay, certificate
 
 
 def first_kind(status: str) -> str:
