@@ -18,6 +18,7 @@ from webinar.db import DB
 from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.revocations import Revocations
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.state import AppState, app_state
@@ -59,11 +60,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await db.connect()
     jobs = background_jobs() if app_state(app).settings.run_background else []
     background = asyncio.create_task(run_all(jobs, Context.of(app)))
+    # In every web worker, background jobs or not: it closes the channels this process holds.
+    revocations = asyncio.create_task(app_state(app).revocations.run())
     try:
         yield
     finally:
         background.cancel()  # each job stops at its next await, releasing any lease it holds
-        await asyncio.gather(background, return_exceptions=True)
+        revocations.cancel()
+        await asyncio.gather(background, revocations, return_exceptions=True)
         await db.disconnect()
 
 
@@ -105,4 +109,5 @@ def build_state(settings: Settings) -> AppState:
     state.registrar = Registrar(state.db, state.mailer)
     state.join_starts = JoinStarts(state.db)
     state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
+    state.revocations = Revocations(state.db, settings.revocation_poll_seconds)
     return state

@@ -14,6 +14,7 @@ from webinar.db import DB
 from webinar.presence import services
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.presence.prompts import Prompts
+from webinar.presence.revocations import Channel
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
@@ -25,8 +26,10 @@ POLICY_VIOLATION = 1008
 MAX_MESSAGE = 1024
 MAX_ID = 2**62
 # 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
+# 4003: the attendee's access was withdrawn (rejected, cancelled, erased, the event cancelled, logged out): the page
+# does not reconnect.
 ACK = '{"type": "ack"}'
-CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
+CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "revoked": 4003, "timeout": 1001}
 
 
 def same_site(websocket: WebSocket, base_url: str) -> bool:
@@ -86,8 +89,9 @@ async def presence(websocket: WebSocket) -> None:
     prompts = Prompts.of(db, str(settings.secret_key), settings.presence_check_seconds, viewer)
     reason = "left"
     try:
-        reason = await (_serve(websocket, settings, session_id) if prompts is None else
-                        _serve_with_checks(websocket, settings, session_id, prompts))  # fmt: skip
+        with app_state(websocket).revocations.watch(session_id) as channel:
+            reason = await (_serve(websocket, settings, channel) if prompts is None else
+                            _serve_with_checks(websocket, settings, channel, prompts))  # fmt: skip
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
@@ -100,18 +104,22 @@ async def presence(websocket: WebSocket) -> None:
             pass  # the client went away meanwhile
 
 
-async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> str:
-    """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
+async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> str:
+    """Handle messages until the page leaves; returns how the session ended ('left', 'timeout', 'garbage', 'ended'
+    or 'revoked')."""
     heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
+    session_id = channel.session_id
     while True:
+        if channel.revoked:
+            return "revoked"
         try:
             # asyncio.timeout, not wait_for: no task per message. What waits here lives a heartbeat interval, long
             # enough to reach the oldest GC generation, whose full collections pause a worker holding thousands
             # of channels for most of a second; fewer such objects, fewer of those pauses.
-            async with asyncio.timeout(settings.presence_timeout_seconds):
+            async with asyncio.timeout(settings.presence_timeout_seconds) as channel.timeout:
                 message = await websocket.receive()
         except TimeoutError:
-            return "timeout"
+            return "revoked" if channel.revoked else "timeout"
         if message["type"] == "websocket.disconnect":
             return "left"
         parsed = parse(message.get("text"), session_id)
@@ -130,21 +138,26 @@ async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> s
         await websocket.send_text(ACK)
 
 
-async def _serve_with_checks(websocket: WebSocket, settings: Settings, session_id: int, prompts: Prompts) -> str:
+async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: Channel, prompts: Prompts) -> str:
     """`_serve` for an event with presence checks: it also wakes when a check falls due, sends it, and takes the
     answers (docs/attendance.md). The heartbeat deadline is the same: no message within the timeout ends it."""
     heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
+    session_id = channel.session_id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.presence_timeout_seconds
     while True:
+        if channel.revoked:
+            return "revoked"
         if (shown := await prompts.due()) is not None:
             await websocket.send_text(shown)
         wait = deadline - loop.time()
         due_in = prompts.seconds_to_next()
         try:
-            async with asyncio.timeout(wait if due_in is None else min(wait, max(due_in, 0.05))):
+            async with asyncio.timeout(wait if due_in is None else min(wait, max(due_in, 0.05))) as channel.timeout:
                 message = await websocket.receive()
         except TimeoutError:
+            if channel.revoked:
+                return "revoked"
             if loop.time() >= deadline:
                 return "timeout"
             continue  # a check fell due
@@ -171,7 +184,7 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, session_i
 
 async def _close_quietly(db: DB, session_id: int, reason: str) -> None:
     """Record the end of the session; never raise out of the channel."""
-    if reason == "ended":
+    if reason in ("ended", "revoked"):  # closed already, by whoever ended it
         return
     try:
         await services.close(db, session_id, "timeout" if reason == "timeout" else "left")
