@@ -18,6 +18,7 @@ from webinar.db import DB
 from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.limits import ChannelCap
 from webinar.presence.revocations import Revocations
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
@@ -110,4 +111,5 @@ def build_state(settings: Settings) -> AppState:
     state.join_starts = JoinStarts(state.db)
     state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     state.revocations = Revocations(state.db, settings.revocation_poll_seconds)
+    state.channel_cap = ChannelCap()
     return state

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from webinar.db import DB
 from webinar.presence import services
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.limits import MessageRate
 from webinar.presence.prompts import Prompts
 from webinar.presence.revocations import Channel
 from webinar.settings import Settings
@@ -29,7 +30,7 @@ MAX_ID = 2**62
 # 4003: the attendee's access was withdrawn (rejected, cancelled, erased, the event cancelled, logged out): the page
 # does not reconnect.
 ACK = '{"type": "ack"}'
-CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "revoked": 4003, "timeout": 1001}
+CLOSE_CODES = {"garbage": POLICY_VIOLATION, "flood": POLICY_VIOLATION, "ended": 4001, "revoked": 4003, "timeout": 1001}
 
 
 def same_site(websocket: WebSocket, base_url: str) -> bool:
@@ -80,6 +81,17 @@ async def presence(websocket: WebSocket) -> None:
     if viewer is None:
         await websocket.close(code=POLICY_VIOLATION)
         return
+    with app_state(websocket).channel_cap.hold(viewer.registration_id) as admitted:
+        if not admitted:
+            log.warning("presence: registration %s holds too many channels; one more refused", viewer.registration_id)
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await _open(websocket, settings, viewer)
+
+
+async def _open(websocket: WebSocket, settings: Settings, viewer: services.Viewer) -> None:
+    """Open or resume the viewer's viewing session, serve the channel, and close both."""
+    db = app_state(websocket).db
     await websocket.accept()
     ip = client_ip(websocket, settings.trusted_proxies)
     session_id = await services.open_or_resume(
@@ -109,6 +121,8 @@ async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> 
     or 'revoked')."""
     heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
     session_id = channel.session_id
+    loop = asyncio.get_running_loop()
+    rate = MessageRate(settings.heartbeat_seconds, loop.time())
     while True:
         if channel.revoked:
             return "revoked"
@@ -122,6 +136,9 @@ async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> 
             return "revoked" if channel.revoked else "timeout"
         if message["type"] == "websocket.disconnect":
             return "left"
+        if not rate.allow(loop.time()):
+            log.warning("presence: session %s sent messages faster than allowed; channel closed", session_id)
+            return "flood"
         parsed = parse(message.get("text"), session_id)
         if parsed is None:
             log.warning("presence: unexpected message on session %s closed the channel", session_id)
@@ -145,6 +162,7 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: 
     session_id = channel.session_id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.presence_timeout_seconds
+    rate = MessageRate(settings.heartbeat_seconds, loop.time())
     while True:
         if channel.revoked:
             return "revoked"
@@ -164,6 +182,9 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: 
         deadline = loop.time() + settings.presence_timeout_seconds
         if message["type"] == "websocket.disconnect":
             return "left"
+        if not rate.allow(loop.time()):
+            log.warning("presence: session %s sent messages faster than allowed; channel closed", session_id)
+            return "flood"
         parsed = parse(message.get("text"), session_id)
         if parsed is None:
             log.warning("presence: unexpected message on session %s closed the channel", session_id)
