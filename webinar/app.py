@@ -24,6 +24,7 @@ from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.state import AppState, app_state
 from webinar.templating import make_templates
+from webinar.web import redact
 from webinar.web.cookies import SessionCookieMiddleware
 from webinar.web.errors import exception_handlers
 from webinar.web.language import LanguageMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from webinar.routes import routes as public_routes
 
     settings = settings or load_settings()
+    redact.install()  # uvicorn's access log would print every join link's token
     middleware = [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=UPLOADS),
