@@ -18,10 +18,13 @@ from webinar.db import DB
 from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.limits import ChannelCap
+from webinar.presence.revocations import Revocations
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.state import AppState, app_state
 from webinar.templating import make_templates
+from webinar.web import redact
 from webinar.web.cookies import SessionCookieMiddleware
 from webinar.web.errors import exception_handlers
 from webinar.web.language import LanguageMiddleware
@@ -59,11 +62,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await db.connect()
     jobs = background_jobs() if app_state(app).settings.run_background else []
     background = asyncio.create_task(run_all(jobs, Context.of(app)))
+    # In every web worker, background jobs or not: it closes the channels this process holds.
+    revocations = asyncio.create_task(app_state(app).revocations.run())
     try:
         yield
     finally:
         background.cancel()  # each job stops at its next await, releasing any lease it holds
-        await asyncio.gather(background, return_exceptions=True)
+        revocations.cancel()
+        await asyncio.gather(background, revocations, return_exceptions=True)
         await db.disconnect()
 
 
@@ -74,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from webinar.routes import routes as public_routes
 
     settings = settings or load_settings()
+    redact.install()  # uvicorn's access log would print every join link's token
     middleware = [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=UPLOADS),
@@ -105,4 +112,6 @@ def build_state(settings: Settings) -> AppState:
     state.registrar = Registrar(state.db, state.mailer)
     state.join_starts = JoinStarts(state.db)
     state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
+    state.revocations = Revocations(state.db, settings.revocation_poll_seconds)
+    state.channel_cap = ChannelCap()
     return state

@@ -21,6 +21,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from webinar import migrate
+    from webinar.presence.limits import WS_MAX_BYTES
 
     if settings.is_sqlite and args.workers > 1:
         print("SQLite allows one writer: use --workers 1, or PostgreSQL (DATABASE_URL) for more.", file=sys.stderr)
@@ -36,6 +37,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app itself
         timeout_graceful_shutdown=20,
+        ws_max_size=WS_MAX_BYTES,  # a bigger WebSocket frame is refused (1009) before it is buffered
         log_level="info",
     )
     return 0

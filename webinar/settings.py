@@ -50,6 +50,8 @@ class Settings:
     db_timeout_seconds: float = 5.0
     presence_timeout_seconds: int = 90
     heartbeat_seconds: int = 30
+    # How often each worker asks which of its presence channels lost their access (docs/security.md).
+    revocation_poll_seconds: float = 2.0
     # How long a presence check waits for its answer (SPEC §13: 60 s); shortened only by the browser tests.
     presence_check_seconds: int = 60
     # The outbox sender's first retry delay (it doubles per attempt, up to an hour); shortened by fault tests.
@@ -128,6 +130,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Viewing-session timing (SPEC §4: 90 s); shortened only by tests that kill a server.
         presence_timeout_seconds=config("PRESENCE_TIMEOUT_SECONDS", cast=int, default=90),
         heartbeat_seconds=config("HEARTBEAT_SECONDS", cast=int, default=30),
+        revocation_poll_seconds=max(0.1, config("REVOCATION_POLL_SECONDS", cast=float, default=2.0)),
         presence_check_seconds=config("PRESENCE_CHECK_SECONDS", cast=int, default=60),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),

@@ -65,7 +65,8 @@ const presence = {
     socket.addEventListener("close", (event) => {
       window.clearInterval(this.timer);
       if (this.socket === socket) this.socket = null;
-      if (this.stopped || event.code === 1008) return;
+      // 1008: refused; 4003: the attendee's access was withdrawn (rejected, cancelled, erased, logged out).
+      if (this.stopped || event.code === 1008 || event.code === 4003) return;
       const delay = Math.min(30000, 1000 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
       this.attempt += 1;
       window.setTimeout(() => this.connect(), delay);

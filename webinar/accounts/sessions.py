@@ -156,13 +156,30 @@ async def revoke_all(conn: Connection, *, staff_user_id: int | None = None, regi
 
 async def end_all(conn: Connection, registration_id: int, reason: str) -> None:
     """End every session of a registration and the viewing sessions still open under them (`reason`), inside the
-    caller's transaction: the person may no longer watch (a cancelled registration)."""
+    caller's transaction: the person may no longer watch (a cancelled or rejected registration, an erasure). Each
+    worker's `presence.revocations` closes their open channels within a poll."""
     await conn.execute(
         viewing_sessions.update()
         .where(viewing_sessions.c.registration_id == registration_id, viewing_sessions.c.ended_at.is_(None))
         .values(ended_at=now(), end_reason=reason)
     )
     await revoke_all(conn, registration_id=registration_id)
+
+
+async def end_event(conn: Connection, event_id: int) -> None:
+    """End every attendee session of an event and the viewing sessions still open under them (`logout`), inside the
+    caller's transaction: nobody watches a cancelled event."""
+    await conn.execute(
+        viewing_sessions.update()
+        .where(viewing_sessions.c.event_id == event_id, viewing_sessions.c.ended_at.is_(None))
+        .values(ended_at=now(), end_reason="logout")
+    )
+    await conn.execute(
+        web_sessions.update()
+        .where(web_sessions.c.event_id == event_id, web_sessions.c.kind == "attendee")
+        .where(web_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
 
 
 async def delete_expired(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=30)) -> None:

@@ -35,6 +35,7 @@ from webinar.mail.render import Composed, Composer, Dropped, Mailer, one_line
 from webinar.settings import Settings
 from webinar.tables import outbox
 from webinar.templating import make_environment
+from webinar.web.redact import redact, redact_ics
 
 log = logging.getLogger("webinar.mail")
 
@@ -259,6 +260,16 @@ def _written(msg: Message) -> dict[str, Any]:
     return {column: getattr(msg, column) for column in WRITTEN}
 
 
+def _kept(msg: Message) -> dict[str, Any]:
+    """What is kept of a message that will never be sent again: what was written, the token of every personal link
+    in it redacted (the mail queue still shows the text; nobody reading it can use the link)."""
+    return {
+        **_written(msg),
+        "body_text": redact(msg.body_text), "body_html": redact(msg.body_html),
+        "ics": redact_ics(msg.ics) if msg.ics else msg.ics, "headers_json": redact(msg.headers_json),
+    }  # fmt: skip
+
+
 async def _mark_sent(db: DB, msg: Message) -> None:
     async with db.connection() as conn:  # one statement: its own commit
         await conn.execute(
@@ -266,7 +277,7 @@ async def _mark_sent(db: DB, msg: Message) -> None:
             .where(outbox.c.id == msg.id)
             .values(
                 status="sent", sent_at=now(), locked_until=None, last_error=None, attempts=msg.attempts + 1,
-                **_written(msg),
+                **_kept(msg),
             )
         )  # fmt: skip
 
@@ -299,7 +310,7 @@ async def _cancel(db: DB, msg: Message, reason: str) -> None:
         await conn.execute(
             outbox.update()
             .where(outbox.c.id == msg.id)
-            .values(status="cancelled", locked_until=None, lock_owner=None, last_error=reason)
+            .values(status="cancelled", locked_until=None, lock_owner=None, last_error=reason, **_kept(msg))
         )
 
 

@@ -13,7 +13,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from webinar.db import DB
 from webinar.presence import services
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.limits import MessageRate
 from webinar.presence.prompts import Prompts
+from webinar.presence.revocations import Channel
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
@@ -25,8 +27,10 @@ POLICY_VIOLATION = 1008
 MAX_MESSAGE = 1024
 MAX_ID = 2**62
 # 4001: this viewing session was ended elsewhere; the page reconnects and gets a new one (or is refused).
+# 4003: the attendee's access was withdrawn (rejected, cancelled, erased, the event cancelled, logged out): the page
+# does not reconnect.
 ACK = '{"type": "ack"}'
-CLOSE_CODES = {"garbage": POLICY_VIOLATION, "ended": 4001, "timeout": 1001}
+CLOSE_CODES = {"garbage": POLICY_VIOLATION, "flood": POLICY_VIOLATION, "ended": 4001, "revoked": 4003, "timeout": 1001}
 
 
 def same_site(websocket: WebSocket, base_url: str) -> bool:
@@ -77,6 +81,17 @@ async def presence(websocket: WebSocket) -> None:
     if viewer is None:
         await websocket.close(code=POLICY_VIOLATION)
         return
+    with app_state(websocket).channel_cap.hold(viewer.registration_id) as admitted:
+        if not admitted:
+            log.warning("presence: registration %s holds too many channels; one more refused", viewer.registration_id)
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        await _open(websocket, settings, viewer)
+
+
+async def _open(websocket: WebSocket, settings: Settings, viewer: services.Viewer) -> None:
+    """Open or resume the viewer's viewing session, serve the channel, and close both."""
+    db = app_state(websocket).db
     await websocket.accept()
     ip = client_ip(websocket, settings.trusted_proxies)
     session_id = await services.open_or_resume(
@@ -86,8 +101,9 @@ async def presence(websocket: WebSocket) -> None:
     prompts = Prompts.of(db, str(settings.secret_key), settings.presence_check_seconds, viewer)
     reason = "left"
     try:
-        reason = await (_serve(websocket, settings, session_id) if prompts is None else
-                        _serve_with_checks(websocket, settings, session_id, prompts))  # fmt: skip
+        with app_state(websocket).revocations.watch(session_id) as channel:
+            reason = await (_serve(websocket, settings, channel) if prompts is None else
+                            _serve_with_checks(websocket, settings, channel, prompts))  # fmt: skip
     finally:
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
@@ -100,20 +116,29 @@ async def presence(websocket: WebSocket) -> None:
             pass  # the client went away meanwhile
 
 
-async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> str:
-    """Handle messages until the page leaves; returns how the session ended ('left', 'timeout' or 'garbage')."""
+async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> str:
+    """Handle messages until the page leaves; returns how the session ended ('left', 'timeout', 'garbage', 'ended'
+    or 'revoked')."""
     heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
+    session_id = channel.session_id
+    loop = asyncio.get_running_loop()
+    rate = MessageRate(settings.heartbeat_seconds, loop.time())
     while True:
+        if channel.revoked:
+            return "revoked"
         try:
             # asyncio.timeout, not wait_for: no task per message. What waits here lives a heartbeat interval, long
             # enough to reach the oldest GC generation, whose full collections pause a worker holding thousands
             # of channels for most of a second; fewer such objects, fewer of those pauses.
-            async with asyncio.timeout(settings.presence_timeout_seconds):
+            async with asyncio.timeout(settings.presence_timeout_seconds) as channel.timeout:
                 message = await websocket.receive()
         except TimeoutError:
-            return "timeout"
+            return "revoked" if channel.revoked else "timeout"
         if message["type"] == "websocket.disconnect":
             return "left"
+        if not rate.allow(loop.time()):
+            log.warning("presence: session %s sent messages faster than allowed; channel closed", session_id)
+            return "flood"
         parsed = parse(message.get("text"), session_id)
         if parsed is None:
             log.warning("presence: unexpected message on session %s closed the channel", session_id)
@@ -130,27 +155,36 @@ async def _serve(websocket: WebSocket, settings: Settings, session_id: int) -> s
         await websocket.send_text(ACK)
 
 
-async def _serve_with_checks(websocket: WebSocket, settings: Settings, session_id: int, prompts: Prompts) -> str:
+async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: Channel, prompts: Prompts) -> str:
     """`_serve` for an event with presence checks: it also wakes when a check falls due, sends it, and takes the
     answers (docs/attendance.md). The heartbeat deadline is the same: no message within the timeout ends it."""
     heartbeats: HeartbeatWriter = app_state(websocket).heartbeats
+    session_id = channel.session_id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.presence_timeout_seconds
+    rate = MessageRate(settings.heartbeat_seconds, loop.time())
     while True:
+        if channel.revoked:
+            return "revoked"
         if (shown := await prompts.due()) is not None:
             await websocket.send_text(shown)
         wait = deadline - loop.time()
         due_in = prompts.seconds_to_next()
         try:
-            async with asyncio.timeout(wait if due_in is None else min(wait, max(due_in, 0.05))):
+            async with asyncio.timeout(wait if due_in is None else min(wait, max(due_in, 0.05))) as channel.timeout:
                 message = await websocket.receive()
         except TimeoutError:
+            if channel.revoked:
+                return "revoked"
             if loop.time() >= deadline:
                 return "timeout"
             continue  # a check fell due
         deadline = loop.time() + settings.presence_timeout_seconds
         if message["type"] == "websocket.disconnect":
             return "left"
+        if not rate.allow(loop.time()):
+            log.warning("presence: session %s sent messages faster than allowed; channel closed", session_id)
+            return "flood"
         parsed = parse(message.get("text"), session_id)
         if parsed is None:
             log.warning("presence: unexpected message on session %s closed the channel", session_id)
@@ -171,7 +205,7 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, session_i
 
 async def _close_quietly(db: DB, session_id: int, reason: str) -> None:
     """Record the end of the session; never raise out of the channel."""
-    if reason == "ended":
+    if reason in ("ended", "revoked"):  # closed already, by whoever ended it
         return
     try:
         await services.close(db, session_id, "timeout" if reason == "timeout" else "left")

@@ -142,11 +142,12 @@ async def _scrub_related(conn: Connection, registration_id: int) -> None:
         consent_records.update().where(consent_records.c.registration_id == rid).values(ip=None, user_agent=None)
     )
     at = now()
-    # A page still open is closed now; every session keeps its times (the event's traffic), not who or where.
+    # A page still open is closed now (`logout`: its channel, on whichever worker, closes within a poll); every
+    # session keeps its times (the event's traffic), not who or where.
     await conn.execute(
         viewing_sessions.update()
         .where(viewing_sessions.c.registration_id == rid, viewing_sessions.c.ended_at.is_(None))
-        .values(ended_at=at, last_seen_at=at, end_reason="left")
+        .values(ended_at=at, last_seen_at=at, end_reason="logout")
     )
     await conn.execute(
         viewing_sessions.update()

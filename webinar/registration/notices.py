@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.mail import outbox
 from webinar.registration import notifications
@@ -72,4 +73,5 @@ async def cancel_event(conn: Connection, settings: Settings, event_id: int) -> i
     if cancelled is None:
         return None
     await outbox.withdraw_queued(conn, event_id, "update", "the event was cancelled")
+    await sessions.end_event(conn, event_id)  # the stream pages still open close within a poll
     return await _queue_to_all(conn, settings, "event_cancelled", event_id, CANCELLATION_TO)

@@ -10,6 +10,7 @@ from databases.core import Connection
 from starlette.datastructures import FormData
 
 from webinar import audit
+from webinar.accounts import sessions
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
 from webinar.db import DB
@@ -279,6 +280,8 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
         .where(registrations.c.id == reg.id)
         .values(status=status, decided_at=at, decided_by=actor.staff_id, updated_at=at, token_version=version)
     )
+    if status == "rejected":  # logged out everywhere: a stream page still open closes within a poll
+        await sessions.end_all(conn, reg.id, "logout")
     updated = await queries.by_id(conn, event.id, reg.id)
     assert updated is not None
     await notifications.queue(conn, mailer, status, event, updated)

@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from webinar.i18n import gettext as _
 from webinar.state import app_state
+from webinar.web.redact import redact
 
 log = logging.getLogger("webinar")
 
@@ -84,12 +85,12 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
 
 async def unstorable_text(request: Request, exc: Exception) -> Response:
     """Text PostgreSQL cannot hold (NUL) that reached a query unchecked: the sender's fault, a 422, never a 500."""
-    log.warning("refused unstorable text on %s %s: %s", request.method, request.url.path, exc)
+    log.warning("refused unstorable text on %s %s: %s", request.method, redact(request.url.path), exc)
     return render_error(request, 422, _("This contains characters that are not allowed."))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unhandled error on %s %s", request.method, redact(request.url.path), exc_info=exc)
     return render_error(request, 500)
 
 
