@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 log = logging.getLogger("webinar.stopping")
@@ -65,6 +66,9 @@ async def run_until(work: Awaitable[object], stop: asyncio.Event, within: float,
     waiting = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the caller itself is stopped: the work is stopped too, first
+        await finish(task, within, name)
+        raise
     finally:
         waiting.cancel()
     return await finish(task, within, name)
@@ -112,9 +116,10 @@ CLEANUP_SECONDS = JOBS_SECONDS + WRITERS_SECONDS + POOLS_SECONDS + 1.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def stop_on_signals(stop: asyncio.Event, deadline: Deadline, within: float) -> None:
-    """In a plain asyncio program (`webinar worker`): the first SIGTERM or SIGINT sets `stop` and gives the stop
-    `within` seconds; a second one exits at once."""
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event, deadline: Deadline, within: float) -> Iterator[None]:
+    """In a plain asyncio program (`webinar worker`), while the block runs: the first SIGTERM or SIGINT sets `stop`
+    and gives the stop `within` seconds; a second one exits at once."""
     loop = asyncio.get_running_loop()
 
     def received(sig: signal.Signals) -> None:
@@ -127,3 +132,8 @@ def stop_on_signals(stop: asyncio.Event, deadline: Deadline, within: float) -> N
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, received, sig)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

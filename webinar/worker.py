@@ -31,12 +31,12 @@ async def run_worker(settings: object) -> int:
     app = create_app(settings.with_overrides(run_background=False))
     db = app_state(app).db
     stop = asyncio.Event()
-    stop_on_signals(stop, Deadline(lambda: "the background jobs"), JOBS_SECONDS + POOLS_SECONDS + 1.0)
-    await db.connect()
-    try:
-        ended = await run_until(run_all(jobs(), Context.of(app)), stop, JOBS_SECONDS, "the background jobs")
-    finally:
-        await db.disconnect(within=POOLS_SECONDS)
+    with stop_on_signals(stop, Deadline(lambda: "the background jobs"), JOBS_SECONDS + POOLS_SECONDS + 1.0):
+        await db.connect()
+        try:
+            ended = await run_until(run_all(jobs(), Context.of(app)), stop, JOBS_SECONDS, "the background jobs")
+        finally:
+            await db.disconnect(within=POOLS_SECONDS)
     return IN_ORDER if ended else ABANDONED
 
 

@@ -236,3 +236,25 @@ async def test_a_stopped_sender_finishes_the_email_it_is_sending_and_gives_the_r
         assert await _statuses(db) == [("sent", sender.OWNER)] + [("queued", None)] * 5  # given back, due now
         assert await sender.deliver_due(one_lane, db, compose_queued) == 5  # another sender takes them at once
     assert sorted(m.rcpt_tos[0] for m in slow.messages) == [f"s{i}@example.org" for i in range(6)]
+
+
+async def test_run_until_stops_the_work_at_the_stop_or_when_itself_is_stopped() -> None:
+    stopped: list[str] = []
+
+    async def work(name: str) -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.append(name)
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(stopping.run_until(work("by the event"), stop, 5, "work"))
+    await asyncio.sleep(0.05)
+    stop.set()
+    assert await running is True
+    running = asyncio.create_task(stopping.run_until(work("with its caller"), asyncio.Event(), 5, "work"))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert stopped == ["by the event", "with its caller"]
