@@ -9,12 +9,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from webinar import stopping
 from webinar.access.queries import JoinStarts
 from webinar.db import DB
+from webinar.groupwrite import GroupWriter
 from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
@@ -67,10 +70,25 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        background.cancel()  # each job stops at its next await, releasing any lease it holds
-        revocations.cancel()
-        await asyncio.gather(background, revocations, return_exceptions=True)
-        await db.disconnect()
+        revocations.cancel()  # it only reads; nothing to finish
+        await asyncio.gather(revocations, return_exceptions=True)
+        await stop_in_order(app_state(app), background)
+
+
+async def stop_in_order(state: AppState, background: asyncio.Future[None]) -> None:
+    """The app's part of a stop (docs/deploy.md "Stopping"), once the requests are done or cut off, each step bounded:
+    the jobs (an e-mail being sent is finished, the others it claimed given back, leases released), the group
+    writers' last groups, then the pools."""
+    await stopping.finish(background, stopping.JOBS_SECONDS, "the background jobs")
+    writers: dict[str, GroupWriter[Any, Any]] = {
+        "registrations": state.registrar.writer.groups,
+        "heartbeats": state.heartbeats.groups,
+        "join links": state.join_starts.groups,
+    }
+    for name, writer in writers.items():
+        if not await writer.finish(stopping.WRITERS_SECONDS):
+            log.error("stop: a group of %s was still being written after %g s", name, stopping.WRITERS_SECONDS)
+    await state.db.disconnect(within=stopping.POOLS_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

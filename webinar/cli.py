@@ -5,23 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 from collections.abc import Sequence
 
 from webinar.settings import Settings, SettingsError, load_settings
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("databases").setLevel(logging.WARNING)  # it logs every connect and disconnect
-
-
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from webinar import migrate
-    from webinar.presence.limits import WS_MAX_BYTES
+    from webinar import migrate, serving
 
     if settings.is_sqlite and args.workers > 1:
         print("SQLite allows one writer: use --workers 1, or PostgreSQL (DATABASE_URL) for more.", file=sys.stderr)
@@ -29,18 +20,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not migrate.is_current(settings.database_url):
         print("The database is not at the newest migration; run `webinar migrate` first.", file=sys.stderr)
         return 1
-    uvicorn.run(
-        "webinar.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app itself
-        timeout_graceful_shutdown=20,
-        ws_max_size=WS_MAX_BYTES,  # a bigger WebSocket frame is refused (1009) before it is buffered
-        log_level="info",
-    )
-    return 0
+    return serving.serve(args.host, args.port, args.workers, settings.stop_grace_seconds)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,8 +63,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from webinar.worker import run_worker
 
-    asyncio.run(run_worker(settings))
-    return 0
+    return asyncio.run(run_worker(settings))
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from webinar.serving import configure_logging
+
     args = build_parser().parse_args(argv)
-    _configure_logging()
+    configure_logging()
     try:
         settings = load_settings()
     except SettingsError as exc:

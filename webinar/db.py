@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import fields
 from functools import partial
+from itertools import count
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -19,6 +21,9 @@ from sqlalchemy.dialects import postgresql
 
 from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection, Prepared
 from webinar.settings import Settings
+from webinar.stopping import to_the_end
+
+log = logging.getLogger("webinar.db")
 
 SQLITE_CONNECTIONS = 8  # kept open per process: readers run beside the one writer (WAL)
 POSTGRES_CONNECTIONS = 10  # at most, per process, for units of work (`databases`' pool)
@@ -187,12 +192,17 @@ class DB:
         if self.is_sqlite:
             await self.database.execute("PRAGMA journal_mode = WAL")
 
-    async def disconnect(self) -> None:
+    async def disconnect(self, within: float | None = None) -> None:
+        """Close the pools; with `within`, a pool whose connections are not all given back by then is closed at
+        once, those connections with it (logged: each is a unit of work a stop cut short)."""
         if not self.is_sqlite:  # a fresh pool for a later connect(); this one closes its connections as they return
             closing, self.statements = self.statements, StatementPool(self.url, STATEMENT_CONNECTIONS, self.timeout)
             await closing.close()
         if self.database.is_connected:
-            await self.database.disconnect()
+            try:
+                await asyncio.wait_for(self.database.disconnect(), within)
+            except TimeoutError:  # asyncpg's pool terminates its connections when its close is cut short
+                log.error("stop: database connections still in use after %.1f s; closed at once", within)
 
     @asynccontextmanager
     async def _acquire(self) -> AsyncIterator[Connection]:
@@ -228,7 +238,7 @@ class DB:
                         raise
                     await conn.execute("COMMIT")
             else:
-                async with conn.transaction():
+                async with _postgres_transaction(conn.raw_connection):
                     yield conn
 
     @asynccontextmanager
@@ -274,6 +284,28 @@ class DB:
 
 
 T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _postgres_transaction(raw: asyncpg.Connection) -> AsyncIterator[None]:
+    """BEGIN … COMMIT (ROLLBACK when the block raises) on the unit of work's own connection; a SAVEPOINT when this
+    task's unit of work is already in one. Not `databases`' transaction: cancelled during its BEGIN, COMMIT or
+    ROLLBACK (a stop cancelling the request), it never gives its connection back, and the pool's close then waits
+    for it forever. Here the connection goes back whatever happens (`DB._acquire`; the pool's reset rolls back a
+    transaction left open), and a COMMIT that was sent is waited for, so a stop never leaves its outcome unknown."""
+    savepoint = f"webinar_{id(raw)}_{next(_SAVEPOINTS)}" if raw.is_in_transaction() else None
+    await raw.execute("BEGIN" if savepoint is None else f"SAVEPOINT {savepoint}")
+    try:
+        yield
+    except BaseException:
+        if not raw.is_closed():
+            with suppress(Exception):  # the block's own error is the one to raise; the pool's reset rolls back too
+                await raw.execute("ROLLBACK" if savepoint is None else f"ROLLBACK TO SAVEPOINT {savepoint}")
+        raise
+    await to_the_end(raw.execute("COMMIT" if savepoint is None else f"RELEASE SAVEPOINT {savepoint}"))
+
+
+_SAVEPOINTS = count(1)
 
 
 def _immediately(work: Callable[[sqlite3.Connection], T], raw: sqlite3.Connection) -> T:

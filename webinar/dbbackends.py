@@ -20,6 +20,8 @@ from sqlalchemy.sql.dml import UpdateBase, ValuesBase
 from sqlalchemy.sql.elements import ClauseElement, TextClause
 from sqlalchemy.util import LRUCache
 
+from webinar.stopping import to_the_end
+
 # `databases` compiles every statement from scratch, which was a fifth of the CPU of a page like the stream page.
 # SQLAlchemy's own statement cache (what its engines use) keys a compiled statement by the statement's shape and
 # pulls this execution's values out of it. This leans on SQLAlchemy 2.1's internals (`_compile_w_cache`), hence
@@ -133,11 +135,15 @@ class _SQLitePool:
     async def release(self, connection: aiosqlite.Connection) -> None:
         try:
             if connection.in_transaction:  # a unit of work that ended without COMMIT or ROLLBACK
-                await connection.rollback()
+                # To the end even at a stop: a connection neither kept nor closed keeps its thread, which is not a
+                # daemon, and the process then cannot exit.
+                await to_the_end(connection.rollback())
             self.idle.append(connection)
-        except Exception:
+        except BaseException as exc:  # a broken connection is closed, not kept; a stop goes on once it is
             with contextlib.suppress(Exception):
-                await connection.close()
+                await to_the_end(connection.close())
+            if not isinstance(exc, Exception):
+                raise
         finally:
             self.slots.release()
 

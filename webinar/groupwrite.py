@@ -40,6 +40,14 @@ class GroupWriter(Generic[Item, Result]):
         self._writing: asyncio.Task[None] | None = None
         self.groups = 0  # groups written so far (each one statement), for tests and the curious
 
+    async def finish(self, within: float) -> bool:
+        """Wait at most `within` seconds for the group being written (a stop: nothing committed is cut off, and no
+        request is told its row was written before it was); False when it was still being written."""
+        if self._writing is None or self._writing.done():
+            return True
+        done, _pending = await asyncio.wait([self._writing], timeout=within)
+        return bool(done)
+
     async def submit(self, item: Item) -> Result:
         """Write `item` with whatever group it joins, and return its result."""
         waiter: asyncio.Future[object] = asyncio.get_running_loop().create_future()

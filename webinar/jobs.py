@@ -9,7 +9,6 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import jinja2
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from webinar import clock
 from webinar.db import DB, insert_for
 from webinar.settings import Settings
 from webinar.state import app_state
+from webinar.stopping import to_the_end, together
 from webinar.tables import job_leases
 
 log = logging.getLogger("webinar.jobs")
@@ -28,7 +28,6 @@ LEASE_STATEMENT_SECONDS = 10.0  # the longest a stop waits for a lease's stateme
 HOST = socket.gethostname()[:40]
 
 Sleep = Callable[[float], Awaitable[None]]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ async def supervise(job: Job, ctx: Context, *, sleep: Sleep = asyncio.sleep, own
 
 async def run_all(jobs: Iterable[Job], ctx: Context) -> None:
     """Supervise every job until cancelled (`webinar serve`'s lifespan and `webinar worker` alike)."""
-    await asyncio.gather(*(supervise(job, ctx) for job in jobs))
+    await together(*(supervise(job, ctx) for job in jobs))  # stopped, each job has let go of its lease
 
 
 async def _pass(job: Job, ctx: Context, owner: str) -> bool:
@@ -115,7 +114,7 @@ async def _pass(job: Job, ctx: Context, owner: str) -> bool:
     renewing: asyncio.Task[None] | None = None
     ran = False
     try:
-        taken = await _to_the_end(take_lease(ctx.db, job, owner))
+        taken = await to_the_end(take_lease(ctx.db, job, owner), LEASE_STATEMENT_SECONDS)
         if not taken:
             return False  # another worker holds it, or the job ran recently enough
         renewing = asyncio.create_task(_keep_renewed(ctx.db, job, owner))
@@ -178,7 +177,7 @@ async def _keep_renewed(db: DB, job: Job, owner: str) -> None:
     while True:
         await asyncio.sleep(job.lease.hold.total_seconds() / 3)
         try:
-            if not await _to_the_end(renew_lease(db, job, owner)):
+            if not await to_the_end(renew_lease(db, job, owner), LEASE_STATEMENT_SECONDS):
                 log.warning("job %s: lease lost to another worker during a pass", job.name)
                 return
         except Exception:
@@ -189,7 +188,7 @@ async def _let_go(db: DB, job: Job, owner: str, ran: bool, renewing: asyncio.Tas
     """Stop renewing and release the lease, to the end even at a stop. An error is only logged: raising here would
     hide the pass's own error (or its stop), and an unreleased lease lapses by itself."""
     try:
-        await _to_the_end(_wind_up(db, job, owner, ran, renewing))
+        await to_the_end(_wind_up(db, job, owner, ran, renewing), LEASE_STATEMENT_SECONDS)
     except Exception:
         log.exception("job %s: could not release the lease; it lapses by itself", job.name)
 
@@ -199,19 +198,3 @@ async def _wind_up(db: DB, job: Job, owner: str, ran: bool, renewing: asyncio.Ta
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
     await release_lease(db, job, owner, ran)
-
-
-async def _to_the_end(work: Awaitable[T]) -> T:
-    """Await a lease's statement to its end even when a stop comes meanwhile, then pass the stop on. (Cancelled
-    during its BEGIN or COMMIT, a `databases` transaction never gives its connection back, and the pool then waits
-    for it forever at shutdown; a release cut short would also leave the lease held until it lapses.)"""
-    task = asyncio.ensure_future(asyncio.wait_for(work, LEASE_STATEMENT_SECONDS))
-    stopped = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            stopped = True
-    if stopped:
-        raise asyncio.CancelledError
-    return task.result()

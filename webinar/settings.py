@@ -59,6 +59,8 @@ class Settings:
     # Multiplies every per-IP and per-account rate limit; >1 only for load tests and scanners on scratch instances.
     rate_limit_scale: float = 1.0
     processor_name: str = "the platform operator"
+    # How long a stop (SIGTERM, SIGINT) waits for the requests in flight and the open WebSockets (docs/deploy.md).
+    stop_grace_seconds: float = 10.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -75,6 +77,21 @@ def _parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6N
         return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in CommaSeparatedStrings(value))
     except ValueError as exc:
         raise SettingsError(f"TRUSTED_PROXIES: {exc}") from exc
+
+
+STOP_GRACE_RANGE = (1.0, 300.0)
+
+
+def _stop_grace(value: str) -> float:
+    """STOP_GRACE_SECONDS: a number of seconds from 1 to 300."""
+    low, high = STOP_GRACE_RANGE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not low <= seconds <= high:  # NaN and infinities fail this too
+        raise SettingsError(f"STOP_GRACE_SECONDS must be a number of seconds from {low:g} to {high:g}, not {value!r}.")
+    return seconds
 
 
 def _local_secret(var_dir: Path) -> str:
@@ -134,4 +151,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         presence_check_seconds=config("PRESENCE_CHECK_SECONDS", cast=int, default=60),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
+        stop_grace_seconds=_stop_grace(config("STOP_GRACE_SECONDS", default="10")),
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from webinar.jobs import Context, Job, run_all
 from webinar.state import app_state
+from webinar.stopping import ABANDONED, IN_ORDER, JOBS_SECONDS, POOLS_SECONDS, Deadline, run_until, stop_on_signals
 
 
 def jobs() -> list[Job]:
@@ -18,19 +21,23 @@ def jobs() -> list[Job]:
     return [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
 
 
-async def run_worker(settings: object) -> None:
-    """Run the background jobs without the web app, until interrupted (`webinar worker`)."""
+async def run_worker(settings: object) -> int:
+    """Run the background jobs without the web app until SIGTERM or SIGINT (`webinar worker`), then stop them in
+    order as `webinar serve` does (docs/deploy.md "Stopping"); the exit code."""
     from webinar.app import create_app
     from webinar.settings import Settings
 
     assert isinstance(settings, Settings)
     app = create_app(settings.with_overrides(run_background=False))
     db = app_state(app).db
-    await db.connect()
-    try:
-        await run_all(jobs(), Context.of(app))
-    finally:
-        await db.disconnect()
+    stop = asyncio.Event()
+    with stop_on_signals(stop, Deadline(lambda: "the background jobs"), JOBS_SECONDS + POOLS_SECONDS + 1.0):
+        await db.connect()
+        try:
+            ended = await run_until(run_all(jobs(), Context.of(app)), stop, JOBS_SECONDS, "the background jobs")
+        finally:
+            await db.disconnect(within=POOLS_SECONDS)
+    return IN_ORDER if ended else ABANDONED
 
 
 async def run_purge(settings: object) -> str:

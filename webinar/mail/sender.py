@@ -33,6 +33,7 @@ from webinar.mail import ics
 from webinar.mail.outbox import Message
 from webinar.mail.render import Composed, Composer, Dropped, Mailer, one_line
 from webinar.settings import Settings
+from webinar.stopping import to_the_end, together
 from webinar.tables import outbox
 from webinar.templating import make_environment
 from webinar.web.redact import redact, redact_ics
@@ -44,6 +45,7 @@ FIRST_RETRY_SECONDS = 20.0
 MAX_RETRY_SECONDS = 3600.0
 POLL_SECONDS = 2.0
 PASS_SIZE = 100  # messages per pass at most (a full pass is followed by the next one at once)
+RELEASE_SECONDS = 5.0  # the longest a stop waits to give claimed messages back; unreleased ones lapse with their lease
 CHUNK = 10  # messages one lane claims at a time: a claim is one round trip, and its lease runs from it
 # What the sender writes into a message queued unwritten.
 WRITTEN = ("subject", "body_text", "body_html", "ics", "headers_json")
@@ -382,20 +384,40 @@ async def _lane(settings: Settings, db: DB, mailer: Mailer, composer: Composer, 
     link = Link(settings)
     try:
         while budget[0] > 0:
-            claimed = await claim_many(db, lease, min(CHUNK, budget[0]))
+            claimed = await to_the_end(claim_many(db, lease, min(CHUNK, budget[0])))  # a stop knows what it took
             budget[0] -= len(claimed)
             if not claimed:
                 break
-            for n, msg in enumerate(claimed):
-                assert msg.locked_until is not None
-                if now() > msg.locked_until - lease / 2:
-                    await release(db, claimed[n:])
-                    break
-                written = msg if msg.composed else await write(mailer, db, msg, composer)
-                if written is not None:
-                    sent += await deliver_one(settings, db, written, link)
+            sent += await _deliver_claimed(settings, db, mailer, composer, claimed, link)
     finally:
         await link.close()
+    return sent
+
+
+async def _deliver_claimed(
+    settings: Settings, db: DB, mailer: Mailer, composer: Composer, claimed: list[Message], link: Link
+) -> int:
+    """Write and deliver one claim's messages in turn; how many were sent. At a stop, the message being sent is sent
+    and recorded to the end (cut between the two, it would go again once its lease lapsed), and the rest are given
+    back at once, for another sender or the next start to take without waiting for their lease."""
+    lease, sent = lease_for(settings), 0
+    rest = 0  # the first of the messages a stop gives back
+    try:
+        for n, msg in enumerate(claimed):
+            rest = n
+            assert msg.locked_until is not None
+            if now() > msg.locked_until - lease / 2:
+                await release(db, claimed[n:])
+                break
+            written = msg if msg.composed else await write(mailer, db, msg, composer)
+            if written is not None:
+                rest = n + 1  # this one is the sending's to finish now, not the stop's to give back
+                sent += await to_the_end(deliver_one(settings, db, written, link))
+    except asyncio.CancelledError:
+        if claimed[rest:]:
+            await to_the_end(release(db, claimed[rest:]), RELEASE_SECONDS)
+            log.info("stop: %d claimed message(s) given back to the queue", len(claimed[rest:]))
+        raise
     return sent
 
 
@@ -415,7 +437,7 @@ async def deliver_pass(
     mailer = Mailer(settings, env or _environment(), memo={})
     budget = [limit]  # shared by the lanes: how many more messages this pass may claim
     lanes = 1 if settings.mail_backend == "console" else max(1, settings.smtp_connections)
-    sent = await asyncio.gather(*(_lane(settings, db, mailer, write, budget) for _ in range(lanes)))
+    sent = await together(*(_lane(settings, db, mailer, write, budget) for _ in range(lanes)))  # stopped: all gave back
     return sum(sent), budget[0] <= 0
 
 
