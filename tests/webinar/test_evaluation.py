@@ -4,6 +4,7 @@ qualify and pass, participation ones (without credits) otherwise; every bad inpu
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 from typing import Any
@@ -287,3 +288,28 @@ async def test_before_the_end_without_a_session_or_an_evaluation_nothing_can_be_
     assert await _count(db, evaluation_results) == 0
     await attendee.aclose()
     await other.aclose()
+
+
+async def test_two_tabs_sending_at_the_same_moment_store_one_result(
+    app, organiser, db, settings, create_event, create_registration, create_viewing_session
+) -> None:
+    http, org = organiser
+    event_id = await create_event(organisation_id=org, **_past(language="en"))
+    await set_test(http, event_id)
+    slug = (await load_event(db, event_id)).slug
+    test = await stored_test(db, event_id)
+    attendee, _reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
+    page = await attendee.get(f"/events/{slug}/me/evaluation")
+    token = csrf_from(page.text)
+    sent = await asyncio.gather(
+        *(
+            attendee.post(f"/events/{slug}/me/evaluation", data={**answers(test, right), "csrf_token": token})
+            for right in (1, 3)
+        )
+    )
+    assert sorted(r.status_code for r in sent) == [303, 409]
+    async with db.connection() as conn:
+        [result] = await conn.fetch_all(sa.select(evaluation_results.c.score))
+        chosen = await conn.fetch_all(sa.select(evaluation_answers.c.option_id))
+    assert result[0] in (33, 100) and len(chosen) == (3 if result[0] == 33 else 4)  # one tab's answers, whole
+    await attendee.aclose()
