@@ -176,12 +176,14 @@ async def test_failing_or_skipping_gives_a_participation_certificate_without_cre
     assert "CERTIFICAT DE ABSOLVIRE" in passed and "3 credite EFC" in passed
     number = next(line for line in skipped.splitlines() if "CFR-2026-1-" in line)
     assert number in passed
-    failer, _reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
+    failer, reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
     assert (await take(failer, slug, answers(test, right=1))).status_code == 303  # 33 %: below 60
     failed = _text((await failer.get(f"/events/{slug}/me/certificate.pdf")).content)
     assert "CERTIFICAT DE PARTICIPARE" in failed and "3 credite EFC" not in failed
     me = await failer.get(f"/events/{slug}/me")
     assert "33 %" in me.text and "nepromovat" in me.text
+    registrant = await http.get(f"/admin/events/{event_id}/registrants/{reg}")  # the organiser sees the result too
+    assert 'id="evaluation-score"' in registrant.text and "33 %" in registrant.text
     register = (await http.get(f"/admin/events/{event_id}/certificates")).text  # the organiser sees each one's kind
     assert register.count("<td>completion</td>") == 1 and register.count("<td>participation</td>") == 1
     # Not qualifying (too few minutes) is still a 403, whatever the evaluation.
