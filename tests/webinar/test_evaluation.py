@@ -4,6 +4,7 @@ qualify and pass, participation ones (without credits) otherwise; every bad inpu
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 from typing import Any
@@ -175,12 +176,14 @@ async def test_failing_or_skipping_gives_a_participation_certificate_without_cre
     assert "CERTIFICAT DE ABSOLVIRE" in passed and "3 credite EFC" in passed
     number = next(line for line in skipped.splitlines() if "CFR-2026-1-" in line)
     assert number in passed
-    failer, _reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
+    failer, reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
     assert (await take(failer, slug, answers(test, right=1))).status_code == 303  # 33 %: below 60
     failed = _text((await failer.get(f"/events/{slug}/me/certificate.pdf")).content)
     assert "CERTIFICAT DE PARTICIPARE" in failed and "3 credite EFC" not in failed
     me = await failer.get(f"/events/{slug}/me")
     assert "33 %" in me.text and "nepromovat" in me.text
+    registrant = await http.get(f"/admin/events/{event_id}/registrants/{reg}")  # the organiser sees the result too
+    assert 'id="evaluation-score"' in registrant.text and "33 %" in registrant.text
     register = (await http.get(f"/admin/events/{event_id}/certificates")).text  # the organiser sees each one's kind
     assert register.count("<td>completion</td>") == 1 and register.count("<td>participation</td>") == 1
     # Not qualifying (too few minutes) is still a 403, whatever the evaluation.
@@ -287,3 +290,28 @@ async def test_before_the_end_without_a_session_or_an_evaluation_nothing_can_be_
     assert await _count(db, evaluation_results) == 0
     await attendee.aclose()
     await other.aclose()
+
+
+async def test_two_tabs_sending_at_the_same_moment_store_one_result(
+    app, organiser, db, settings, create_event, create_registration, create_viewing_session
+) -> None:
+    http, org = organiser
+    event_id = await create_event(organisation_id=org, **_past(language="en"))
+    await set_test(http, event_id)
+    slug = (await load_event(db, event_id)).slug
+    test = await stored_test(db, event_id)
+    attendee, _reg = await _attendee(app, db, settings, event_id, create_registration, create_viewing_session)
+    page = await attendee.get(f"/events/{slug}/me/evaluation")
+    token = csrf_from(page.text)
+    sent = await asyncio.gather(
+        *(
+            attendee.post(f"/events/{slug}/me/evaluation", data={**answers(test, right), "csrf_token": token})
+            for right in (1, 3)
+        )
+    )
+    assert sorted(r.status_code for r in sent) == [303, 409]
+    async with db.connection() as conn:
+        [result] = await conn.fetch_all(sa.select(evaluation_results.c.score))
+        chosen = await conn.fetch_all(sa.select(evaluation_answers.c.option_id))
+    assert result[0] in (33, 100) and len(chosen) == (3 if result[0] == 33 else 4)  # one tab's answers, whole
+    await attendee.aclose()
