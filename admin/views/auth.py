@@ -48,9 +48,8 @@ async def login(request: Request) -> Response:
     ip = client_ip(request, settings.trusted_proxies)
     db = app_state(request).db
     async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW, scale)
-        await ratelimit.hit(conn, f"staff-login:account:{email.casefold()}", LOGIN_LIMIT, LOGIN_WINDOW, scale)
+        await ratelimit.hit(conn, settings, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW)
+        await ratelimit.hit(conn, settings, f"staff-login:account:{email.casefold()}", LOGIN_LIMIT, LOGIN_WINDOW)
         found = await staff.credentials(conn, email) if email else None
     ok = await passwords.verify_password(found[1] if found else None, password)
     if not ok or found is None:

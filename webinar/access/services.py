@@ -105,9 +105,8 @@ async def password_login(
 ) -> str | None:
     """Log in with e-mail and password (rate-limited); the new session id, or None for any wrong answer."""
     async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW, scale)
-        await ratelimit.hit(conn, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW, scale)
+        await ratelimit.hit(conn, settings, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, settings, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW)
         attendee = await queries.registration_by_email(conn, event.id, email) if email else None
     ok = await passwords.verify_password(attendee.password_hash if attendee else None, password)
     if not ok or attendee is None:
@@ -119,9 +118,8 @@ async def password_login(
 async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
     """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
     async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW, scale)
-        await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
+        await ratelimit.hit(conn, settings, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, settings, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))
         if registrant is not None and registrant.status == "approved" and registrant.email and not event.cancelled:

@@ -1,8 +1,15 @@
-"""Fixed-window rate limits kept in the database, so every worker and machine shares them."""
+"""Fixed-window rate limits kept in the database, so every worker and machine shares them.
+
+A counter's stored key names nobody: it is its kind ("send-link") and an HMAC, keyed by SECRET_KEY, of the whole
+key with the address or IP in it. A counter is therefore not personal data, and no erasure touches it (resetting
+counters on request would hand out fresh guesses: docs/security.md, "Rate limits").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +21,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from webinar.clock import now
 from webinar.db import engine
 from webinar.dbbackends import Prepared
+from webinar.settings import Settings
 from webinar.tables import UTCDateTime, rate_limits
 from webinar.web.errors import RateLimited
 
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-KEY_LENGTH = 200
 
 
 def counted(insert: Any) -> Any:
@@ -44,14 +51,27 @@ def _hit(insert: Any) -> Prepared:
 HIT = {"sqlite": _hit(sqlite_insert), "postgresql": _hit(pg_insert)}
 
 
+def stored_key(secret: str, key: str) -> str:
+    """What is stored for the counter `key` ("<kind>:<who>"): the kind, then an HMAC of the whole key."""
+    kind = key.split(":", 1)[0][:40]
+    return f"{kind}:" + hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Limit:
-    """At most `limit` (x RATE_LIMIT_SCALE) attempts under `key` in each fixed `window`."""
+    """At most `limit` (x RATE_LIMIT_SCALE) attempts under `key` in each fixed `window`; `secret` keys the HMAC
+    that stands for `key` in the table."""
 
     key: str
     limit: int
     window: dt.timedelta
+    secret: str
     scale: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Settings, key: str, limit: int, window: dt.timedelta) -> Limit:
+        """A limit with this platform's secret and scale."""
+        return cls(key, limit, window, str(settings.secret_key), settings.rate_limit_scale)
 
     @property
     def most(self) -> int:
@@ -60,7 +80,7 @@ class Limit:
 
     @property
     def stored_key(self) -> str:
-        return self.key[:KEY_LENGTH]
+        return stored_key(self.secret, self.key)
 
     def window_start(self, at: dt.datetime) -> dt.datetime:
         """The start of the window `at` falls in."""
@@ -77,9 +97,9 @@ class Limit:
         return {"key": self.stored_key, "window_start": self.window_start(at)}
 
 
-async def hit(conn: Connection, key: str, limit: int, window: dt.timedelta, scale: float = 1.0) -> None:
+async def hit(conn: Connection, settings: Settings, key: str, limit: int, window: dt.timedelta) -> None:
     """Count one attempt under `key`; raise RateLimited (429) once `limit` (x RATE_LIMIT_SCALE) is passed."""
-    await count(conn, Limit(key, limit, window, scale))
+    await count(conn, Limit.of(settings, key, limit, window))
 
 
 async def count(conn: Connection, limit: Limit) -> None:
