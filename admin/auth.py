@@ -29,7 +29,7 @@ async def current_staff(request: Request) -> StaffUser | None:
     if sid:
         settings = app_state(request).settings
         async with app_state(request).db.connection() as conn:
-            session = await sessions.load(conn, sid, dt.timedelta(minutes=settings.session_idle_minutes))
+            session = await sessions.load(conn, sid, dt.timedelta(minutes=settings.staff_session_idle_minutes))
             if session and session.kind == "staff" and session.staff_user_id is not None:
                 user = await staff.by_id(conn, session.staff_user_id)
     request.state.staff = user

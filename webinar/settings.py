@@ -45,6 +45,9 @@ class Settings:
     run_background: bool = True
     session_idle_minutes: int = 120
     session_max_hours: int = 24 * 7
+    # Staff sessions open the back office (every organisation's data, for an operator): shorter lives.
+    staff_session_idle_minutes: int = 30
+    staff_session_max_hours: int = 12
     max_body_bytes: int = 1024 * 1024
     max_form_fields: int = 100
     db_timeout_seconds: float = 5.0
@@ -131,4 +134,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         presence_check_seconds=config("PRESENCE_CHECK_SECONDS", cast=int, default=60),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
+        session_idle_minutes=_positive(config, "SESSION_IDLE_MINUTES", 120),
+        session_max_hours=_positive(config, "SESSION_MAX_HOURS", 24 * 7),
+        staff_session_idle_minutes=_positive(config, "STAFF_SESSION_IDLE_MINUTES", 30),
+        staff_session_max_hours=_positive(config, "STAFF_SESSION_MAX_HOURS", 12),
     )
+
+
+def _positive(config: Config, name: str, default: int) -> int:
+    value: int = config(name, cast=int, default=default)
+    if value < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {value}.")
+    return value

@@ -53,6 +53,12 @@ class SessionCookieMiddleware:
         return set_cookie_value(COOKIE_NAME, value, MAX_AGE if sid else 0, self.https_only)
 
 
+def cookie_name(name: str, https: bool) -> str:
+    """The name a cookie goes by: with HTTPS, `__Host-` first, which browsers keep only when it was set Secure,
+    for Path=/ and without a Domain (so no sibling subdomain, nor plain HTTP, can plant or overwrite it)."""
+    return f"__Host-{name}" if https else name
+
+
 def set_cookie_value(name: str, value: str, max_age: int, secure: bool) -> str:
     """A Set-Cookie value for the whole site, HttpOnly and SameSite=Lax. `value` must be a cookie-safe token (our
     signed ids and language codes are: letters, digits, '-', '_' and '.'), so nothing is quoted."""
