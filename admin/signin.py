@@ -1,4 +1,5 @@
-"""Staff sign-in: the password under the login limits, the device cookie, the session; "log out everywhere"."""
+"""Staff sign-in: the password under the login limits, the device cookie, the second factor, the session; "log out
+everywhere"."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, TimestampSigner
 
+from admin import twofactor
 from webinar import audit
 from webinar.accounts import passwords, sessions, staff
 from webinar.accounts.staff import StaffUser
@@ -68,22 +70,85 @@ def known_device(settings: Settings, cookie: str | None, email: str) -> str | No
     return device if device and hmac.compare_digest(tag, _account_tag(settings, normalise_email(email))) else None
 
 
-async def sign_in(db: DB, settings: Settings, email: str, password: str, client: Client) -> SignedIn | None:
+@dataclass(frozen=True)
+class SecondStep:
+    """The password was right and the account has two-factor sign-in: the signed token the code form carries."""
+
+    token: str
+
+
+PENDING_SECONDS = 300  # how long the code form of one password login stays good
+
+
+def _pending_signer(settings: Settings) -> TimestampSigner:
+    return TimestampSigner(str(settings.secret_key), salt="webinar.staff-second-step")
+
+
+def _pending(settings: Settings, user_id: int, sid: str | None) -> str:
+    # Bound to this browser's session id: the token is no use in another browser.
+    return _pending_signer(settings).sign(f"{user_id}.{sessions.id_hash(sid or '')[:16]}").decode()
+
+
+def _read_pending(settings: Settings, token: str, sid: str | None) -> int | None:
+    try:
+        value = _pending_signer(settings).unsign(token, max_age=PENDING_SECONDS).decode()
+    except BadSignature:
+        return None
+    user_id, _, bound = value.partition(".")
+    ok = user_id.isdigit() and hmac.compare_digest(bound, sessions.id_hash(sid or "")[:16])
+    return int(user_id) if ok else None
+
+
+async def sign_in(
+    db: DB, settings: Settings, email: str, password: str, client: Client
+) -> SignedIn | SecondStep | None:
     """Check the password under the login limits (RateLimited when this attempt must wait) and open a staff
-    session; None for a wrong address or password, which counts as a failure."""
+    session, or ask for the second factor; None for a wrong address or password, which counts as a failure."""
     device = known_device(settings, client.device_cookie, email)
     attempt = logins.Attempt("staff-login", email, client.ip, device)
     async with db.connection() as conn:
         await logins.check(conn, settings, attempt)
         found = await staff.credentials(conn, email) if email else None
     ok = await passwords.verify_password(found[1] if found else None, password)
-    if not ok or found is None:
+    async with db.connection() as conn:
+        if not ok or found is None:
+            await logins.failed(conn, settings, attempt)
+            return None
+        await logins.succeeded(conn, settings, attempt)
+    user = found[0]
+    if user.has_two_factor:
+        return SecondStep(_pending(settings, user.id, client.old_sid))
+    return await _open(db, settings, user, client)
+
+
+async def second_step(db: DB, settings: Settings, token: str, code: str, client: Client) -> SignedIn | None:
+    """Finish a password login with a code from the app or a recovery code (RateLimited when this attempt must
+    wait); None for an expired token or a wrong code, which counts as a failure."""
+    user_id = _read_pending(settings, token, client.old_sid)
+    if user_id is None:
+        return None
+    attempt = logins.Attempt("staff-second-step", str(user_id), client.ip)
+    async with db.transaction() as conn:
+        await logins.check(conn, settings, attempt)
+        ok = await twofactor.verify(conn, settings, user_id, code)
+        user = await staff.by_id(conn, user_id) if ok else None
+    if user is None:
         async with db.connection() as conn:
             await logins.failed(conn, settings, attempt)
         return None
-    user = found[0]
-    async with db.transaction() as conn:
+    async with db.connection() as conn:
         await logins.succeeded(conn, settings, attempt)
+    return await _open(db, settings, user, client)
+
+
+def pending_user(settings: Settings, token: str, sid: str | None) -> int | None:
+    """The account a code form's token is for, while it is good (the form shows again after a wrong code)."""
+    return _read_pending(settings, token, sid)
+
+
+async def _open(db: DB, settings: Settings, user: StaffUser, client: Client) -> SignedIn:
+    """A new staff session for this browser (its old one revoked), audited; the browser becomes a known device."""
+    async with db.transaction() as conn:
         if client.old_sid is not None:
             await sessions.revoke(conn, client.old_sid)
         sid = await sessions.create(
@@ -105,8 +170,10 @@ async def sign_in(db: DB, settings: Settings, email: str, password: str, client:
             organisation_id=user.organisation_id,
             ip=client.ip,
         )
-    cookie = client.device_cookie if device else new_device(settings, user.email)
-    return SignedIn(user, sid, cookie or new_device(settings, user.email))
+    known = known_device(settings, client.device_cookie, user.email)
+    return SignedIn(
+        user, sid, client.device_cookie if known and client.device_cookie else new_device(settings, user.email)
+    )
 
 
 async def log_out_everywhere(db: DB, user: StaffUser, ip: str) -> None:

@@ -48,6 +48,8 @@ class Settings:
     # Staff sessions open the back office (every organisation's data, for an operator): shorter lives.
     staff_session_idle_minutes: int = 30
     staff_session_max_hours: int = 12
+    # Operators may not use the back office before they turn on two-factor sign-in (admin/twofactor.py).
+    require_staff_2fa: bool = False
     max_body_bytes: int = 1024 * 1024
     max_form_fields: int = 100
     db_timeout_seconds: float = 5.0
@@ -138,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_max_hours=_positive(config, "SESSION_MAX_HOURS", 24 * 7),
         staff_session_idle_minutes=_positive(config, "STAFF_SESSION_IDLE_MINUTES", 30),
         staff_session_max_hours=_positive(config, "STAFF_SESSION_MAX_HOURS", 12),
+        require_staff_2fa=config("REQUIRE_STAFF_2FA", cast=bool, default=False),
     )
 
 

@@ -41,15 +41,47 @@ async def login(request: Request) -> Response:
     email, password, next_url = text(form, "email"), form.get("password"), text(form, "next")
     password = password if isinstance(password, str) else ""
     settings = app_state(request).settings
-    client = signin.Client(
+    done = await signin.sign_in(app_state(request).db, settings, email, password, _client(request))
+    if done is None:
+        return _render(request, email, next_url, error=i18n.gettext("Wrong e-mail address or password."), status=400)
+    if isinstance(done, signin.SecondStep):
+        return _render_code(request, done.token, next_url, error=None)
+    return _signed_in(request, done, next_url)
+
+
+async def login_code(request: Request) -> Response:
+    """`POST /admin/login/code`: the second step of a login to an account with two-factor sign-in."""
+    form = await read_form(request)
+    token, code, next_url = text(form, "token"), text(form, "code"), text(form, "next")
+    settings = app_state(request).settings
+    if signin.pending_user(settings, token, current_sid(request)) is None:
+        error = i18n.gettext("That took too long; please sign in again.")
+        return _render(request, "", next_url, error=error, status=400)
+    done = await signin.second_step(app_state(request).db, settings, token, code, _client(request))
+    if done is None:
+        return _render_code(request, token, next_url, error=i18n.gettext("Wrong code."), status=400)
+    return _signed_in(request, done, next_url)
+
+
+def _client(request: Request) -> signin.Client:
+    settings = app_state(request).settings
+    return signin.Client(
         client_ip(request, settings.trusted_proxies),
         request.headers.get("user-agent", ""),
         current_sid(request),
         request_cookies(request.scope).get(cookie_name(signin.DEVICE_COOKIE, settings.https_only)),
     )
-    done = await signin.sign_in(app_state(request).db, settings, email, password, client)
-    if done is None:
-        return _render(request, email, next_url, error=i18n.gettext("Wrong e-mail address or password."), status=400)
+
+
+def _render_code(request: Request, token: str, next_url: str, error: str | None, status: int = 200) -> Response:
+    request.scope.setdefault("state", {}).setdefault("staff", None)
+    choose_language(request)
+    context = {"token": token, "next": next_url, "error": error}
+    return app_state(request).templates.TemplateResponse(request, "admin/login_code.html", context, status_code=status)
+
+
+def _signed_in(request: Request, done: signin.SignedIn, next_url: str) -> Response:
+    settings = app_state(request).settings
     set_sid(request, done.sid)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     _set_device(response, settings.https_only, done.device_cookie)

@@ -1,5 +1,6 @@
 """Migration 0011 (staff sign-in) over a database that already has registrations, the same on both engines: the
-passwords attendees set on the unverified registration form are cleared, everything else stays, and back again."""
+passwords attendees set on the unverified registration form are cleared, staff accounts get their (empty) two-factor
+columns and recovery codes, everything else stays, and back again."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tests.webinar.test_migration_waiting_list import _run, empty_url  # noqa: F401 - the fixture, on both engines
 from webinar import migrate
 from webinar.clock import now
-from webinar.tables import events, organisations, registrations
+from webinar.tables import events, organisations, registrations, staff_recovery_codes, staff_users
 
 BEFORE = "0009"
 
@@ -50,5 +51,23 @@ async def test_0011_clears_passwords_set_on_the_unverified_form(empty_url: str) 
     await _run(empty_url, _seed)
     await asyncio.to_thread(migrate.upgrade, empty_url, "0011")
     assert await _run(empty_url, _rows) == [(1, "p1@example.org", None), (2, "p2@example.org", None)]
+
+    async def two_factor(conn: AsyncConnection) -> tuple[object, ...]:
+        at = now()
+        await conn.execute(
+            staff_users.insert().values(
+                id=1, email="op@org.ro", email_normalised="op@org.ro", password_hash="x", role="operator", created_at=at
+            )
+        )
+        await conn.execute(staff_recovery_codes.insert().values(staff_user_id=1, code_hash="h" * 64, created_at=at))
+        row = (await conn.execute(sa.select(staff_users.c.totp_secret, staff_users.c.totp_confirmed_at))).one()
+        return tuple(row)
+
+    assert await _run(empty_url, two_factor) == (None, None)
     await asyncio.to_thread(command.downgrade, migrate.alembic_config(empty_url), BEFORE)
     assert await _run(empty_url, _rows) == [(1, "p1@example.org", None), (2, "p2@example.org", None)]
+
+    async def tables(conn: AsyncConnection) -> set[str]:
+        return set(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+
+    assert "staff_recovery_codes" not in await _run(empty_url, tables)
