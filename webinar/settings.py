@@ -15,6 +15,9 @@ from starlette.datastructures import CommaSeparatedStrings, Secret
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+MIN_SECRET_LENGTH = 32
+
+
 class SettingsError(SystemExit):
     """Raised (and printed as one line) when the configuration cannot be used."""
 
@@ -68,6 +71,12 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def __post_init__(self) -> None:
+        if len(str(self.secret_key)) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"SECRET_KEY is too short (at least {MIN_SECRET_LENGTH} characters); refusing to start."
+            )
+
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some values changed (tests, the CLI)."""
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -106,8 +115,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "SECRET_KEY must be set to a long random value when HTTPS_ONLY=true; refusing to start."
             )
         secret = Secret(_local_secret(var_dir))
-    elif https_only and len(str(secret)) < 32:
-        raise SettingsError("SECRET_KEY is too short for production (at least 32 characters); refusing to start.")
+    elif len(str(secret)) < MIN_SECRET_LENGTH:
+        # Whatever HTTPS_ONLY says: the key signs sessions and join links and keys the rate limits' HMACs.
+        raise SettingsError(
+            f"SECRET_KEY is too short (at least {MIN_SECRET_LENGTH} characters; "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))' makes one); refusing to start."
+        )
     backend = config("MAIL_BACKEND", default="console")
     if backend not in ("console", "smtp"):
         raise SettingsError(f"MAIL_BACKEND must be 'console' or 'smtp', not {backend!r}.")

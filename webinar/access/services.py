@@ -121,7 +121,7 @@ async def password_login(
 async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
     """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
     async with db.connection() as conn:
-        await ratelimit.hit(conn, settings, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, settings, f"send-link:ip:{ratelimit.address(ip)}", SEND_LINK_LIMIT * 5, WINDOW)
         await ratelimit.hit(conn, settings, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))

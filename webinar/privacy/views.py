@@ -30,7 +30,7 @@ from webinar.registration.questions import stored_answers, typed_answers
 from webinar.state import app_state
 from webinar.tables import CANCELLABLE
 from webinar.web.client_ip import client_ip
-from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
+from webinar.web.cookies import COOKIE_NAME, cookie_name, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
 from webinar.web.language import COOKIE_NAME as LANGUAGE_COOKIE
 from webinar.web.urls import see_other
@@ -71,8 +71,8 @@ async def privacy(request: Request) -> Response:
         "retention_ends_at": retention_ends_at(event),
         "stream_host": _host(event.stream_url),
         "embed_host": "" if event.stream_url else _host(event.embed_url),
-        "session_cookie": COOKIE_NAME,
-        "language_cookie": LANGUAGE_COOKIE,
+        "session_cookie": cookie_name(COOKIE_NAME, app_state(request).settings.https_only),
+        "language_cookie": cookie_name(LANGUAGE_COOKIE, app_state(request).settings.https_only),
     }
     return _render(request, "privacy.html", context)
 

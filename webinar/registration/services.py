@@ -95,7 +95,7 @@ class Registrar:
 
     def limit(self, ip: str) -> Limit:
         """The per-address limit on registration attempts."""
-        return Limit.of(self.mailer.settings, f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW)
+        return Limit.of(self.mailer.settings, f"register:ip:{ratelimit.address(ip)}", RATE_LIMIT, RATE_WINDOW)
 
     async def register(self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str) -> Outcome:
         """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit.
