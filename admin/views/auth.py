@@ -77,7 +77,11 @@ def _render_code(request: Request, token: str, next_url: str, error: str | None,
     request.scope.setdefault("state", {}).setdefault("staff", None)
     choose_language(request)
     context = {"token": token, "next": next_url, "error": error}
-    return app_state(request).templates.TemplateResponse(request, "admin/login_code.html", context, status_code=status)
+    response: Response = app_state(request).templates.TemplateResponse(
+        request, "admin/login_code.html", context, status_code=status
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page carries the second step's token
+    return response
 
 
 def _signed_in(request: Request, done: signin.SignedIn, next_url: str) -> Response:

@@ -74,7 +74,7 @@ async def test_enrolment_then_every_login_asks_for_a_code_that_works_once(
     clock.forward(STEP * 2)
     async with browser(app) as http:
         asked = await password_step(http, user.email)
-        assert asked.status_code == 200 and 'name="code"' in asked.text
+        assert asked.status_code == 200 and 'name="code"' in asked.text and asked.headers["cache-control"] == "no-store"
         assert sends_to_login(await http.get("/admin/"))  # a right password alone opens nothing
         wrong = await code_step(http, asked, "123456")
         assert wrong.status_code == 400 and "Wrong code." in wrong.text
@@ -173,7 +173,8 @@ async def test_a_code_form_is_no_use_in_another_browser(app, db, create_staff, c
             "csrf_token": await csrf_for(second, "/admin/login"),
         }
         answer = await second.post("/admin/login/code", data=data)
-        assert answer.status_code == 400 and sends_to_login(await second.get("/admin/"))
+        assert answer.status_code == 400 and "please sign in again" in answer.text
+        assert sends_to_login(await second.get("/admin/"))
 
 
 @pytest.fixture
