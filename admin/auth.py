@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketClose
 from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
+from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
 
@@ -29,7 +30,7 @@ async def current_staff(request: Request) -> StaffUser | None:
     if sid:
         settings = app_state(request).settings
         async with app_state(request).db.connection() as conn:
-            session = await sessions.load(conn, sid, dt.timedelta(minutes=settings.session_idle_minutes))
+            session = await sessions.load(conn, sid, dt.timedelta(minutes=settings.staff_session_idle_minutes))
             if session and session.kind == "staff" and session.staff_user_id is not None:
                 user = await staff.by_id(conn, session.staff_user_id)
     request.state.staff = user
@@ -58,13 +59,21 @@ class StaffGuard:
 
     Anonymous visitors and attendee sessions get a 303 to the login page; the staff user's language is made the
     active one and the user is kept as `request.state.staff`; operator-only routes are a 404 for organisers (they
-    should not learn the page exists). A path that no route matches is guarded too.
+    should not learn the page exists); with REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only
+    the `enrolment` routes. A path that no route matches is guarded too.
     """
 
-    def __init__(self, app: ASGIApp, public: frozenset[str], operator_only: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        public: frozenset[str],
+        operator_only: frozenset[str],
+        enrolment: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.routes: Sequence[BaseRoute] = getattr(app, "routes", [])
-        unknown = (public | operator_only) - route_names(self.routes)
+        self.enrolment = enrolment
+        unknown = (public | operator_only | enrolment) - route_names(self.routes)
         if unknown or public & operator_only:  # a misspelt name would silently guard, or open, the wrong page
             raise ValueError(f"bad access table: unknown {sorted(unknown)}, both {sorted(public & operator_only)}")
         self.public, self.operator_only = public, operator_only
@@ -86,7 +95,14 @@ class StaffGuard:
         i18n.activate(user.language)
         if route in self.operator_only and not user.is_operator:
             raise HTTPException(404)
+        if must_enrol(app_state(request).settings, user) and route not in self.enrolment:
+            return RedirectResponse(str(request.url_for("admin:account")), status_code=303)
         return None
+
+
+def must_enrol(settings: Settings, user: StaffUser) -> bool:
+    """Whether this staff member must turn on two-factor sign-in before anything else (REQUIRE_STAFF_2FA)."""
+    return settings.require_staff_2fa and user.is_operator and not user.has_two_factor
 
 
 def organisation_scope(user: StaffUser) -> int | None:

@@ -25,8 +25,27 @@ admin_routes = [
     Route("/", dashboard.dashboard, name="dashboard"),
     Route("/login", auth.login_form, methods=["GET"], name="login_form"),
     Route("/login", auth.login, methods=["POST"], name="login"),
+    Route("/login/code", auth.login_code, methods=["POST"], name="login_code"),
     Route("/logout", auth.logout, methods=["POST"], name="logout"),
+    Route("/account", account_views.account, methods=["GET"], name="account"),
     Route("/account/language", account_views.account_language, methods=["POST"], name="account_language"),
+    Route("/account/two-factor", account_views.two_factor_start, methods=["POST"], name="account_2fa_start"),
+    Route(
+        "/account/two-factor/confirm", account_views.two_factor_confirm, methods=["POST"], name="account_2fa_confirm"
+    ),
+    Route(
+        "/account/two-factor/recovery-codes",
+        account_views.two_factor_codes,
+        methods=["POST"],
+        name="account_2fa_codes",
+    ),
+    Route("/account/two-factor/off", account_views.two_factor_off, methods=["POST"], name="account_2fa_off"),
+    Route(
+        "/account/logout-everywhere",
+        account_views.logout_everywhere,
+        methods=["POST"],
+        name="account_logout_everywhere",
+    ),
     Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
     Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
     Route("/users", user_views.users, methods=["GET"], name="users"),
@@ -110,7 +129,11 @@ admin_routes = [
 ]
 
 # Deny by default: StaffGuard lets only staff reach a route of the back office, except the ones named here.
-PUBLIC = frozenset({"login_form", "login", "logout"})
+PUBLIC = frozenset({"login_form", "login", "login_code", "logout"})
+# What an operator may still open before turning on two-factor sign-in when REQUIRE_STAFF_2FA=true.
+ENROLMENT = frozenset(
+    {"account", "account_2fa_start", "account_2fa_confirm", "account_language", "account_logout_everywhere"}
+)
 # Operators only: a 404 for organisers, who should not learn these pages exist.
 OPERATOR_ONLY = frozenset(
     {
@@ -137,5 +160,5 @@ UPLOADS = {r"/admin/events/[0-9]+/import": import_views.BODY_MOST}
 
 def back_office(*more: BaseRoute) -> Mount:
     """The back office at /admin: its own routes and `more` (the reports'), every one behind the one guard."""
-    guard = Middleware(StaffGuard, public=PUBLIC, operator_only=OPERATOR_ONLY)
+    guard = Middleware(StaffGuard, public=PUBLIC, operator_only=OPERATOR_ONLY, enrolment=ENROLMENT)
     return Mount("/admin", routes=[*admin_routes, *more], name="admin", middleware=[guard])

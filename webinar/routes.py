@@ -34,6 +34,7 @@ routes = [
     Route("/events/{slug}/privacy", privacy_views.privacy, methods=["GET"], name="privacy"),
     Route("/events/{slug}/me", privacy_views.me, methods=["GET"], name="me"),
     Route("/events/{slug}/me", privacy_views.me_update, methods=["POST"], name="me_update"),
+    Route("/events/{slug}/me/password", privacy_views.me_password, methods=["POST"], name="me_password"),
     Route("/events/{slug}/me/export.json", privacy_views.me_export, methods=["GET"], name="me_export"),
     Route(
         "/events/{slug}/me/certificate.pdf", certificate_views.me_certificate, methods=["GET"], name="me_certificate"

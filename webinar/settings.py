@@ -15,6 +15,9 @@ from starlette.datastructures import CommaSeparatedStrings, Secret
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+MIN_SECRET_LENGTH = 32
+
+
 class SettingsError(SystemExit):
     """Raised (and printed as one line) when the configuration cannot be used."""
 
@@ -45,6 +48,11 @@ class Settings:
     run_background: bool = True
     session_idle_minutes: int = 120
     session_max_hours: int = 24 * 7
+    # Staff sessions open the back office (every organisation's data, for an operator): shorter lives.
+    staff_session_idle_minutes: int = 30
+    staff_session_max_hours: int = 12
+    # Operators may not use the back office before they turn on two-factor sign-in (admin/twofactor.py).
+    require_staff_2fa: bool = False
     max_body_bytes: int = 1024 * 1024
     max_form_fields: int = 100
     db_timeout_seconds: float = 5.0
@@ -66,6 +74,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def __post_init__(self) -> None:
+        if len(str(self.secret_key)) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"SECRET_KEY is too short (at least {MIN_SECRET_LENGTH} characters); refusing to start."
+            )
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some values changed (tests, the CLI)."""
@@ -120,8 +134,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "SECRET_KEY must be set to a long random value when HTTPS_ONLY=true; refusing to start."
             )
         secret = Secret(_local_secret(var_dir))
-    elif https_only and len(str(secret)) < 32:
-        raise SettingsError("SECRET_KEY is too short for production (at least 32 characters); refusing to start.")
+    elif len(str(secret)) < MIN_SECRET_LENGTH:
+        # Whatever HTTPS_ONLY says: the key signs sessions and join links and keys the rate limits' HMACs.
+        raise SettingsError(
+            f"SECRET_KEY is too short (at least {MIN_SECRET_LENGTH} characters; "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))' makes one); refusing to start."
+        )
     backend = config("MAIL_BACKEND", default="console")
     if backend not in ("console", "smtp"):
         raise SettingsError(f"MAIL_BACKEND must be 'console' or 'smtp', not {backend!r}.")
@@ -152,4 +170,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
         stop_grace_seconds=_stop_grace(config("STOP_GRACE_SECONDS", default="10")),
+        session_idle_minutes=_positive(config, "SESSION_IDLE_MINUTES", 120),
+        session_max_hours=_positive(config, "SESSION_MAX_HOURS", 24 * 7),
+        staff_session_idle_minutes=_positive(config, "STAFF_SESSION_IDLE_MINUTES", 30),
+        staff_session_max_hours=_positive(config, "STAFF_SESSION_MAX_HOURS", 12),
+        require_staff_2fa=config("REQUIRE_STAFF_2FA", cast=bool, default=False),
     )
+
+
+def _positive(config: Config, name: str, default: int) -> int:
+    value: int = config(name, cast=int, default=default)
+    if value < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {value}.")
+    return value

@@ -101,9 +101,26 @@ staff_users = sa.Table(
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     _created(),
     sa.Column("last_login_at", UTCDateTime, nullable=True),
+    # Two-factor sign-in (admin/twofactor.py): the TOTP secret (base32), set when enrolment starts and in use once
+    # confirmed with a code; the last time step a code was accepted for, so that a code works once.
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
     sa.CheckConstraint("role IN ('operator', 'organiser')", name="role"),
     sa.CheckConstraint("role = 'operator' OR organisation_id IS NOT NULL", name="organiser_has_organisation"),
 )
+
+# A staff member's recovery codes: shown once, kept as HMACs (keyed by SECRET_KEY), each good for one sign-in.
+staff_recovery_codes = sa.Table(
+    "staff_recovery_codes",
+    metadata,
+    _id(),
+    sa.Column("staff_user_id", BigId, sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    _created(),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)
+sa.Index("ix_staff_recovery_codes_staff", staff_recovery_codes.c.staff_user_id)
 
 CERTIFICATE_SERIES_LENGTH = 40
 DEFAULT_PASS_MARK = 70  # percent of the final evaluation's questions answered right

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from admin import signin
 from admin.auth import current_staff
-from webinar import audit, i18n
-from webinar.accounts import passwords, sessions, staff
+from webinar import i18n
+from webinar.accounts import sessions
 from webinar.state import app_state
-from webinar.web import ratelimit
 from webinar.web.client_ip import client_ip
-from webinar.web.cookies import current_sid, set_sid
+from webinar.web.cookies import cookie_name, current_sid, request_cookies, set_cookie_value, set_sid
 from webinar.web.forms import read_form, text
 from webinar.web.language import choose_language
-
-LOGIN_LIMIT = 10  # attempts per account, and per IP (x5), in each window
-LOGIN_WINDOW = dt.timedelta(minutes=15)
 
 
 def _safe_next(value: str) -> str:
@@ -41,40 +36,65 @@ def _render(request: Request, email: str, next_url: str, error: str | None, stat
 
 
 async def login(request: Request) -> Response:
+    """`POST /admin/login`: the password under the login limits (admin/signin.py); a known device gets through."""
     form = await read_form(request)
     email, password, next_url = text(form, "email"), form.get("password"), text(form, "next")
     password = password if isinstance(password, str) else ""
     settings = app_state(request).settings
-    ip = client_ip(request, settings.trusted_proxies)
-    db = app_state(request).db
-    async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"staff-login:ip:{ip}", LOGIN_LIMIT * 5, LOGIN_WINDOW, scale)
-        await ratelimit.hit(conn, f"staff-login:account:{email.casefold()}", LOGIN_LIMIT, LOGIN_WINDOW, scale)
-        found = await staff.credentials(conn, email) if email else None
-    ok = await passwords.verify_password(found[1] if found else None, password)
-    if not ok or found is None:
+    done = await signin.sign_in(app_state(request).db, settings, email, password, _client(request))
+    if done is None:
         return _render(request, email, next_url, error=i18n.gettext("Wrong e-mail address or password."), status=400)
-    user = found[0]
-    async with db.transaction() as conn:
-        if (old := current_sid(request)) is not None:
-            await sessions.revoke(conn, old)
-        sid = await sessions.create(
-            conn,
-            sessions.new(
-                kind="staff",
-                staff_user_id=user.id,
-                max_age=dt.timedelta(hours=settings.session_max_hours),
-                ip=ip,
-                user_agent=request.headers.get("user-agent"),
-            ),
-        )
-        await staff.record_login(conn, user.id)
-        await audit.record(
-            conn, "staff.login", actor=user.email, actor_staff_id=user.id, organisation_id=user.organisation_id, ip=ip
-        )
-    set_sid(request, sid)
-    return RedirectResponse(_safe_next(next_url), status_code=303)
+    if isinstance(done, signin.SecondStep):
+        return _render_code(request, done.token, next_url, error=None)
+    return _signed_in(request, done, next_url)
+
+
+async def login_code(request: Request) -> Response:
+    """`POST /admin/login/code`: the second step of a login to an account with two-factor sign-in."""
+    form = await read_form(request)
+    token, code, next_url = text(form, "token"), text(form, "code"), text(form, "next")
+    settings = app_state(request).settings
+    if signin.pending_user(settings, token, current_sid(request)) is None:
+        error = i18n.gettext("That took too long; please sign in again.")
+        return _render(request, "", next_url, error=error, status=400)
+    done = await signin.second_step(app_state(request).db, settings, token, code, _client(request))
+    if done is None:
+        return _render_code(request, token, next_url, error=i18n.gettext("Wrong code."), status=400)
+    return _signed_in(request, done, next_url)
+
+
+def _client(request: Request) -> signin.Client:
+    settings = app_state(request).settings
+    return signin.Client(
+        client_ip(request, settings.trusted_proxies),
+        request.headers.get("user-agent", ""),
+        current_sid(request),
+        request_cookies(request.scope).get(cookie_name(signin.DEVICE_COOKIE, settings.https_only)),
+    )
+
+
+def _render_code(request: Request, token: str, next_url: str, error: str | None, status: int = 200) -> Response:
+    request.scope.setdefault("state", {}).setdefault("staff", None)
+    choose_language(request)
+    context = {"token": token, "next": next_url, "error": error}
+    response: Response = app_state(request).templates.TemplateResponse(
+        request, "admin/login_code.html", context, status_code=status
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page carries the second step's token
+    return response
+
+
+def _signed_in(request: Request, done: signin.SignedIn, next_url: str) -> Response:
+    settings = app_state(request).settings
+    set_sid(request, done.sid)
+    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    _set_device(response, settings.https_only, done.device_cookie)
+    return response
+
+
+def _set_device(response: Response, https: bool, value: str) -> None:
+    name = cookie_name(signin.DEVICE_COOKIE, https)
+    response.headers.append("set-cookie", set_cookie_value(name, value, signin.DEVICE_DAYS * 86400, https))
 
 
 async def logout(request: Request) -> Response:

@@ -24,7 +24,8 @@ from webinar.mail import outbox as mail_outbox
 from webinar.tables import certificates
 
 # Changing this set is a decision: a route named here is open to anyone on the internet.
-EXPECTED_PUBLIC = {"login_form", "login", "logout"}
+# login_code (the second step of a two-factor login) answers only to the signed token a right password gave.
+EXPECTED_PUBLIC = {"login_form", "login", "login_code", "logout"}
 
 
 @dataclass(frozen=True)

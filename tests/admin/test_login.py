@@ -35,10 +35,10 @@ async def test_wrong_password_and_unknown_account_answer_alike(client: httpx.Asy
     assert wrong.text.replace(user.email, "nobody@example.org") == unknown.text
 
 
-async def test_eleventh_wrong_attempt_for_an_account_is_429(client: httpx.AsyncClient, create_staff) -> None:
+async def test_sixth_wrong_attempt_in_a_row_for_an_account_is_429(client: httpx.AsyncClient, create_staff) -> None:
     user = await create_staff("operator")
     token = await csrf_for(client, "/admin/login")
-    for _attempt in range(10):
+    for _attempt in range(5):
         response = await client.post(
             "/admin/login", data={"email": user.email, "password": "wrong password!", "csrf_token": token}
         )
@@ -83,3 +83,41 @@ async def test_log_out_everywhere_ends_an_existing_session(app, client: httpx.As
 async def test_admin_front_page_sends_anonymous_visitors_to_login(client: httpx.AsyncClient) -> None:
     response = await client.get("/admin/")
     assert sends_to_login(response)
+
+
+async def test_with_https_every_cookie_is_host_prefixed(settings, create_staff) -> None:
+    from webinar.app import create_app
+
+    app = create_app(settings.with_overrides(https_only=True, base_url="https://testserver"))
+    async with app.router.lifespan_context(app):
+        user = await create_staff("operator")
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50100))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+            await http.get("/?lang=ro")
+            response = await login_staff(http, user.email)
+            assert response.status_code == 303
+            cookies = response.headers.get_list("set-cookie")
+            names = {c.split("=", 1)[0] for c in cookies}
+            assert names == {"__Host-" + COOKIE_NAME, "__Host-webinar_device"}
+            for cookie in cookies:  # what a browser demands of a __Host- cookie
+                flags = [part.strip().lower() for part in cookie.split(";")]
+                assert "secure" in flags and "path=/" in flags and not any(f.startswith("domain") for f in flags)
+            assert set(http.cookies) >= {"__Host-" + COOKIE_NAME, "__Host-webinar_lang", "__Host-webinar_device"}
+            assert (await http.get("/admin/")).status_code == 200
+            # The same session id under the plain name (planted over HTTP, or by a sibling subdomain) is ignored.
+            value = http.cookies["__Host-" + COOKIE_NAME]
+            http.cookies.clear()
+            http.cookies.set(COOKIE_NAME, value)
+            assert sends_to_login(await http.get("/admin/"))
+
+
+def test_a_short_secret_key_is_refused_whatever_https_only_says(tmp_path) -> None:
+    import pytest
+
+    from webinar.settings import SettingsError, load_settings
+
+    for https in ("true", "false"):
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k" * 31, "HTTPS_ONLY": https}
+        with pytest.raises(SettingsError, match="SECRET_KEY is too short"):
+            load_settings(env)
+    assert str(load_settings({**env, "SECRET_KEY": "k" * 32}).secret_key) == "k" * 32

@@ -325,8 +325,8 @@ async def test_login_is_rate_limited(client, db, create_event, create_registrati
     event, _reg = await _password_event(db, create_event, create_registration)
     token = await csrf_for(client, f"/events/{event.slug}/login")
     data = {"email": "ana.pop@example.org", "password": "wrong-password", "csrf_token": token}
-    statuses = [(await client.post(f"/events/{event.slug}/login", data=data)).status_code for _ in range(11)]
-    assert statuses[:10] == [400] * 10 and statuses[10] == 429
+    statuses = [(await client.post(f"/events/{event.slug}/login", data=data)).status_code for _ in range(6)]
+    assert statuses == [400] * 5 + [429]  # failures only, then a growing delay (web/logins.py)
     response = await client.post(f"/events/{event.slug}/login", data={**data, "password": PASSWORD})
     assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
 
@@ -449,3 +449,51 @@ async def test_join_link_and_stream_page_of_a_purged_event_are_404(
     assert len(await attendee_sessions(db, reg)) == 1  # only the one from before the purge
     token = join_path(settings, event, reg).rsplit("/", 1)[1]
     assert (await client.get(f"/events/nope/join/{token}")).status_code == 404
+
+
+async def test_a_password_is_set_on_me_after_a_join_link_and_then_signs_in(
+    client, db, settings, create_event, create_registration
+):
+    event = await load_event(db, await create_event(**on_now(login="link_and_password")))
+    reg = await create_registration(event.id, email="ana.pop@example.org")
+    token = await csrf_for(client, f"/events/{event.slug}/login")
+    assert (await client.post(f"/events/{event.slug}/me/password", data={"csrf_token": token})).status_code == 303
+    await join(client, settings, event, reg)
+    page = await client.get(f"/events/{event.slug}/me")
+    assert 'id="new-password"' in page.text
+    token = csrf_from(page.text)
+    for typed, again, message in (
+        ("short", "short", "A password needs 8 to 128 characters."),
+        ("long enough one", "another one", "The two passwords are not the same."),
+        ("bad\x07password", "bad\x07password", "This contains characters that are not allowed."),
+    ):
+        bad = await client.post(
+            f"/events/{event.slug}/me/password", data={"password": typed, "password_again": again, "csrf_token": token}
+        )
+        assert bad.status_code == 422 and message in bad.text and typed not in bad.text
+        async with db.connection() as conn:
+            assert await conn.fetch_val(sa.select(registrations.c.password_hash)) is None  # nothing stored
+    ok = await client.post(
+        f"/events/{event.slug}/me/password",
+        data={"password": PASSWORD, "password_again": PASSWORD, "csrf_token": token},
+    )
+    assert ok.status_code == 303 and ok.headers["location"].endswith("/me?saved=password")
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
+        token = await csrf_for(other, f"/events/{event.slug}/login")
+        login = await other.post(
+            f"/events/{event.slug}/login",
+            data={"email": "ana.pop@example.org", "password": PASSWORD, "csrf_token": token},
+        )
+        assert login.status_code == 303 and login.headers["location"].endswith("/watch")
+
+
+async def test_link_only_events_offer_no_password_on_me(client, db, settings, create_event, create_registration):
+    event = await load_event(db, await create_event(**on_now()))
+    reg = await create_registration(event.id)
+    await join(client, settings, event, reg)
+    page = await client.get(f"/events/{event.slug}/me")
+    assert 'id="new-password"' not in page.text
+    data = {"password": PASSWORD, "password_again": PASSWORD, "csrf_token": csrf_from(page.text)}
+    assert (await client.post(f"/events/{event.slug}/me/password", data=data)).status_code == 404
+    async with db.connection() as conn:
+        assert await conn.fetch_val(sa.select(registrations.c.password_hash)) is None

@@ -86,3 +86,11 @@ async def test_create_user_reads_the_password_from_stdin(
     async with db.connection() as conn:
         assert not await staff.email_taken(conn, "bob@example.org")
         assert not await staff.email_taken(conn, "c@example.org")
+
+
+def test_a_short_secret_key_refuses_to_start_even_without_https(tmp_path: Path) -> None:
+    result = run(["migrate"], cli_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, SECRET_KEY="changeme"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "SECRET_KEY is too short" in result.stderr
+    assert not (tmp_path / "x.db").exists()

@@ -82,8 +82,9 @@ async def test_the_session_and_language_cookies_are_http_only_same_site_and_secu
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
             page = await http.get("/events/cookies?lang=ro")
-    secure = "; Secure" if https_only else ""
-    session, language = sorted(page.headers.get_list("set-cookie"), reverse=True)
+    secure, host = ("; Secure", "__Host-") if https_only else ("", "")  # __Host-: this host only, over HTTPS
+    session, language = sorted((c.removeprefix(host) for c in page.headers.get_list("set-cookie")), reverse=True)
+    assert all(c.startswith(host) for c in page.headers.get_list("set-cookie"))
     assert re.fullmatch(rf"webinar_session=[\w.-]+; HttpOnly; Max-Age=2592000; Path=/; SameSite=Lax{secure}", session)
     assert language == f"webinar_lang=ro; HttpOnly; Max-Age=31536000; Path=/; SameSite=Lax{secure}"
 

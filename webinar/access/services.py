@@ -21,9 +21,8 @@ from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
 from webinar.settings import Settings
 from webinar.text import normalise_email
-from webinar.web import ratelimit
+from webinar.web import logins, ratelimit
 
-LOGIN_LIMIT = 10  # per address per window; per IP it is five times that
 SEND_LINK_LIMIT = 5
 WINDOW = dt.timedelta(minutes=15)
 # How long after the end the stream page stays open.
@@ -122,25 +121,27 @@ def _session(
 async def password_login(
     db: DB, settings: Settings, event: Event, email: str, password: str, client: Client
 ) -> str | None:
-    """Log in with e-mail and password (rate-limited); the new session id, or None for any wrong answer."""
+    """Log in with e-mail and password under the login limits (web/logins.py: RateLimited when this attempt must
+    wait); the new session id, or None for any wrong answer, which counts as a failure."""
+    attempt = logins.Attempt(f"attendee-login:{event.id}", email, client.ip)
     async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"attendee-login:ip:{client.ip}", LOGIN_LIMIT * 5, WINDOW, scale)
-        await ratelimit.hit(conn, f"attendee-login:{event.id}:{email.casefold()}", LOGIN_LIMIT, WINDOW, scale)
+        await logins.check(conn, settings, attempt)
         attendee = await queries.registration_by_email(conn, event.id, email) if email else None
     ok = await passwords.verify_password(attendee.password_hash if attendee else None, password)
     if not ok or attendee is None:
+        async with db.connection() as conn:
+            await logins.failed(conn, settings, attempt)
         return None
     async with db.transaction() as conn:
+        await logins.succeeded(conn, settings, attempt)
         return await _start_session(conn, settings, event, attendee, client)
 
 
 async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
     """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
     async with db.connection() as conn:
-        scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW, scale)
-        await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
+        await ratelimit.hit(conn, settings, f"send-link:ip:{ratelimit.address(ip)}", SEND_LINK_LIMIT * 5, WINDOW)
+        await ratelimit.hit(conn, settings, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))
         if registrant is not None and registrant.status == "approved" and registrant.email and not event.cancelled:

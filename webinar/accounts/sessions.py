@@ -144,13 +144,22 @@ async def revoke(conn: Connection, raw_id: str) -> None:
     )
 
 
-async def revoke_all(conn: Connection, *, staff_user_id: int | None = None, registration_id: int | None = None) -> None:
-    """End every session of a staff user or of a registration."""
+async def revoke_all(
+    conn: Connection,
+    *,
+    staff_user_id: int | None = None,
+    registration_id: int | None = None,
+    keep: str | None = None,
+) -> None:
+    """End every session of a staff user or of a registration, but for the one with the raw id `keep` if given
+    ("log out everywhere else")."""
     cond = (
         web_sessions.c.staff_user_id == staff_user_id
         if staff_user_id is not None
         else web_sessions.c.registration_id == registration_id
     )
+    if keep is not None:
+        cond = sa.and_(cond, web_sessions.c.id_hash != id_hash(keep))
     await conn.execute(web_sessions.update().where(cond, web_sessions.c.revoked_at.is_(None)).values(revoked_at=now()))
 
 

@@ -27,10 +27,15 @@ class StaffUser:
     is_active: bool
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    totp_confirmed_at: dt.datetime | None = None  # set while two-factor sign-in is on (admin/twofactor.py)
 
     @property
     def is_operator(self) -> bool:
         return self.role == "operator"
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_confirmed_at is not None
 
 
 async def by_id(conn: Connection, user_id: int) -> StaffUser | None:

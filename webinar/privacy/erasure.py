@@ -1,7 +1,8 @@
 """The shredder: erase one registration's personal data everywhere it lives, inside the caller's transaction.
 
 One function used by the attendee (/me/erase), by staff (registrant page, event purge) and by retention.
-What is removed and what is kept (and why) is written down in docs/privacy.md.
+What is removed and what is kept (and why) is written down in docs/privacy.md. Rate-limit counters are not touched:
+their keys are HMACs that name nobody (web/ratelimit.py), and resetting them would hand out fresh guesses.
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ from webinar.tables import (
     consent_records,
     outbox,
     presence_checks,
-    rate_limits,
     registrations,
     viewing_sessions,
     web_sessions,
 )
-from webinar.text import like_escape
 
 # What an erased e-mail's address, subject and bodies become (the columns are NOT NULL).
 PLACEHOLDER = "erased"
@@ -74,27 +73,6 @@ async def _lock(conn: Connection, event_id: int, registration_id: int) -> _Targe
     ).where(registrations.c.id == registration_id, registrations.c.event_id == event_id)
     row = await conn.fetch_one(query.with_for_update())  # SQLite has no FOR UPDATE: its writers take turns anyway
     return to_dataclass(_Target, row) if row else None
-
-
-async def _known_ips(conn: Connection, registration_id: int) -> set[str]:
-    """Every IP address stored for this person: consents, viewing and web sessions."""
-    found: set[str] = set()
-    for table in (consent_records, viewing_sessions, web_sessions):
-        rows = await conn.fetch_all(
-            sa.select(table.c.ip).distinct().where(table.c.registration_id == registration_id, table.c.ip.is_not(None))
-        )
-        found.update(str(r["ip"]) for r in rows)
-    return found
-
-
-async def _forget_rate_limits(conn: Connection, email_normalised: str | None, ips: set[str]) -> None:
-    # Counters are keyed by address and IP ("send-link:7:ana@example.org", "register:ip:1.2.3.4"); they live
-    # minutes, but an erasure means now. Resetting them costs at most one window of rate limiting.
-    suffixes = [*ips, email_normalised] if email_normalised else list(ips)
-    # The pattern is a bound parameter (a literal '%' in the SQL would trip the driver's paramstyle).
-    conditions = [rate_limits.c.key.like("%:" + like_escape(suffix), escape="\\") for suffix in suffixes]
-    if conditions:
-        await conn.execute(rate_limits.delete().where(sa.or_(*conditions)))
 
 
 async def _scrub_registration(conn: Connection, row: _Target, before_end: bool) -> None:
@@ -195,10 +173,8 @@ async def erase(
         return Erased.MISSING
     if row.erased_at is not None:
         return Erased.ALREADY
-    ips = await _known_ips(conn, row.id)
     await _scrub_registration(conn, row, before_end)
     await _scrub_related(conn, row.id)
-    await _forget_rate_limits(conn, row.email_normalised, ips)
     await audit.record(
         conn,
         "registration.erased",

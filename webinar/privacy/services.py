@@ -213,7 +213,9 @@ async def correct(
     async with db.connection() as conn:
         reg = await registration_queries.by_id(conn, event.id, registration_id)
         if reg is not None and new_email != reg.email_normalised:
-            await ratelimit.hit(conn, f"me-email:{registration_id}", EMAIL_CHANGE_LIMIT, EMAIL_CHANGE_WINDOW)
+            await ratelimit.hit(
+                conn, mailer.settings, f"me-email:{registration_id}", EMAIL_CHANGE_LIMIT, EMAIL_CHANGE_WINDOW
+            )
     async with db.transaction() as conn:
         reg = await registration_queries.by_id(conn, event.id, registration_id)
         if reg is None or reg.erased_at is not None:

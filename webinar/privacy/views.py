@@ -6,9 +6,11 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from webinar.access import password
 from webinar.access import services as access_services
 from webinar.access.queries import Attendee
 from webinar.attendance import queries as attendance
@@ -30,7 +32,7 @@ from webinar.registration.questions import stored_answers, typed_answers
 from webinar.state import app_state
 from webinar.tables import CANCELLABLE
 from webinar.web.client_ip import client_ip
-from webinar.web.cookies import COOKIE_NAME, current_sid, set_sid
+from webinar.web.cookies import COOKIE_NAME, cookie_name, current_sid, set_sid
 from webinar.web.forms import MAX_FIELDS, MAX_PART_BYTES, read_form
 from webinar.web.language import COOKIE_NAME as LANGUAGE_COOKIE
 from webinar.web.urls import see_other
@@ -71,8 +73,8 @@ async def privacy(request: Request) -> Response:
         "retention_ends_at": retention_ends_at(event),
         "stream_host": _host(event.stream_url),
         "embed_host": "" if event.stream_url else _host(event.embed_url),
-        "session_cookie": COOKIE_NAME,
-        "language_cookie": LANGUAGE_COOKIE,
+        "session_cookie": cookie_name(COOKIE_NAME, app_state(request).settings.https_only),
+        "language_cookie": cookie_name(LANGUAGE_COOKIE, app_state(request).settings.https_only),
     }
     return _render(request, "privacy.html", context)
 
@@ -102,6 +104,8 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         "fields": FIELDS,
         "values": forms.values_of(reg),
         "errors": {},
+        "password_errors": {},
+        "may_set_password": password.may_set(event),
         "saved": request.query_params.get("saved", ""),
         "questions": asked,  # the correction form asks these
         "held": [(q, answers[q.id]) for q in kept if q.id in answers],  # every answer held, removed questions' too
@@ -115,7 +119,8 @@ async def _me_page(request: Request, event: Event, attendee: Attendee, **extra: 
         and evaluation.refusal(event, reg.status, test, result is not None, now()) is None,
     }
     context.update(extra)
-    return _render(request, "me.html", context, 422 if context["errors"] else 409 if context["cancel_refused"] else 200)
+    invalid = context["errors"] or context["password_errors"]
+    return _render(request, "me.html", context, 422 if invalid else 409 if context["cancel_refused"] else 200)
 
 
 async def me(request: Request) -> Response:
@@ -143,6 +148,24 @@ async def me_update(request: Request) -> Response:
     db = app_state(request).db
     asked_email = await services.correct(db, app_state(request).mailer, event, attendee.id, data, asked, _meta(request))
     return see_other(request, "me", "?saved=" + ("email" if asked_email else "1"), slug=event.slug)
+
+
+async def me_password(request: Request) -> Response:
+    """`POST /events/{slug}/me/password`: set or change the password (events with password login), from a session
+    only: a join link has proven the mailbox, which the registration form never does."""
+    event = await public_event(request)
+    attendee = await _attendee(request, event)
+    if attendee is None:
+        return see_other(request, "login_form", slug=event.slug)
+    if not password.may_set(event):
+        raise HTTPException(404)
+    new, errors = password.parse(await read_form(request))
+    if new is None:
+        return await _me_page(request, event, attendee, password_errors=errors)
+    sid = current_sid(request)
+    assert sid is not None  # an attendee was found by it
+    await password.set_password(app_state(request).db, event, attendee, new, sid)
+    return see_other(request, "me", "?saved=password", slug=event.slug)
 
 
 async def me_confirm_email(request: Request) -> Response:

@@ -13,32 +13,16 @@ from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import FIELDS, NAMES
 from webinar.registration.questions import Question, parse_answers
-from webinar.web.forms import has_control_chars, text
-
-PASSWORD_MIN, PASSWORD_MAX = 8, 128
+from webinar.web.forms import text
 
 
 def typed_values(form: FormData | None) -> dict[str, str]:
-    """What the visitor typed, to put back into the form (never the password)."""
+    """What the visitor typed, to put back into the form."""
     values = {name: text(form, name) if form is not None else "" for name in NAMES}
     values["consent_marketing"] = "on" if form is not None and form.get("consent_marketing") else ""
     values["consent_processing"] = "on" if form is not None and form.get("consent_processing") else ""
     values["age_confirmed"] = "on" if form is not None and form.get("age_confirmed") else ""
     return values
-
-
-def _password(event: Event, form: FormData, errors: dict[str, str]) -> str | None:
-    raw = form.get("password")
-    if event.login != "link_and_password" or not isinstance(raw, str) or raw == "":
-        return None
-    if not PASSWORD_MIN <= len(raw) <= PASSWORD_MAX:
-        errors["password"] = _("A password needs %(min)s to %(max)s characters (or leave it empty).") % {
-            "min": PASSWORD_MIN,
-            "max": PASSWORD_MAX,
-        }
-    elif has_control_chars(raw):
-        errors["password"] = _("This contains characters that are not allowed.")
-    return raw
 
 
 def stale_consent_message() -> str:
@@ -78,9 +62,9 @@ class PersonalDetails:
 
 @dataclass(frozen=True)
 class RegistrationData(PersonalDetails):
-    """A valid registration as typed, ready for the service (the password still in clear, never stored so)."""
+    """A valid registration as typed, ready for the service. It has no password: one is set only once the mailbox
+    is proven, after a join-link login (access/password.py), never on this unverified form."""
 
-    password: str | None
     consent_version: int
     marketing: bool
     age_confirmed: bool
@@ -105,12 +89,10 @@ def parse(
     errors: dict[str, str] = {}
     details = parse_details(form, event, errors)
     answers = parse_answers(form, questions, errors)
-    password = _password(event, form, errors)
     version = _consents(event, form, consent, errors)
     if errors:
         return None, errors
     data = RegistrationData(
-        password=password,
         consent_version=version,
         marketing=bool(form.get("consent_marketing")),
         age_confirmed=bool(event.min_age and form.get("age_confirmed")),

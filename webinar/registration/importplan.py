@@ -245,9 +245,7 @@ def check_row(
                               "delimiter. Put that value in quotes, or save the file again from Excel.")  # fmt: skip
     if errors:
         return None, errors
-    data = RegistrationData(
-        **asdict(details), password=None, consent_version=0, marketing=False, age_confirmed=False, answers=answers
-    )
+    data = RegistrationData(**asdict(details), consent_version=0, marketing=False, age_confirmed=False, answers=answers)
     return data, {}
 
 

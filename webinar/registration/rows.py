@@ -53,7 +53,6 @@ class NewRegistration:
 def registration_values(
     event: Event,
     data: RegistrationData,
-    password_hash: str | None,
     language: str,
     at: dt.datetime,
     status: str | None = None,
@@ -63,7 +62,7 @@ def registration_values(
         "event_id": event.id,
         **{field.name: field.value_of(data) for field in FIELDS},  # the declared personal fields
         "email_normalised": normalise_email(data.email),
-        "password_hash": password_hash,
+        "password_hash": None,  # set by the attendee after a join-link login, never by the form
         "search_text": search_key(data.first_name, data.last_name, data.email),
         "status": status or seats.seat_status(event.approval),
         "marketing_opt_in": data.marketing,
@@ -121,7 +120,6 @@ def new_registration(
     event: Event,
     consent: ConsentText,
     data: RegistrationData,
-    password_hash: str | None,
     meta: RequestMeta,
     language: str,
     at: dt.datetime,
@@ -129,7 +127,7 @@ def new_registration(
 ) -> NewRegistration:
     """The rows of one new registration from the form, its consents, its answers and its first e-mail; `status` a
     seat's unless given (`waitlisted`)."""
-    values = registration_values(event, data, password_hash, language, at, status)
+    values = registration_values(event, data, language, at, status)
     return _new(settings, values, consent_values(event.id, consent, data, meta, at), data)
 
 
@@ -138,7 +136,7 @@ def new_imported(
 ) -> NewRegistration:
     """The rows of one person an organiser imported: the same registration as the form's (in the event's language,
     without a password or marketing consent), on the basis `imported`, with the first e-mail of its status."""
-    values = registration_values(event, data, None, event.language, at, status)
+    values = registration_values(event, data, event.language, at, status)
     return _new(settings, values, [imported_consent(event.id, staff_id, at)], data)
 
 

@@ -11,7 +11,6 @@ from starlette.datastructures import FormData
 
 from webinar import audit
 from webinar.accounts import sessions
-from webinar.accounts.passwords import hash_password
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events import queries as event_queries
@@ -97,7 +96,7 @@ class Registrar:
 
     def limit(self, ip: str) -> Limit:
         """The per-address limit on registration attempts."""
-        return Limit(f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, self.mailer.settings.rate_limit_scale)
+        return Limit.of(self.mailer.settings, f"register:ip:{ratelimit.address(ip)}", RATE_LIMIT, RATE_WINDOW)
 
     async def register(self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str) -> Outcome:
         """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit.
@@ -130,7 +129,7 @@ class Registrar:
         data, _errors = forms.parse(form, event, consent, ctx.questions)
         if data is None:
             return None
-        new = self._rows(event, consent, data, await _hashed(data), meta, language)
+        new = self._rows(event, consent, data, meta, language)
         return batch.Submission(new, event.updated_at, data.consent_version, limit)
 
     def _rows(
@@ -138,12 +137,11 @@ class Registrar:
         event: Event,
         consent: ConsentText,
         data: RegistrationData,
-        hashed: str | None,
         meta: RequestMeta,
         lang: str,
         status: str | None = None,
     ) -> rows.NewRegistration:
-        return rows.new_registration(self.mailer.settings, event, consent, data, hashed, meta, lang, now(), status)
+        return rows.new_registration(self.mailer.settings, event, consent, data, meta, lang, now(), status)
 
     async def _register_locked(
         self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str
@@ -173,7 +171,6 @@ class Registrar:
         """Register one person with their consents, answers and first e-mail, atomically, holding the event's seats
         while it counts them (a full event with a waiting list puts them on it); returns the outcome (REGISTERED,
         DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
-        password_hash = await _hashed(data)
         async with self.db.transaction() as conn:
             if window_state(event, now()) != "open":
                 return CLOSED
@@ -191,9 +188,7 @@ class Registrar:
             status = await seats.new_status(conn, held)
             if status is None:
                 return FULL
-            new = self._rows(
-                replace(event, approval=held.approval), consent, data, password_hash, meta, language, status
-            )
+            new = self._rows(replace(event, approval=held.approval), consent, data, meta, language, status)
             if earlier is not None:
                 await _register_again(conn, event, earlier, new, meta)
                 await rows.write_rest(conn, [(new, earlier.id)])
@@ -202,11 +197,6 @@ class Registrar:
                 if reg_id is None:  # a simultaneous identical submission won the race
                     return await _already_registered(conn, self.mailer, event, email_normalised)
         return REGISTERED
-
-
-async def _hashed(data: RegistrationData) -> str | None:
-    """The password's hash, when one was given (off the event loop)."""
-    return await hash_password(data.password) if data.password else None
 
 
 async def _register_again(

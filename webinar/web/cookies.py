@@ -1,4 +1,5 @@
-"""The one cookie we set: a signed, opaque session id, read and written by a small middleware."""
+"""The session cookie: a signed, opaque session id, read and written by a small middleware; how every cookie of
+ours is named and written (`__Host-` first with HTTPS)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ class SessionCookieMiddleware:
         self.app = app
         self.signer = Signer(secret, salt="webinar.session-cookie")
         self.https_only = https_only
+        self.name = cookie_name(COOKIE_NAME, https_only)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["sid"] = self._read(request_cookies(scope).get(COOKIE_NAME))
+        state["sid"] = self._read(request_cookies(scope).get(self.name))
         state["sid_changed"] = False
 
         async def send_with_cookie(message: Message) -> None:
@@ -50,7 +52,13 @@ class SessionCookieMiddleware:
 
     def _cookie(self, sid: str | None) -> str:
         value = self.signer.sign(sid).decode() if sid else ""
-        return set_cookie_value(COOKIE_NAME, value, MAX_AGE if sid else 0, self.https_only)
+        return set_cookie_value(self.name, value, MAX_AGE if sid else 0, self.https_only)
+
+
+def cookie_name(name: str, https: bool) -> str:
+    """The name a cookie goes by: with HTTPS, `__Host-` first, which browsers keep only when it was set Secure,
+    for Path=/ and without a Domain (so no sibling subdomain, nor plain HTTP, can plant or overwrite it)."""
+    return f"__Host-{name}" if https else name
 
 
 def set_cookie_value(name: str, value: str, max_age: int, secure: bool) -> str:

@@ -7,7 +7,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webinar import i18n
-from webinar.web.cookies import request_cookies, set_cookie_value
+from webinar.web.cookies import cookie_name, request_cookies, set_cookie_value
 
 COOKIE_NAME = "webinar_lang"
 _CHOSEN = "chosen_language"  # where the middleware keeps the visitor's explicit choice for the request
@@ -61,7 +61,7 @@ def switcher_links(conn: HTTPConnection) -> list[dict[str, str | bool]]:
 
 def cookie_header(language: str, https_only: bool) -> str:
     """The Set-Cookie value remembering a language for a year (HttpOnly, SameSite=Lax)."""
-    return set_cookie_value(COOKIE_NAME, language, MAX_AGE, https_only)
+    return set_cookie_value(cookie_name(COOKIE_NAME, https_only), language, MAX_AGE, https_only)
 
 
 class LanguageMiddleware:
@@ -81,7 +81,7 @@ class LanguageMiddleware:
             return
         conn = HTTPConnection(scope)
         explicit = _known(conn.query_params.get(QUERY_PARAM))
-        remembered = request_cookies(scope).get(COOKIE_NAME)
+        remembered = request_cookies(scope).get(cookie_name(COOKIE_NAME, self.https_only))
         scope.setdefault("state", {})[_CHOSEN] = explicit or _known(remembered)
         with i18n.use(pick_language(conn)):
 

@@ -1,8 +1,16 @@
-"""Fixed-window rate limits kept in the database, so every worker and machine shares them."""
+"""Fixed-window rate limits kept in the database, so every worker and machine shares them.
+
+A counter's stored key names nobody: it is its kind ("send-link") and an HMAC, keyed by SECRET_KEY, of the whole
+key with the address or IP in it. A counter is therefore not personal data, and no erasure touches it (resetting
+counters on request would hand out fresh guesses: docs/security.md, "Rate limits").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +22,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from webinar.clock import now
 from webinar.db import engine
 from webinar.dbbackends import Prepared
+from webinar.settings import Settings
 from webinar.tables import UTCDateTime, rate_limits
 from webinar.web.errors import RateLimited
 
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-KEY_LENGTH = 200
 
 
 def counted(insert: Any) -> Any:
@@ -44,14 +52,41 @@ def _hit(insert: Any) -> Prepared:
 HIT = {"sqlite": _hit(sqlite_insert), "postgresql": _hit(pg_insert)}
 
 
+def address(ip: str) -> str:
+    """An IP address as a per-address counter names it: an IPv6 address by its /64 (one subscriber's network, where
+    a host picks any of 2^64 addresses), an IPv4 address as it is."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def stored_key(secret: str, key: str) -> str:
+    """What is stored for the counter `key` ("<kind>:<who>"): the kind, then an HMAC of the whole key."""
+    kind = key.split(":", 1)[0][:40]
+    return f"{kind}:" + hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Limit:
-    """At most `limit` (x RATE_LIMIT_SCALE) attempts under `key` in each fixed `window`."""
+    """At most `limit` (x RATE_LIMIT_SCALE) attempts under `key` in each fixed `window`; `secret` keys the HMAC
+    that stands for `key` in the table."""
 
     key: str
     limit: int
     window: dt.timedelta
+    secret: str
     scale: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Settings, key: str, limit: int, window: dt.timedelta) -> Limit:
+        """A limit with this platform's secret and scale."""
+        return cls(key, limit, window, str(settings.secret_key), settings.rate_limit_scale)
 
     @property
     def most(self) -> int:
@@ -60,7 +95,7 @@ class Limit:
 
     @property
     def stored_key(self) -> str:
-        return self.key[:KEY_LENGTH]
+        return stored_key(self.secret, self.key)
 
     def window_start(self, at: dt.datetime) -> dt.datetime:
         """The start of the window `at` falls in."""
@@ -77,9 +112,9 @@ class Limit:
         return {"key": self.stored_key, "window_start": self.window_start(at)}
 
 
-async def hit(conn: Connection, key: str, limit: int, window: dt.timedelta, scale: float = 1.0) -> None:
+async def hit(conn: Connection, settings: Settings, key: str, limit: int, window: dt.timedelta) -> None:
     """Count one attempt under `key`; raise RateLimited (429) once `limit` (x RATE_LIMIT_SCALE) is passed."""
-    await count(conn, Limit(key, limit, window, scale))
+    await count(conn, Limit.of(settings, key, limit, window))
 
 
 async def count(conn: Connection, limit: Limit) -> None:
@@ -93,3 +128,68 @@ async def count(conn: Connection, limit: Limit) -> None:
 async def purge_old(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=1)) -> None:
     """Forget counters whose window ended long ago."""
     await conn.execute(rate_limits.delete().where(rate_limits.c.window_start < now() - older_than))
+
+
+# A streak of failures is forgotten a day after its last one (purge_old drops the row by then too).
+FORGET_AFTER = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Failures under `key`, successes never counted: after `soft` (x RATE_LIMIT_SCALE) failures in a row, each
+    further attempt waits `first`, doubling with every failure up to `longest`. Stored in `rate_limits` as the
+    number of failures (`hits`) and the moment of the last one (`window_start`), under an HMAC like a Limit's."""
+
+    key: str
+    soft: int
+    first: dt.timedelta
+    longest: dt.timedelta
+    secret: str
+    scale: float = 1.0
+
+    @classmethod
+    def of(cls, settings: Settings, key: str, soft: int, first: dt.timedelta, longest: dt.timedelta) -> Backoff:
+        """A backoff with this platform's secret and scale."""
+        return cls(key, soft, first, longest, str(settings.secret_key), settings.rate_limit_scale)
+
+    @property
+    def stored_key(self) -> str:
+        return stored_key(self.secret, self.key)
+
+    def delay(self, failures: int) -> dt.timedelta:
+        """How long after the last of `failures` the next attempt must wait."""
+        over = failures - max(1, int(self.soft * self.scale))
+        if over < 0:
+            return dt.timedelta(0)
+        return min(self.first * 2 ** min(over, 30), self.longest)
+
+
+async def waiting(conn: Connection, backoff: Backoff) -> int | None:
+    """The seconds an attempt under `backoff` must still wait (for Retry-After), or None when it may go ahead."""
+    row = await conn.fetch_one(
+        sa.select(rate_limits.c.hits, rate_limits.c.window_start).where(rate_limits.c.key == backoff.stored_key)
+    )
+    at = now()
+    if row is None or row["window_start"] < at - FORGET_AFTER:
+        return None
+    left = row["window_start"] + backoff.delay(row["hits"]) - at
+    return int(left.total_seconds()) + 1 if left > dt.timedelta(0) else None
+
+
+async def failed(conn: Connection, backoff: Backoff) -> None:
+    """Count one failure under `backoff` (a streak older than FORGET_AFTER starts again at one)."""
+    at = now()
+    insert: Any = {"sqlite": sqlite_insert, "postgresql": pg_insert}[engine(conn)](rate_limits)
+    statement = insert.values(key=backoff.stored_key, window_start=at, hits=1).on_conflict_do_update(
+        index_elements=[rate_limits.c.key],
+        set_={
+            "hits": sa.case((rate_limits.c.window_start < at - FORGET_AFTER, 1), else_=rate_limits.c.hits + 1),
+            "window_start": insert.excluded.window_start,
+        },
+    )
+    await conn.execute(statement)
+
+
+async def forget(conn: Connection, backoff: Backoff) -> None:
+    """End the streak of failures under `backoff` (the account's owner got in)."""
+    await conn.execute(rate_limits.delete().where(rate_limits.c.key == backoff.stored_key))
