@@ -19,6 +19,7 @@ from databases import Database
 from databases.core import Connection
 from sqlalchemy.dialects import postgresql
 
+from webinar import files
 from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection, Prepared
 from webinar.settings import Settings
 from webinar.stopping import to_the_end
@@ -188,6 +189,8 @@ class DB:
             self.statements = StatementPool(self.url, STATEMENT_CONNECTIONS, self.timeout)
 
     async def connect(self) -> None:
+        if (path := files.sqlite_file(self.url)) is not None:
+            files.create_private(path)  # before SQLite creates it with the umask's mode
         await self.database.connect()
         if self.is_sqlite:
             await self.database.execute("PRAGMA journal_mode = WAL")

@@ -7,6 +7,7 @@ import secrets
 
 import sqlalchemy as sa
 
+from webinar import files
 from webinar.accounts import passwords, staff
 from webinar.clock import now
 from webinar.db import DB
@@ -87,8 +88,7 @@ async def create_demo(settings: Settings) -> str:
                     role="operator",
                     organisation_id=None,
                 )
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        (settings.var_dir / "demo-login.txt").write_text(f"{DEMO_EMAIL}\n{password}\n")
+        files.write_private(settings.var_dir / "demo-login.txt", f"{DEMO_EMAIL}\n{password}\n")  # a password
         return (
             "Demo created.\n"
             f"  Event page:     {settings.base_url}/events/{DEMO_SLUG}\n"

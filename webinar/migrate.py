@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from webinar import files
 from webinar.db import alembic_url
 from webinar.settings import PROJECT_ROOT
 
@@ -27,10 +28,8 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply every migration up to `revision` (blocking; run it outside the event loop)."""
-    if database_url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    if (path := files.sqlite_file(database_url)) is not None:
+        files.create_private(path)  # the whole database: owner-only from the first byte
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -33,3 +33,15 @@ def normalise_email(address: str) -> str:
 def like_escape(value: str) -> str:
     """`value` with LIKE's wildcards and the escape character itself escaped, for `.like(..., escape="\\")`."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# What a mail reader turns into a link: a scheme's "://", and a dot or an "@" between two letters or digits (a bare
+# domain such as evil.example, an address). A registrant's name is printed in our e-mails to an address nobody has
+# proven yet; in it, these are written so that no reader links them (docs/security.md).
+_LINKISH = re.compile(r"(?<=\w)([.@])(?=\w)|(:)(//)")
+
+
+def inert(value: str) -> str:
+    """`value` with anything a mail reader would make clickable written inertly: 'https://evil.example/login' becomes
+    'https[:]//evil[.]example/login'; 'Dr. Ana-Maria Pop' is unchanged."""
+    return _LINKISH.sub(lambda m: f"[{m[1]}]" if m[1] else "[:]//", value)

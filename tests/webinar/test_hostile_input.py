@@ -112,6 +112,8 @@ async def test_formula_and_sql_metacharacters_are_plain_text(
         ("first_name", "x" * 100_000),
         ("email", "a" * 100_000 + "@example.org"),
         ("organisation", "\x1b[31mred"),
+        ("first_name", "Ana\u2028URGENT: log in at https://evil.example"),  # a line separator
+        ("last_name", "Pop\u2029Ionescu"),  # a paragraph separator (trimmed at either end, like any space)
     ],
 )
 async def test_control_characters_and_huge_fields_are_422_and_store_nothing(
@@ -152,7 +154,7 @@ async def test_header_injection_through_a_name_adds_no_header_to_the_email(
     await create_event(slug="hdr", **FIELDS)
     # U+2028/U+2029 and U+0085 are line breaks to some software; they must not become header lines either.
     sneaky = "Ana\u2028Bcc: victim@example.org\u2029X-Evil: 1"
-    assert (await post_form(client, "hdr", first_name=sneaky, email="ana@example.org")).status_code in (303, 422)
+    assert (await post_form(client, "hdr", first_name=sneaky, email="ana@example.org")).status_code == 422
     assert (await post_form(client, "hdr", last_name="Pop\u0085Bcc: victim@example.org")).status_code == 422
     await deliver_due(smtp_settings, db, compose_queued)
     for mail in smtp_server.messages:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -20,6 +19,7 @@ from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid
+from webinar.web.middleware import same_origin
 
 log = logging.getLogger("webinar.presence")
 
@@ -34,16 +34,8 @@ CLOSE_CODES = {"garbage": POLICY_VIOLATION, "flood": POLICY_VIOLATION, "ended": 
 
 
 def same_site(websocket: WebSocket, base_url: str) -> bool:
-    """Whether the Origin header names our own site (browsers always send it on WebSockets)."""
-    origin = websocket.headers.get("origin")
-    if not origin:
-        return False
-    base = urlsplit(base_url)
-    if origin == f"{base.scheme}://{base.netloc}":
-        return True
-    scheme = "https" if websocket.url.scheme == "wss" else "http"
-    host = websocket.headers.get("host")
-    return host is not None and origin == f"{scheme}://{host}"
+    """Whether the Origin header names our own site, BASE_URL (browsers always send it on WebSockets)."""
+    return same_origin(websocket.headers.get("origin"), base_url)
 
 
 def parse(text: str | None, session_id: int) -> tuple[str, int] | None:

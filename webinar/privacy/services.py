@@ -181,7 +181,7 @@ async def _queue_email_change(conn: Connection, mailer: Mailer, event: Event, re
     org = await event_queries.organisation(conn, event.organisation_id)
     context = {
         "event": event,
-        "registration": reg,
+        "registration": notifications.addressed(reg),  # to an address not proven yet
         "organiser": org.name if org else "",
         "confirm_url": f"{settings.base_url}/events/{event.slug}/me/confirm-email/{token}",
         "new_email": new,

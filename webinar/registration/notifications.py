@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from email.utils import parseaddr
 from typing import Any
 
@@ -24,6 +25,7 @@ from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
 from webinar.tables import CANCELLABLE
+from webinar.text import inert
 
 # An update (the event's time or stream changed, registration/notices.py) carries the join link and the calendar
 # entry again, with a higher SEQUENCE, so calendars move the entry they have; so does a reminder.
@@ -44,6 +46,13 @@ KINDS = (
 # start: one queued earlier is withheld when it is written (or retried) too late.
 SCHEDULED = ("reminder", "followup_attended", "followup_missed")
 ATTENDED = "followup_attended"  # the follow-up to those who attended: it carries the certificate link
+
+
+def addressed(reg: Registration) -> Registration:
+    """The registration as our e-mails print it: the name the registrant typed with its links made inert, since the
+    address the e-mail goes to may not be theirs (a form is no spam relay: docs/security.md)."""
+    first, last = reg.first_name, reg.last_name
+    return replace(reg, first_name=inert(first) if first else first, last_name=inert(last) if last else last)
 
 
 def _with_join_link(kind: str, reg: Registration) -> bool:
@@ -170,6 +179,7 @@ def compose(
     (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
     on the waiting list)."""
     assert kind in KINDS and reg.email
+    reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url)
     rendered = render_for(mailer, kind, context, reg.language, written)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
@@ -58,6 +60,8 @@ async def registration_state(conn: Connection, event: Event) -> str:
     return state
 
 
+log = logging.getLogger("webinar.registration")
+
 TAKES_REGISTRATIONS = ("open", "waitlist", "full")  # the states in which a submitted form is looked at
 
 
@@ -70,6 +74,8 @@ class Outcome:
     event: Event | None = None
     errors: dict[str, str] = field(default_factory=dict)
     state: str | None = None
+    # What is left to do once the visitor has the answer (the notice to an address registered already).
+    later: Callable[[], Awaitable[None]] | None = None
 
     @property
     def done(self) -> bool:
@@ -108,8 +114,10 @@ class Registrar:
         if submission is None:
             async with self.db.connection() as conn:
                 await ratelimit.count(conn, limit)
-        elif await self.writer.write(submission) == batch.REGISTERED:  # the attempt is counted with the write
+        elif (written := await self.writer.write(submission)) == batch.REGISTERED:  # counted with the write
             return DONE
+        elif written == batch.NOT_NEW and (notice := await self._duplicate(ctx.event, submission)) is not None:
+            return Outcome(DUPLICATE, later=notice)
         if honeypot:
             return DONE
         # Not new, the event changed, or not for the lock-free path: decide on the event as it is now.
@@ -117,6 +125,26 @@ class Registrar:
         if fresh is None or fresh.event.purged_at is not None:
             return Outcome(UNAVAILABLE)
         return await self._register_locked(fresh, form, meta, language)
+
+    async def _duplicate(self, event: Event, submission: batch.Submission) -> Callable[[], Awaitable[None]] | None:
+        """For an address the lock-free write found registered already (on the event as read), the notice to send it,
+        for the handler to run once the answer is out, so that a duplicate answers as fast as a new registration (the
+        time would otherwise tell who is registered); None when the earlier registration was cancelled (registering
+        again takes the locking path)."""
+        email_normalised = submission.rows.registration["email_normalised"]
+        async with self.db.connection() as conn:
+            existing = await queries.by_email(conn, event.id, email_normalised)
+        if existing is None or existing.status == CANCELLED:
+            return None
+
+        async def notice() -> None:
+            try:
+                async with self.db.transaction() as conn:
+                    await _already_registered(conn, self.mailer, event, email_normalised)
+            except Exception:  # the visitor has their answer: nobody else to tell
+                log.exception("registration: the notice to an address registered already was not queued")
+
+        return notice
 
     async def _lock_free(
         self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, limit: Limit, language: str
@@ -222,11 +250,18 @@ async def _register_again(
 async def _already_registered(conn: Connection, mailer: Mailer, event: Event, email_normalised: str) -> str:
     # Locking the row makes simultaneous duplicates take turns, so only the first one queues a notice.
     existing = await queries.by_email(conn, event.id, email_normalised, lock=True)
-    if existing is None or existing.email is None:
-        return DUPLICATE
-    if not await outbox.sent_recently(conn, existing.id, "already_registered", DUPLICATE_NOTICE_EVERY):
-        await notifications.queue(conn, mailer, "already_registered", event, existing)
+    if existing is not None:
+        await _notify_duplicate(conn, mailer, event, existing)
     return DUPLICATE
+
+
+async def _notify_duplicate(conn: Connection, mailer: Mailer, event: Event, existing: Registration) -> None:
+    """Tell the address that it is registered already (once per DUPLICATE_NOTICE_EVERY), inside the caller's
+    transaction, which holds the registration's row."""
+    if existing.email is not None and not await outbox.sent_recently(
+        conn, existing.id, "already_registered", DUPLICATE_NOTICE_EVERY
+    ):
+        await notifications.queue(conn, mailer, "already_registered", event, existing)
 
 
 @dataclass(frozen=True)

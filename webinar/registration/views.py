@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from databases.core import Connection
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -81,7 +82,10 @@ async def register(request: Request) -> Response:
     ip = client_ip(request, app_state(request).settings.trusted_proxies)
     outcome = await registrar.register(ctx, form, RequestMeta(ip, request.headers.get("user-agent", "")), language)
     if outcome.done:
-        return see_other(request, "registered", slug=slug)
+        response = see_other(request, "registered", slug=slug)
+        if outcome.later is not None:  # after the answer is sent: a duplicate answers as fast as a new one
+            response.background = BackgroundTask(outcome.later)
+        return response
     if outcome.event is None:
         raise HTTPException(404)
     if outcome.kind == services.UNAVAILABLE:

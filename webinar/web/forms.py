@@ -48,12 +48,18 @@ def text(form: FormData, name: str) -> str:
     return unicodedata.normalize("NFC", value.strip())
 
 
+# Line and paragraph separators (U+2028, U+2029) end a line in JavaScript, JSON-in-HTML and many mail readers: a name
+# holding one would break the line it is printed on, as a CR or LF would.
+SEPARATORS = ("Zl", "Zp")
+
+
 def has_control_chars(value: str, allow_newlines: bool = False) -> bool:
-    """Whether the text holds NUL, other control characters or bidi overrides."""
+    """Whether the text holds NUL, other control characters, line or paragraph separators, or bidi overrides (the
+    one rule every text field of every form goes through)."""
     for ch in value:
         if allow_newlines and ch in "\r\n\t":
             continue
         cat = unicodedata.category(ch)
-        if cat == "Cc" or (cat == "Cf" and ch not in "\u200c\u200d"):
+        if cat == "Cc" or cat in SEPARATORS or (cat == "Cf" and ch not in "\u200c\u200d"):
             return True
     return False

@@ -34,8 +34,15 @@ def content_security_policy(frame_src: str | None = None) -> str:
     )
 
 
+# The pages with personal data, which no cache (a shared proxy's, the browser's back button on a shared computer) may
+# keep: the back office, /me and what hangs off it, the stream page, and the pages of the personal links.
+PRIVATE_PATHS = re.compile(r"/admin(/.*)?|/events/[^/]+/(me|watch|join|cancel|unsubscribe)(/.*)?")
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every HTTP response; a page may widen frame-src for its embed."""
+    """Adds the security headers to every HTTP response (and `Cache-Control: no-store` to the PRIVATE_PATHS'); a page
+    may widen frame-src for its embed."""
 
     def __init__(self, app: ASGIApp, https_only: bool) -> None:
         self.app = app
@@ -60,11 +67,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        private = PRIVATE_PATHS.fullmatch(scope["path"]) is not None
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 frame_src = scope.get("state", {}).get("csp_frame_src")
                 ours = self._headers(frame_src) if frame_src else self.headers
                 headers = message.setdefault("headers", [])
+                if private:  # whatever the page said: nothing personal is kept by a cache
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"] + [NO_STORE]
                 present = {name.lower() for name, _value in headers}  # a response's own value wins
                 message["headers"] = [*headers, *(h for h in ours if h[0] not in present)]
             await send(message)
@@ -128,28 +139,42 @@ class NulRefusalMiddleware:
         await self.app(scope, receive, send)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def origin_of(url: str) -> str:
+    """The origin of a URL as browsers write it in an Origin header: lower-case scheme and host, no default port."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:  # not a port: no origin of ours
+        return ""
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS.get(scheme)) else f"{scheme}://{host}:{port}"
+
+
+def same_origin(origin: str | None, base_url: str) -> bool:
+    """Whether an Origin header names our site, BASE_URL, and nothing else: the Host header is the client's to
+    choose (a rebound DNS name sends its own), so it is never what the origin is compared with."""
+    return bool(origin) and origin_of(origin or "") == origin_of(base_url)
+
+
 class OriginCheckMiddleware:
-    """Refuses unsafe requests whose Origin header names another site (a CSRF defence in depth)."""
+    """Refuses unsafe requests whose Origin header names another site than BASE_URL (a CSRF defence in depth)."""
 
     def __init__(self, app: ASGIApp, base_url: str) -> None:
         self.app = app
-        parts = urlsplit(base_url)
-        self.base_origin = f"{parts.scheme}://{parts.netloc}"
+        self.base_url = base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
             headers = Headers(scope=scope)
             origin = headers.get("origin")
-            if origin is not None and not self._same_site(origin, scope, headers):
+            if origin is not None and not same_origin(origin, self.base_url):
                 await _plain(send, 403, b"Cross-site request refused.")
                 return
         await self.app(scope, receive, send)
-
-    def _same_site(self, origin: str, scope: Scope, headers: Headers) -> bool:
-        if origin == self.base_origin:
-            return True
-        host = headers.get("host")
-        return host is not None and origin == f"{scope.get('scheme', 'http')}://{host}"
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:
