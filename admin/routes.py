@@ -18,6 +18,7 @@ from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
 from admin.views import questions as question_views
 from admin.views import registrants as registrant_views
+from admin.views import tokens as token_views
 from admin.views import users as user_views
 
 admin_routes = [
@@ -28,6 +29,22 @@ admin_routes = [
     Route("/account/language", account_views.account_language, methods=["POST"], name="account_language"),
     Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
     Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
+    Route("/organisations/{organisation_id:int}/tokens", token_views.tokens_page, name="organisation_tokens_page"),
+    Route(
+        "/organisations/{organisation_id:int}/tokens",
+        token_views.tokens_create,
+        methods=["POST"],
+        name="organisation_tokens_create",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/tokens/{token_id:int}/revoke",
+        token_views.tokens_revoke,
+        methods=["POST"],
+        name="organisation_tokens_revoke",
+    ),
+    Route("/tokens", token_views.tokens_page, methods=["GET"], name="tokens_page"),
+    Route("/tokens", token_views.tokens_create, methods=["POST"], name="tokens_create"),
+    Route("/tokens/{token_id:int}/revoke", token_views.tokens_revoke, methods=["POST"], name="tokens_revoke"),
     Route("/users", user_views.users, methods=["GET"], name="users"),
     Route("/users", user_views.user_create, methods=["POST"], name="user_create"),
     Route(
@@ -120,6 +137,9 @@ OPERATOR_ONLY = frozenset(
         "outbox",
         "outbox_message",
         "outbox_retry",
+        "tokens_page",  # the platform's tokens see every organisation
+        "tokens_create",
+        "tokens_revoke",
     }
 )
 
