@@ -57,6 +57,10 @@ class Settings:
     # Multiplies every per-IP and per-account rate limit; >1 only for load tests and scanners on scratch instances.
     rate_limit_scale: float = 1.0
     processor_name: str = "the platform operator"
+    # Webhooks may target private, loopback and link-local addresses (SPEC §14): for tests and closed networks only.
+    webhook_allow_private: bool = False
+    # The webhook sender's first retry delay (it doubles per attempt, up to WEBHOOK_RETRY_MOST); shortened by tests.
+    webhook_retry_seconds: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -131,4 +135,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         presence_check_seconds=config("PRESENCE_CHECK_SECONDS", cast=int, default=60),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
+        webhook_allow_private=config("WEBHOOK_ALLOW_PRIVATE", cast=bool, default=False),
+        webhook_retry_seconds=config("WEBHOOK_RETRY_SECONDS", cast=float, default=30.0),
     )

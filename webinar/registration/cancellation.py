@@ -20,7 +20,7 @@ from webinar.registration import notifications, queries, seats
 from webinar.registration.queries import Registration
 from webinar.tables import CANCELLABLE, CANCELLED, HOLDS_SEAT, registrations
 
-VIA = ("me", "link")  # where the attendee cancelled from, for the audit entry
+VIA = ("me", "link", "api")  # where the cancellation came from, for the audit entry (api: an organiser's system)
 
 
 class Cancel(enum.Enum):

@@ -97,9 +97,10 @@ def consent_values(
     return rows
 
 
-def imported_consent(event_id: int, staff_id: int, at: dt.datetime) -> dict[str, Any]:
-    """The `consent_records` row of a person an organiser imported: the basis `imported`, who imported them and
-    when — no consent text, address or browser, because the person gave nothing here."""
+def imported_consent(event_id: int, staff_id: int | None, at: dt.datetime) -> dict[str, Any]:
+    """The `consent_records` row of a person an organiser imported: the basis `imported`, who imported them (None:
+    their organisation's system, through the API, named in the audit log) and when — no consent text, address or
+    browser, because the person gave nothing here."""
     return {
         "event_id": event_id, "purpose": "processing", "action": IMPORTED, "recorded_at": at, "recorded_by": staff_id,
         "consent_text_id": None, "text_version": None, "text_sha256": None, "ip": None, "user_agent": None,
@@ -134,7 +135,7 @@ def new_registration(
 
 
 def new_imported(
-    settings: Settings, event: Event, data: RegistrationData, staff_id: int, at: dt.datetime, status: str
+    settings: Settings, event: Event, data: RegistrationData, staff_id: int | None, at: dt.datetime, status: str
 ) -> NewRegistration:
     """The rows of one person an organiser imported: the same registration as the form's (in the event's language,
     without a password or marketing consent), on the basis `imported`, with the first e-mail of its status."""
