@@ -93,7 +93,7 @@ async def docs(request: Request) -> Response:
 routes = [
     Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
     Route("/docs", docs, methods=["GET"], name="docs"),
-    *(op.route() for op in OPERATIONS),
+    *spec.routes_of(OPERATIONS),
 ]
 
 

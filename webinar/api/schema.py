@@ -86,7 +86,8 @@ REGISTRATION = _object(
 NEW_REGISTRATION = {
     **_object(
         {
-            "email": {"type": "string", "maxLength": 254}, "first_name": {"type": "string", "maxLength": 100},
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "first_name": {"type": "string", "maxLength": 100},
             "last_name": {"type": "string", "maxLength": 100}, "job_title": _OPTIONAL_TEXT,
             "member_id": _OPTIONAL_TEXT, "organisation": _OPTIONAL_TEXT,
             "phone": {"type": ["string", "null"], "maxLength": 40},
@@ -129,7 +130,7 @@ WEBHOOK = _object(
 )  # fmt: skip
 NEW_WEBHOOK = _object(
     {
-        "url": {"type": "string", "maxLength": 2000},
+        "url": {"type": "string", "format": "uri", "maxLength": 2000},
         "events": {"type": "array", "minItems": 1, "maxItems": len(WEBHOOK_EVENTS),
                    "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)}},
     }

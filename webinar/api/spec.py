@@ -77,18 +77,33 @@ class Operation:
     body: str | None = None  # a component schema's name
     tags: tuple[str, ...] = field(default_factory=tuple)
 
-    def route(self) -> Route:
+    def starlette_path(self) -> str:
         path = self.path
         for param in self.params:
             if param.where == "path" and param.schema.get("type") == "integer":
                 path = path.replace("{" + param.name + "}", "{" + param.name + ":int}")
-        return Route(path, self._endpoint, methods=[self.method], name=self.name)
+        return path
 
-    async def _endpoint(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         token = await authenticate(request)
         params = parse_params(self.params, request)
         body = await read_body(request, self.body) if self.body else None
         return await self.handler(Call(request, token, params, body))
+
+
+def routes_of(operations: list[Operation]) -> list[Route]:
+    """One route per path, for all of its methods (so that a 405 names every method the path has in `Allow`)."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in operations:
+        by_path.setdefault(op.starlette_path(), {})[op.method] = op
+    routes = []
+    for path, ops in by_path.items():
+
+        async def endpoint(request: Request, ops: dict[str, Operation] = ops) -> Response:
+            return await ops[request.method if request.method != "HEAD" else "GET"].answer(request)
+
+        routes.append(Route(path, endpoint, methods=list(ops), name=next(iter(ops.values())).name))
+    return routes
 
 
 def path_param(name: str, description: str) -> Param:
