@@ -24,6 +24,7 @@ from webinar.registration.questions import answer_rows
 from webinar.settings import Settings
 from webinar.tables import IMPORTED, answers, consent_records, registrations
 from webinar.text import normalise_email, search_key
+from webinar.webhooks import queue as webhooks
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,4 @@ async def write_rest(conn: Connection, written: Sequence[tuple[NewRegistration, 
     await insert_many(conn, _ANSWERS, given)
     if send:
         await outbox.enqueue_rows(conn, [new.mail | {"registration_id": reg_id} for new, reg_id in written])
+    await webhooks.announce_registrations(conn, "registration.created", [reg_id for _new, reg_id in written])

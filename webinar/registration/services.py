@@ -26,6 +26,7 @@ from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
+from webinar.webhooks import queue as webhooks
 
 # A double-click must not become a pile of "you are already registered" e-mails.
 DUPLICATE_NOTICE_EVERY = dt.timedelta(minutes=10)
@@ -301,6 +302,10 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
         ip=actor.ip,
         details={"from": reg.status, "to": status},
     )
+    await webhooks.announce(
+        conn, "registration.status_changed", event.organisation_id, event.id, reg.id,
+        {"from": reg.status, "status": status},
+    )  # fmt: skip
     if reg.status in HOLDS_SEAT and status not in HOLDS_SEAT:  # a rejection freed a seat: the next in line takes it
         await seats.fill(conn, mailer.settings, event.id)
     return True
