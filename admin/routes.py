@@ -20,6 +20,7 @@ from admin.views import questions as question_views
 from admin.views import registrants as registrant_views
 from admin.views import tokens as token_views
 from admin.views import users as user_views
+from admin.views import webhooks as webhook_views
 
 admin_routes = [
     Route("/", dashboard.dashboard, name="dashboard"),
@@ -41,6 +42,18 @@ admin_routes = [
         token_views.tokens_revoke,
         methods=["POST"],
         name="organisation_tokens_revoke",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/webhooks",
+        webhook_views.webhooks_page,
+        methods=["GET"],
+        name="organisation_webhooks_page",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/webhooks/{subscription_id:int}/test",
+        webhook_views.webhook_test,
+        methods=["POST"],
+        name="organisation_webhook_test",
     ),
     Route("/tokens", token_views.tokens_page, methods=["GET"], name="tokens_page"),
     Route("/tokens", token_views.tokens_create, methods=["POST"], name="tokens_create"),

@@ -23,6 +23,7 @@ from webinar.api import tokens as api_tokens
 from webinar.clock import now
 from webinar.mail import outbox as mail_outbox
 from webinar.tables import certificates
+from webinar.webhooks import subscriptions as webhook_subscriptions
 
 # Changing this set is a decision: a route named here is open to anyone on the internet.
 EXPECTED_PUBLIC = {"login_form", "login", "logout"}
@@ -120,9 +121,13 @@ async def values(db, create_organisation, create_event, create_registration, cre
     async with db.transaction() as conn:
         await api_tokens.create(conn, organisation_id, "CRM", actor="test")
         [token] = await api_tokens.of_organisation(conn, organisation_id)
+        subscription = await webhook_subscriptions.create(
+            conn, organisation_id, "https://example.org/hooks", ["registration.created"], "test", None
+        )
     return {
         "organisation_id": organisation_id,
         "token_id": token.id,
+        "subscription_id": subscription.id,
         "event_id": event_id,
         "registration_id": registration_id,
         "user_id": colleague.id,

@@ -94,3 +94,17 @@ async def announce_registrations(
     details with `details`."""
     if ids:
         await conn.execute(insert_for_registrations(type_, registrations.c.id.in_(list(ids)), details, _now()))
+
+
+TEST = "webhook.test"  # what the back office's "send test" button sends: to one subscription, whatever it hears
+
+
+async def announce_test(conn: Connection, subscription_id: int) -> None:
+    """Queue a test delivery to one subscription."""
+    at = now()
+    await conn.execute(
+        deliveries.insert().values(
+            subscription_id=subscription_id, type=TEST, details_json='{"test": true}', created_at=at,
+            next_attempt_at=at,
+        )
+    )  # fmt: skip

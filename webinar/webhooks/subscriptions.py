@@ -15,6 +15,8 @@ from databases.core import Connection
 from webinar import audit
 from webinar.clock import now
 from webinar.db import to_dataclass
+from webinar.tables import webhook_attempts as attempts
+from webinar.tables import webhook_deliveries as deliveries
 from webinar.tables import webhook_subscriptions as subs
 
 SECRET_BYTES = 24
@@ -82,3 +84,46 @@ async def delete(conn: Connection, scope: int | None, sub_id: int, actor: str, i
             conn, "webhook.deleted", actor=actor, organisation_id=scope, ip=ip, details={"subscription_id": sub_id}
         )
     return gone is not None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a delivery, as the log shows it."""
+
+    id: int
+    delivery_id: int
+    type: str
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    answer: str | None
+    milliseconds: int
+
+
+LOG_SHOWN = 20
+
+
+async def last_attempts(conn: Connection, sub_id: int, most: int = LOG_SHOWN) -> list[Attempt]:
+    """The subscription's last attempts, newest first."""
+    rows = await conn.fetch_all(
+        sa.select(
+            attempts.c.id, attempts.c.delivery_id, deliveries.c.type, attempts.c.at, attempts.c.status_code,
+            attempts.c.error, attempts.c.answer, attempts.c.milliseconds,
+        )
+        .join_from(attempts, deliveries, deliveries.c.id == attempts.c.delivery_id)
+        .where(attempts.c.subscription_id == sub_id)
+        .order_by(attempts.c.id.desc())
+        .limit(most)
+    )  # fmt: skip
+    return [to_dataclass(Attempt, r) for r in rows]
+
+
+async def waiting(conn: Connection, sub_id: int) -> int:
+    """How many of the subscription's deliveries wait to go (queued or being sent)."""
+    return int(
+        await conn.fetch_val(
+            sa.select(sa.func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.subscription_id == sub_id, deliveries.c.status.in_(("queued", "sending")))
+        )
+    )
