@@ -19,7 +19,9 @@ from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
 from admin.views import questions as question_views
 from admin.views import registrants as registrant_views
+from admin.views import tokens as token_views
 from admin.views import users as user_views
+from admin.views import webhooks as webhook_views
 
 admin_routes = [
     Route("/", dashboard.dashboard, name="dashboard"),
@@ -48,6 +50,34 @@ admin_routes = [
     ),
     Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
     Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
+    Route("/organisations/{organisation_id:int}/tokens", token_views.tokens_page, name="organisation_tokens_page"),
+    Route(
+        "/organisations/{organisation_id:int}/tokens",
+        token_views.tokens_create,
+        methods=["POST"],
+        name="organisation_tokens_create",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/tokens/{token_id:int}/revoke",
+        token_views.tokens_revoke,
+        methods=["POST"],
+        name="organisation_tokens_revoke",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/webhooks",
+        webhook_views.webhooks_page,
+        methods=["GET"],
+        name="organisation_webhooks_page",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/webhooks/{subscription_id:int}/test",
+        webhook_views.webhook_test,
+        methods=["POST"],
+        name="organisation_webhook_test",
+    ),
+    Route("/tokens", token_views.tokens_page, methods=["GET"], name="tokens_page"),
+    Route("/tokens", token_views.tokens_create, methods=["POST"], name="tokens_create"),
+    Route("/tokens/{token_id:int}/revoke", token_views.tokens_revoke, methods=["POST"], name="tokens_revoke"),
     Route("/users", user_views.users, methods=["GET"], name="users"),
     Route("/users", user_views.user_create, methods=["POST"], name="user_create"),
     Route(
@@ -151,6 +181,9 @@ OPERATOR_ONLY = frozenset(
         "outbox",
         "outbox_message",
         "outbox_retry",
+        "tokens_page",  # the platform's tokens see every organisation
+        "tokens_create",
+        "tokens_revoke",
     }
 )
 

@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the platform's ASGI application."""
     from admin.routes import UPLOADS, back_office
     from reports.routes import routes as report_routes
+    from webinar.api.routes import mount as api_mount
     from webinar.routes import routes as public_routes
 
     settings = settings or load_settings()
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         debug=False,
-        routes=[*public_routes, back_office(*report_routes)],
+        routes=[*public_routes, api_mount(), back_office(*report_routes)],
         middleware=middleware,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

@@ -1,4 +1,4 @@
-"""The `webinar` command: serve, migrate, create-user, demo, worker, purge."""
+"""The `webinar` command: serve, migrate, create-user, create-token, demo, worker, purge."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_create_token(args: argparse.Namespace, settings: Settings) -> int:
+    from webinar.api.tokens import create_from_cli
+
+    try:
+        token = asyncio.run(create_from_cli(settings, args.organisation, args.name))
+    except ValueError as exc:
+        print(f"Not created: {exc}", file=sys.stderr)
+        return 1
+    whose = f"organisation {args.organisation}" if args.organisation else "the platform (every organisation)"
+    print(f"Created API token {args.name!r} for {whose}. It is shown this once; keep it secret:", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from webinar.demo import create_demo
 
@@ -87,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=["operator", "organiser"])
     user.add_argument("--organisation", metavar="SLUG", help="the organiser's organisation")
     user.set_defaults(func=cmd_create_user)
+    token = sub.add_parser("create-token", help="create an API token and print it (shown once)")
+    token.add_argument("--organisation", metavar="SLUG", help="its organisation (none: a platform-wide token)")
+    token.add_argument("--name", required=True, help="what it is for, to tell tokens apart")
+    token.set_defaults(func=cmd_create_token)
     sub.add_parser("demo", help="create the demo organisation, event and operator (once)").set_defaults(func=cmd_demo)
     sub.add_parser("worker", help="run the background loops only (mail, sweeper, retention)").set_defaults(
         func=cmd_worker

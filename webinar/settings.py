@@ -69,6 +69,10 @@ class Settings:
     processor_name: str = "the platform operator"
     # How long a stop (SIGTERM, SIGINT) waits for the requests in flight and the open WebSockets (docs/deploy.md).
     stop_grace_seconds: float = 10.0
+    # Webhooks may target private, loopback and link-local addresses (SPEC §14): for tests and closed networks only.
+    webhook_allow_private: bool = False
+    # The webhook sender's first retry delay (it doubles per attempt, up to WEBHOOK_RETRY_MOST); shortened by tests.
+    webhook_retry_seconds: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -175,6 +179,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         staff_session_idle_minutes=_positive(config, "STAFF_SESSION_IDLE_MINUTES", 30),
         staff_session_max_hours=_positive(config, "STAFF_SESSION_MAX_HOURS", 12),
         require_staff_2fa=config("REQUIRE_STAFF_2FA", cast=bool, default=False),
+        webhook_allow_private=config("WEBHOOK_ALLOW_PRIVATE", cast=bool, default=False),
+        webhook_retry_seconds=config("WEBHOOK_RETRY_SECONDS", cast=float, default=30.0),
     )
 
 

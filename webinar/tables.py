@@ -563,3 +563,96 @@ evaluation_answers = sa.Table(
     sa.UniqueConstraint("registration_id", "option_id", name="uq_evaluation_answers_registration_option"),
 )
 sa.Index("ix_evaluation_answers_option", evaluation_answers.c.option_id)
+
+# API tokens (SPEC §14, webinar/api/tokens.py): one organisation's, or the platform's (NULL: an operator's). Only the
+# SHA-256 of the token is kept; `prefix` (its first characters) lets staff tell tokens apart on the list.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(254), nullable=False),  # who created it, as in the audit log
+    _created(),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+sa.Index("ix_api_tokens_organisation", api_tokens.c.organisation_id)
+
+WEBHOOK_EVENTS = (
+    "registration.created",
+    "registration.status_changed",
+    "session.started",
+    "session.ended",
+    "attendance.final",
+    "certificate.issued",
+)
+WEBHOOK_STATUSES = ("queued", "sending", "delivered", "failed")
+
+# A webhook subscription (SPEC §14, webinar/webhooks/): an organisation's (NULL: the platform's, every organisation's
+# events), its target, the events it wants (",a,b,": one LIKE per type) and its signing secret (`whsec_…`).
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    _id(),
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", sa.String(500), nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),
+    _created(),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+sa.Index("ix_webhook_subscriptions_organisation", webhook_subscriptions.c.organisation_id)
+
+# The durable queue of webhook deliveries: one row per subscription and event, claimed with a lease like the mail
+# outbox. The body is made from the row (ids and statuses only: no personal data travels, the receiver asks the API).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    sa.Column("subscription_id", BigId, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("registration_id", BigId, sa.ForeignKey("registrations.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("details_json", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _created(),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.Column("lock_owner", sa.String(64), nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in WEBHOOK_STATUSES) + ")", name="status"),
+)
+sa.Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+sa.Index("ix_webhook_deliveries_subscription", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+
+# Each attempt at a delivery, with the receiver's answer (its status and the start of its body): the log of a
+# subscription's last answers on its back-office page.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    _id(),
+    sa.Column("delivery_id", BigId, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("subscription_id", BigId, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Column("answer", sa.String(500), nullable=True),
+    sa.Column("milliseconds", sa.Integer, nullable=False),
+)
+sa.Index("ix_webhook_attempts_subscription", webhook_attempts.c.subscription_id, webhook_attempts.c.id)
+sa.Index("ix_webhook_attempts_delivery", webhook_attempts.c.delivery_id)
+
+# What the clock announced of an event once (session.started, session.ended, attendance.final): the unique key is what
+# makes each go once whatever the number of workers.
+webhook_announced = sa.Table(
+    "webhook_announced",
+    metadata,
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("type", sa.String(40), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)

@@ -17,8 +17,13 @@ def jobs() -> list[Job]:
     from webinar.privacy import retention
     from webinar.registration import reminders
     from webinar.registration.notifications import compose_queued
+    from webinar.webhooks import clock as webhook_clock
+    from webinar.webhooks import sender as webhook_sender
 
-    return [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
+    return [
+        sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended), webhook_sender.JOB,
+        webhook_clock.JOB,
+    ]  # fmt: skip
 
 
 async def run_worker(settings: object) -> int:

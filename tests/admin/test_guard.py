@@ -19,9 +19,11 @@ from admin.auth import StaffGuard
 from reports.routes import routes as report_routes
 from tests.conftest import csrf_for, login_staff
 from tests.webinar.access_helpers import join, load_event, on_now
+from webinar.api import tokens as api_tokens
 from webinar.clock import now
 from webinar.mail import outbox as mail_outbox
 from webinar.tables import certificates
+from webinar.webhooks import subscriptions as webhook_subscriptions
 
 # Changing this set is a decision: a route named here is open to anyone on the internet.
 # login_code (the second step of a two-factor login) answers only to the signed token a right password gave.
@@ -117,7 +119,16 @@ async def values(db, create_organisation, create_event, create_registration, cre
             )
             .returning(certificates.c.id)
         )  # fmt: skip
+    async with db.transaction() as conn:
+        await api_tokens.create(conn, organisation_id, "CRM", actor="test")
+        [token] = await api_tokens.of_organisation(conn, organisation_id)
+        subscription = await webhook_subscriptions.create(
+            conn, organisation_id, "https://example.org/hooks", ["registration.created"], "test", None
+        )
     return {
+        "organisation_id": organisation_id,
+        "token_id": token.id,
+        "subscription_id": subscription.id,
         "event_id": event_id,
         "registration_id": registration_id,
         "user_id": colleague.id,
@@ -171,7 +182,11 @@ async def test_an_organiser_of_another_organisation_gets_404(app, client, values
     token = await csrf_for(client, "/admin/")
     wrong = []
     for case in guarded(admin_cases(app, values)):
-        if case.name not in admin_routes.OPERATOR_ONLY and not case.params & {"event_id", "registration_id"}:
+        if case.name not in admin_routes.OPERATOR_ONLY and not case.params & {
+            "event_id",
+            "registration_id",
+            "organisation_id",
+        }:
             continue  # their own dashboard, audit log and language: tested in test_tenancy and test_audit
         response = await send(client, case, token)
         if response.status_code != 404:

@@ -246,9 +246,14 @@ def test_every_background_job_is_declared_once() -> None:
     from webinar.presence import sweeper
     from webinar.privacy import retention
     from webinar.registration import reminders
+    from webinar.webhooks import clock as webhook_clock
+    from webinar.webhooks import sender as webhook_sender
 
     declared = worker.jobs()
-    assert declared == [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
+    assert declared == [
+        sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended), webhook_sender.JOB,
+        webhook_clock.JOB,
+    ]  # fmt: skip
     assert len({job.name for job in declared}) == len(declared)
     # One purge a day across workers; one reminders pass at a time (the unique key, not the lease, sends each once).
-    assert [job.lease is not None for job in declared] == [False, False, True, True]
+    assert [job.lease is not None for job in declared] == [False, False, True, True, False, True]

@@ -241,13 +241,13 @@ async def verdict_of(conn: Connection, event: Event, registration_id: int) -> Ve
     return found[0] if found else None
 
 
-async def _batch_end(conn: Connection, event: Event, after: int) -> int | None:
-    """The id that ends the next batch of approved registrants after `after` (None when there are none left)."""
+async def _batch_end(conn: Connection, event: Event, after: int, size: int = BATCH_SIZE) -> int | None:
+    """The id that ends the next batch of `size` approved registrants after `after` (None when there are none left)."""
     ids = (
         sa.select(r.c.id)
         .where(r.c.event_id == event.id, r.c.status == VERDICT_STATUS, r.c.erased_at.is_(None), r.c.id > after)
         .order_by(r.c.id)
-        .limit(BATCH_SIZE)
+        .limit(size)
         .subquery()
     )
     return await conn.fetch_val(sa.select(sa.func.max(ids.c.id)))
@@ -260,6 +260,12 @@ async def all_verdicts(conn: Connection, event: Event) -> AsyncIterator[Verdict]
         for verdict in await verdicts_between(conn, event, after, last):
             yield verdict
         after = last
+
+
+async def verdicts_after(conn: Connection, event: Event, after: int, size: int) -> list[Verdict]:
+    """The verdicts of the next `size` approved registrants with an id above `after`, by id (the API's pages)."""
+    last = await _batch_end(conn, event, after, size)
+    return [] if last is None else await verdicts_between(conn, event, after, last)
 
 
 async def qualifying_count(conn: Connection, event: Event) -> int:

@@ -21,6 +21,7 @@ from webinar.db import DB
 from webinar.events.queries import Event
 from webinar.i18n import N_
 from webinar.tables import events
+from webinar.webhooks import queue as webhooks
 
 
 class Refusal(enum.Enum):
@@ -107,6 +108,9 @@ async def _insert(conn: Connection, event: Event, verdict: attendance.Verdict, a
         conn, "certificate.issued", actor=actor, organisation_id=event.organisation_id, event_id=event.id,
         registration_id=verdict.id, details={"number": number},
     )  # fmt: skip
+    await webhooks.announce(
+        conn, "certificate.issued", event.organisation_id, event.id, verdict.id, {"certificate": number}
+    )
 
 
 def issuable(event: Event, at: dt.datetime) -> Refusal | None:

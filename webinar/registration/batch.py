@@ -41,6 +41,7 @@ from webinar.registration.rows import NewRegistration, insert_new
 from webinar.tables import UTCDateTime, answers, consent_records, consent_texts, events, rate_limits, registrations
 from webinar.tables import outbox as outbox_table
 from webinar.web.ratelimit import HIT, Limit, counted
+from webinar.webhooks import queue as webhooks
 
 # What a write found: the registration is in; or nothing is (but the rate limit's count), because the address is
 # already registered, or because the event or its consent text is no longer the copy the form was checked against
@@ -197,6 +198,9 @@ _SQLITE_REGISTRATION = Prepared(insert_new(sqlite_insert(registrations)))
 _SQLITE_CONSENT = Prepared(consent_records.insert())
 _SQLITE_ANSWER = Prepared(answers.insert())
 _SQLITE_OUTBOX = Prepared(outbox_table.insert())
+_SQLITE_ANNOUNCE = Prepared(
+    webhooks.insert_for_registrations("registration.created", registrations.c.id == sa.bindparam("registration_id"))
+)
 
 
 def _write_one(submission: Submission, raw: sqlite3.Connection) -> Written:
@@ -219,6 +223,7 @@ def _write_one(submission: Submission, raw: sqlite3.Connection) -> Written:
     for answer in rows.answers:  # in this thread, in this transaction: no round trip of its own
         raw.execute(*_SQLITE_ANSWER.bind(answer | {"registration_id": reg_id}))
     raw.execute(*_SQLITE_OUTBOX.bind(rows.mail | {"registration_id": reg_id}))
+    raw.execute(*_SQLITE_ANNOUNCE.bind({"registration_id": reg_id, "announced_at": at}))
     return Written(hits, True, reg_id)
 
 
@@ -312,11 +317,28 @@ def _group(registration: tuple[str, ...], consent: tuple[str, ...], mail: tuple[
         )
         .cte("mails")
     )
+    announced = _announced(landed, checked)
     return (
         sa.select(checked.c.n, checked.c.hits, checked.c.fresh, landed.c.id)
         .select_from(checked.outerjoin(landed, landed.c.n == checked.c.n))
-        .add_cte(consents, answered, mails)
+        .add_cte(consents, answered, mails, announced)
     )
+
+
+def _announced(landed: Any, checked: Any) -> Any:
+    """The CTE announcing `registration.created` about the registrations that landed, by the one rule of who hears
+    it (webhooks.queue), at each one's `created_at`."""
+    source = (
+        sa.select(
+            landed.c.id.label("registration_id"), checked.c.r_event_id.label("event_id"), events.c.organisation_id,
+            checked.c.r_status.label("status"), checked.c.r_created_at.label("created_at"),
+        )
+        .join_from(landed, checked, checked.c.n == landed.c.n)
+        .join(events, events.c.id == checked.c.r_event_id)
+        .subquery("landed_events")
+    )  # fmt: skip
+    details = webhooks.status_details(source.c.status)
+    return webhooks.insert_from("registration.created", source, details, at=source.c.created_at).cte("announced")
 
 
 def _answers(landed: Any) -> Any:

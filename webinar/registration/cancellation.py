@@ -19,8 +19,9 @@ from webinar.mail.render import Mailer
 from webinar.registration import notifications, queries, seats
 from webinar.registration.queries import Registration
 from webinar.tables import CANCELLABLE, CANCELLED, HOLDS_SEAT, registrations
+from webinar.webhooks import queue as webhooks
 
-VIA = ("me", "link")  # where the attendee cancelled from, for the audit entry
+VIA = ("me", "link", "api")  # where the cancellation came from, for the audit entry (api: an organiser's system)
 
 
 class Cancel(enum.Enum):
@@ -113,6 +114,10 @@ async def _cancel(
         ip=who.ip,
         details={"from": reg.status, "via": who.via},
     )
+    await webhooks.announce(
+        conn, "registration.status_changed", event.organisation_id, event.id, reg.id,
+        {"from": reg.status, "status": CANCELLED},
+    )  # fmt: skip
     if reg.status in HOLDS_SEAT:
         await seats.fill(conn, mailer.settings, event.id)
     return Cancel.DONE

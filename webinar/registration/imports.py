@@ -122,7 +122,7 @@ async def keep(db: DB, event: Event, staff_id: int, table: Table, file_sha256: s
     return token
 
 
-async def _kept(conn: Connection, event_id: int, staff_id: int, token: str, lock: bool = False) -> Upload | None:
+async def _kept(conn: Connection, event_id: int, staff_id: int | None, token: str, lock: bool = False) -> Upload | None:
     query = import_uploads.select().where(
         import_uploads.c.token_hash == _hash(token),
         import_uploads.c.event_id == event_id,

@@ -24,6 +24,7 @@ from webinar.registration.questions import answer_rows
 from webinar.settings import Settings
 from webinar.tables import IMPORTED, answers, consent_records, registrations
 from webinar.text import normalise_email, search_key
+from webinar.webhooks import queue as webhooks
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,10 @@ def consent_values(
     return rows
 
 
-def imported_consent(event_id: int, staff_id: int, at: dt.datetime) -> dict[str, Any]:
-    """The `consent_records` row of a person an organiser imported: the basis `imported`, who imported them and
-    when — no consent text, address or browser, because the person gave nothing here."""
+def imported_consent(event_id: int, staff_id: int | None, at: dt.datetime) -> dict[str, Any]:
+    """The `consent_records` row of a person an organiser imported: the basis `imported`, who imported them (None:
+    their organisation's system, through the API, named in the audit log) and when — no consent text, address or
+    browser, because the person gave nothing here."""
     return {
         "event_id": event_id, "purpose": "processing", "action": IMPORTED, "recorded_at": at, "recorded_by": staff_id,
         "consent_text_id": None, "text_version": None, "text_sha256": None, "ip": None, "user_agent": None,
@@ -132,7 +134,7 @@ def new_registration(
 
 
 def new_imported(
-    settings: Settings, event: Event, data: RegistrationData, staff_id: int, at: dt.datetime, status: str
+    settings: Settings, event: Event, data: RegistrationData, staff_id: int | None, at: dt.datetime, status: str
 ) -> NewRegistration:
     """The rows of one person an organiser imported: the same registration as the form's (in the event's language,
     without a password or marketing consent), on the basis `imported`, with the first e-mail of its status."""
@@ -187,3 +189,4 @@ async def write_rest(conn: Connection, written: Sequence[tuple[NewRegistration, 
     await insert_many(conn, _ANSWERS, given)
     if send:
         await outbox.enqueue_rows(conn, [new.mail | {"registration_id": reg_id} for new, reg_id in written])
+    await webhooks.announce_registrations(conn, "registration.created", [reg_id for _new, reg_id in written])

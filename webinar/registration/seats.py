@@ -13,6 +13,7 @@ from webinar.registration import notifications, queries
 from webinar.registration.queries import Seats
 from webinar.settings import Settings
 from webinar.tables import WAITLISTED, registrations
+from webinar.webhooks import queue as webhooks
 
 # The audit log's actor of a promotion: nobody decided it, the waiting list moved.
 WAITING_LIST = "waiting list"
@@ -65,4 +66,6 @@ async def fill(conn: Connection, settings: Settings, event_id: int) -> list[int]
             registration_id=reg.id,
             details={"from": WAITLISTED, "to": status},
         )
-    return [reg.id for reg in promoted]
+    ids = [reg.id for reg in promoted]
+    await webhooks.announce_registrations(conn, "registration.status_changed", ids, {"from": WAITLISTED})
+    return ids

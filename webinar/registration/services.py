@@ -28,6 +28,7 @@ from webinar.text import normalise_email
 from webinar.web import ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
+from webinar.webhooks import queue as webhooks
 
 # A double-click must not become a pile of "you are already registered" e-mails.
 DUPLICATE_NOTICE_EVERY = dt.timedelta(minutes=10)
@@ -104,11 +105,14 @@ class Registrar:
         """The per-address limit on registration attempts."""
         return Limit.of(self.mailer.settings, f"register:ip:{ratelimit.address(ip)}", RATE_LIMIT, RATE_WINDOW)
 
-    async def register(self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str) -> Outcome:
-        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit.
+    async def register(
+        self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str, limit: Limit | None = None
+    ) -> Outcome:
+        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit (the
+        per-address one, unless the caller counts against another: the API, per token).
 
         `language` is the one the person read the form in; their e-mails are written in it."""
-        limit = self.limit(meta.ip)
+        limit = limit or self.limit(meta.ip)
         honeypot = bool(text(form, "website"))  # people never see it, bots fill it in: answer as if done
         submission = None if honeypot else await self._lock_free(ctx, form, meta, limit, language)
         if submission is None:
@@ -195,15 +199,18 @@ class Registrar:
             return Outcome(INVALID, event, {"consent_processing": forms.stale_consent_message()}, state=form_state)
         return Outcome(kind, event)
 
-    async def write_locked(self, event: Event, data: RegistrationData, meta: RequestMeta, language: str) -> str:
+    async def write_locked(
+        self, event: Event, data: RegistrationData, meta: RequestMeta, language: str, imported: bool = False
+    ) -> str:
         """Register one person with their consents, answers and first e-mail, atomically, holding the event's seats
         while it counts them (a full event with a waiting list puts them on it); returns the outcome (REGISTERED,
-        DUPLICATE, FULL, CLOSED or STALE_CONSENT)."""
+        DUPLICATE, FULL, CLOSED or STALE_CONSENT). `imported`: on the basis `imported` (an organisation's own list,
+        sent through the API) rather than a consent the person gave here."""
         async with self.db.transaction() as conn:
             if window_state(event, now()) != "open":
                 return CLOSED
             consent = await event_queries.current_consent(conn, event.id)
-            if consent is None or consent.version != data.consent_version:
+            if consent is None or (not imported and consent.version != data.consent_version):
                 return STALE_CONSENT
             # Seats as they are while held: a capacity or approval mode changed since `event` was read counts.
             held = await queries.lock_seats(conn, event.id)
@@ -216,7 +223,11 @@ class Registrar:
             status = await seats.new_status(conn, held)
             if status is None:
                 return FULL
-            new = self._rows(replace(event, approval=held.approval), consent, data, meta, language, status)
+            seated = replace(event, approval=held.approval)
+            if imported:
+                new = rows.new_imported(self.mailer.settings, seated, data, None, now(), status)
+            else:
+                new = self._rows(seated, consent, data, meta, language, status)
             if earlier is not None:
                 await _register_again(conn, event, earlier, new, meta)
                 await rows.write_rest(conn, [(new, earlier.id)])
@@ -266,9 +277,9 @@ async def _notify_duplicate(conn: Connection, mailer: Mailer, event: Event, exis
 
 @dataclass(frozen=True)
 class Actor:
-    """The staff member deciding, for the audit log."""
+    """The staff member deciding, for the audit log (`staff_id` None: an API token, named by `email`)."""
 
-    staff_id: int
+    staff_id: int | None
     email: str
     ip: str
 
@@ -321,6 +332,10 @@ async def _decide_one(conn: Connection, mailer: Mailer, event: Event, reg_id: in
         ip=actor.ip,
         details={"from": reg.status, "to": status},
     )
+    await webhooks.announce(
+        conn, "registration.status_changed", event.organisation_id, event.id, reg.id,
+        {"from": reg.status, "status": status},
+    )  # fmt: skip
     if reg.status in HOLDS_SEAT and status not in HOLDS_SEAT:  # a rejection freed a seat: the next in line takes it
         await seats.fill(conn, mailer.settings, event.id)
     return True

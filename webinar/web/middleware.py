@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -104,7 +106,7 @@ class BodyLimitMiddleware:
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or (int(length) > self.max_bytes and most is None)):
             status = 413 if length.isdigit() else 400
-            await _plain(send, status, b"Request body too large." if status == 413 else b"Bad Content-Length.")
+            await _plain(send, status, b"Request body too large." if status == 413 else b"Bad Content-Length.", scope)
             return
         limit = most or self.max_bytes
         received = 0
@@ -132,7 +134,7 @@ class NulRefusalMiddleware:
             query = scope.get("query_string", b"").lower()
             if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
                 if scope["type"] == "http":
-                    await _plain(send, 400, b"Bad request: the address contains a NUL character.")
+                    await _plain(send, 400, b"Bad request: the address contains a NUL character.", scope)
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
@@ -172,17 +174,29 @@ class OriginCheckMiddleware:
             headers = Headers(scope=scope)
             origin = headers.get("origin")
             if origin is not None and not same_origin(origin, self.base_url):
-                await _plain(send, 403, b"Cross-site request refused.")
+                await _plain(send, 403, b"Cross-site request refused.", scope)
                 return
         await self.app(scope, receive, send)
 
 
-async def _plain(send: Send, status: int, body: bytes) -> None:
+API_PREFIX = "/api/"  # the JSON API answers its refusals as problem documents (RFC 9457), like its own errors
+
+
+async def _plain(send: Send, status: int, body: bytes, scope: Scope) -> None:
+    kind = b"text/plain; charset=utf-8"
+    if scope.get("path", "").startswith(API_PREFIX):
+        detail = json.dumps(body.decode()).encode()
+        body = b'{"type": "about:blank", "title": "%s", "status": %d, "detail": %s}' % (
+            HTTPStatus(status).phrase.encode(),
+            status,
+            detail,
+        )
+        kind = b"application/problem+json"
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
