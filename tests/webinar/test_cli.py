@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from tests.conftest import login_staff
 from webinar.accounts import staff
+from webinar.demo import DEMO_SLUG, DEMO_STREAM_PATH
+from webinar.tables import events
 
 WEBINAR = [sys.executable, "-m", "webinar.cli"]
 
@@ -60,6 +63,25 @@ async def test_demo_is_created_once_and_its_operator_can_log_in(
     assert event.status_code == 200
     response = await login_staff(client, "operator@demo.example", password)
     assert response.status_code == 303
+
+
+async def test_the_demo_event_streams_the_sample_served_with_the_static_files(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient, db
+) -> None:
+    env = cli_env(database_url, tmp_path, BASE_URL="http://127.0.0.1:8123")
+    assert run(["demo"], env).returncode == 0
+    async with db.connection() as conn:
+        stream_url = await conn.fetch_val(sa.select(events.c.stream_url).where(events.c.slug == DEMO_SLUG))
+    assert stream_url == "http://127.0.0.1:8123" + DEMO_STREAM_PATH
+    playlist = await client.get(DEMO_STREAM_PATH)
+    assert playlist.status_code == 200 and playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    lines = playlist.text.splitlines()
+    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
+    parts = ["init.mp4", *(line for line in lines if line and not line.startswith("#"))]
+    assert len(parts) >= 4
+    for part in parts:
+        response = await client.get(DEMO_STREAM_PATH.rsplit("/", 1)[0] + "/" + part)
+        assert response.status_code == 200 and len(response.content) > 1000, part
 
 
 async def test_create_user_reads_the_password_from_stdin(
