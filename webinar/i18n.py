@@ -134,6 +134,8 @@ def _local_datetime(value: dt.datetime, timezone: str, fmt: str, language: str) 
     local, locale = value.astimezone(zone), Locale.parse(language)
     if fmt == "date":
         return format_date(local, format="long", locale=locale)
+    if fmt == "time":
+        return format_time(local, format="HH:mm", tzinfo=zone, locale=locale)
     if fmt == "event":
         date = format_date(local, format="full", locale=locale)
         time = format_time(local, format="short", tzinfo=zone, locale=locale)
