@@ -70,6 +70,8 @@ async def login(request: Request) -> Response:
             ),
         )
         await staff.record_login(conn, user.id)
+        if (language := text(form, "language")) in i18n.LANGUAGES and language != user.language:
+            await staff.set_language(conn, user.id, language)  # they logged in in it: the back office stays in it
         await audit.record(
             conn, "staff.login", actor=user.email, actor_staff_id=user.id, organisation_id=user.organisation_id, ip=ip
         )
