@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -13,9 +14,11 @@ import sqlalchemy as sa
 from tests.conftest import login_staff
 from webinar.accounts import staff
 from webinar.demo import DEMO_SLUG, DEMO_STREAM_PATH
+from webinar.migrate import head_revision as head
 from webinar.tables import events
 
 WEBINAR = [sys.executable, "-m", "webinar.cli"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -34,6 +37,36 @@ def test_https_only_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "SECRET_KEY" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_migrate_and_demo_print_only_what_a_person_reads(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path / 'var' / 'new.db'}", tmp_path)
+    first = run(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines() == [
+        f"Database is at migration {head()} (upgraded from an empty database)."
+    ]
+    again = run(["migrate"], env)
+    assert again.stdout.strip().splitlines() == [f"Database is at migration {head()}."]
+    demo = run(["demo"], env)
+    for result in (first, again, demo):
+        assert "alembic" not in result.stderr and "INFO" not in result.stderr, result.stderr
+    assert demo.stdout.startswith("Demo created.")
+
+
+def test_make_run_installs_only_what_running_needs(tmp_path: Path) -> None:
+    for name in ("Makefile", "pyproject.toml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    dry = {
+        target: subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        for target in ("run", "test")
+    }
+    assert "install --quiet" in dry["run"] and "-e ." in dry["run"]
+    assert "[test" not in dry["run"] and "lint]" not in dry["run"]
+    assert "-e '.[test,lint]'" in dry["test"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(extras["dependencies"])
+    assert not any(tool in runtime for tool in ("playwright", "mypy", "ruff", "pytest"))
 
 
 def test_local_secret_key_is_generated_once_under_var(tmp_path: Path) -> None:
