@@ -104,13 +104,18 @@ class TrafficReport:
     zoomed: bool = False  # the chart spans the time with viewing, not the event's whole window
 
 
+ZOOM_AT_LEAST = dt.timedelta(minutes=30)  # a few minutes of viewing still gets axis labels a person can tell apart
+
+
 def _domain(
     event: Event, interval: Interval, counts: queries.SessionCounts, whole: bool
 ) -> tuple[dt.datetime, dt.datetime]:
     """The chart's time span: the interval, its missing sides filled by the time that has viewing (with a margin of a
-    twentieth each side), or, when `whole` or nobody watched, by the event's doors-open / end or sessions."""
+    twentieth each side, and ZOOM_AT_LEAST in all), or, when `whole` or nobody watched, by the event's doors-open / end
+    or sessions."""
     if not whole and counts.first_start is not None and counts.last_end is not None:
-        margin = max((counts.last_end - counts.first_start) / 20, dt.timedelta(minutes=1))
+        watched = counts.last_end - counts.first_start
+        margin = max(watched / 20, (ZOOM_AT_LEAST - watched) / 2, dt.timedelta(minutes=1))
         start = interval.start or counts.first_start - margin
         end = interval.end or counts.last_end + margin
     else:
