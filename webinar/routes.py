@@ -56,5 +56,6 @@ routes = [
         "/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe_form, methods=["GET"], name="unsubscribe_form"
     ),
     Route("/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe, methods=["POST"], name="unsubscribe"),
+    Route("/favicon.ico", event_views.favicon, methods=["GET"], name="favicon"),
     Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]
