@@ -70,3 +70,11 @@ async def test_a_waitlisted_registrant_is_not_offered_the_entry(client: httpx.As
 
 async def test_the_calendar_file_of_an_unknown_event_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/events/no-such-event/calendar.ics")).status_code == 404
+
+
+async def test_the_event_page_tells_a_registrant_how_to_get_the_link_again(client: httpx.AsyncClient, create_event):
+    await create_event(slug="again")
+    page = (await client.get("/events/again")).text
+    assert "Already registered?" in page and 'href="http://testserver/events/again/login#lost-link"' in page
+    login = (await client.get("/events/again/login")).text
+    assert 'id="lost-link"' in login and "send-link" in login
