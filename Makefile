@@ -1,23 +1,31 @@
-# One target per thing a person does. The venv is made (and kept up to date) on first use.
+# One target per thing a person does. The venv is made (and kept up to date) on first use: `make run` installs
+# what running needs, the targets for developers (test, lint, e2e, …) add the test and lint tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+STAMP   := $(VENV)/.installed-dev
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --no-warn-script-location
 
 .PHONY: run test lint format e2e bench audit lock messages compile-messages clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
-	$(MAKE) --no-print-directory compile-messages
-	touch $(STAMP)
+$(RUNTIME): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the platform into $(VENV)/ (once; again when pyproject.toml changes)…"
+	@$(PIP) -e .
+	@$(MAKE) --no-print-directory compile-messages
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
+	@echo "Installing the test and lint tools into $(VENV)/…"
+	@$(PIP) -e '.[test,lint]'
+	@touch $(STAMP)
 
 ## run: start the platform on http://127.0.0.1:8000 (embedded SQLite under var/, demo data on first run)
-run: $(STAMP)
-	$(BIN)/webinar migrate
-	$(BIN)/webinar demo
-	$(BIN)/webinar serve
+run: $(RUNTIME)
+	@$(BIN)/webinar migrate
+	@$(BIN)/webinar demo
+	@$(BIN)/webinar serve
 
 ## test: the whole suite, on SQLite and PostgreSQL (TEST_DATABASE_URL), with a real browser and SMTP server
 test: $(STAMP)

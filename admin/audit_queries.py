@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases.core import Connection
 
+from admin import audit_details
 from webinar.db import to_dataclass
 from webinar.tables import audit_log, events
 
@@ -34,6 +35,11 @@ class AuditEntry:
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}
+
+    @property
+    def shown_details(self) -> list[audit_details.Detail]:
+        """The details as the page shows them, in the page's language."""
+        return audit_details.shown(self.details)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def parse_email_text(form: FormData, kind: Editable) -> tuple[WrittenInput | Non
     """Validate a subject (one line, at most 300 characters) and a body (at most 20,000) of this kind of e-mail."""
     reader = FieldReader(form)
     subject = reader.text("subject", SUBJECT_MAX)
-    body = reader.text("body", BODY_MAX, multiline=True).replace("\r\n", "\n").replace("\r", "\n")
+    body = reader.text("body", BODY_MAX, multiline=True)
     reader.values["body"] = body
     for name, value in (("subject", subject), ("body", body)):
         if name not in reader.errors and (problem := _problem(value, kind)):

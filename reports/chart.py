@@ -18,6 +18,7 @@ X_TICKS = 6
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # the first and last time labels keep inside the drawing: start / end
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,13 @@ def build_chart(series: Series, timezone: str) -> Chart:
     zone = ZoneInfo(timezone)
     span = series.end - series.start
     with_date = series.start.astimezone(zone).date() != series.end.astimezone(zone).date()
+    anchors = {0: "start", X_TICKS: "end"}
     x_ticks = [
-        Tick(x(n * k / X_TICKS), _time_label(series.start + span * k / X_TICKS, zone, with_date))
+        Tick(
+            x(n * k / X_TICKS),
+            _time_label(series.start + span * k / X_TICKS, zone, with_date),
+            anchors.get(k, "middle"),
+        )
         for k in range(X_TICKS + 1)
     ]
     y_ticks = [Tick(y(v), str(v)) for v in range(0, top_value + 1, step)]

@@ -101,20 +101,40 @@ class TrafficReport:
     sessions: list[queries.SessionRow]
     page: int
     pages: int
+    zoomed: bool = False  # the chart spans the time with viewing, not the event's whole window
 
 
-def _domain(event: Event, interval: Interval, counts: queries.SessionCounts) -> tuple[dt.datetime, dt.datetime]:
-    """The chart's time span: the interval, its missing sides filled by the event's doors-open / end or sessions."""
-    start = interval.start or min(filter(None, (event.doors_open_at, counts.first_start)))
-    end = interval.end or max(filter(None, (event.ends_at, counts.last_end)))
+ZOOM_AT_LEAST = dt.timedelta(minutes=30)  # a few minutes of viewing still gets axis labels a person can tell apart
+
+
+def _domain(
+    event: Event, interval: Interval, counts: queries.SessionCounts, whole: bool
+) -> tuple[dt.datetime, dt.datetime]:
+    """The chart's time span: the interval, its missing sides filled by the time that has viewing (with a margin of a
+    twentieth each side, and ZOOM_AT_LEAST in all), or, when `whole` or nobody watched, by the event's doors-open / end
+    or sessions."""
+    if not whole and counts.first_start is not None and counts.last_end is not None:
+        watched = counts.last_end - counts.first_start
+        margin = max(watched / 20, (ZOOM_AT_LEAST - watched) / 2, dt.timedelta(minutes=1))
+        start = interval.start or counts.first_start - margin
+        end = interval.end or counts.last_end + margin
+    else:
+        start = interval.start or min(filter(None, (event.doors_open_at, counts.first_start)))
+        end = interval.end or max(filter(None, (event.ends_at, counts.last_end)))
     return start, max(end, start + dt.timedelta(minutes=1))
 
 
-async def build(conn: Connection, event: Event, interval: Interval, page: int) -> TrafficReport:
-    """Everything the traffic page shows, for one interval and one page of sessions."""
+def zoomed(interval: Interval, counts: queries.SessionCounts, whole: bool) -> bool:
+    """Whether the chart is zoomed to the viewing rather than the event's whole window (the page says so)."""
+    return not whole and counts.first_start is not None and not (interval.start and interval.end)
+
+
+async def build(conn: Connection, event: Event, interval: Interval, page: int, whole: bool = False) -> TrafficReport:
+    """Everything the traffic page shows, for one interval and one page of sessions; the chart spans the time with
+    viewing unless `whole` asks for the event's whole window (the figures are the same: nobody watched outside)."""
     registrants = await event_queries.registration_counts(conn, event.id)
     counts = await queries.session_counts(conn, event.id, interval)
-    start, end = _domain(event, interval, counts)
+    start, end = _domain(event, interval, counts, whole)
     curve = await series(conn, event.id, interval, start, end)
     pages = max(1, -(-counts.sessions // PAGE_SIZE))
     page = min(page, pages)
@@ -132,4 +152,4 @@ async def build(conn: Connection, event: Event, interval: Interval, page: int) -
         registrants.waitlisted,
         registrants.cancelled,
     )
-    return TrafficReport(event, interval, totals, curve, rows, page, pages)
+    return TrafficReport(event, interval, totals, curve, rows, page, pages, zoomed(interval, counts, whole))

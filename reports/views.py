@@ -47,8 +47,9 @@ async def traffic_page(request: Request) -> Response:
     event = await staff_event(request)
     interval = forms.parse_interval(request.query_params, event.timezone)
     page = forms.parse_page(request.query_params)
+    whole = request.query_params.get("span") == "whole"
     async with app_state(request).db.connection() as conn:
-        report = await traffic.build(conn, event, interval, page)
+        report = await traffic.build(conn, event, interval, page, whole)
     context = {
         "event": event,
         "report": report,
@@ -56,6 +57,7 @@ async def traffic_page(request: Request) -> Response:
         "form_from": forms.format_local(interval.start, event.timezone),
         "form_to": forms.format_local(interval.end, event.timezone),
         "query": urlencode({k: v for k in ("from", "to") if (v := request.query_params.get(k, ""))}),
+        "whole": whole,
         "exporters": list(EXPORTERS.values()),
     }
     return render(request, "reports/traffic.html", context)

@@ -75,10 +75,56 @@ async def question_editor(page: Any, base: str) -> None:
     await page.goto(f"{base}/admin/events/{event_id}/questions")
 
 
+JOIN_RE = re.compile(r"https?://[^\s<>\"]+/join/[\w.\-]+")
+
+
+async def watch(page: Any, base: str) -> None:
+    """The stream page of the demo event playing its own sample: registered through the form, joined by the link
+    of the confirmation e-mail (read in the mail queue), in a second browser with no staff session."""
+    attendee = await page.context.browser.new_page(viewport={"width": 1280, "height": 900}, locale="ro-RO")
+    await attendee.goto(f"{base}/events/{DEMO_SLUG}")
+    for name, value in (("first_name", "Ioana"), ("last_name", "Marinescu"), ("email", "ioana@exemplu.ro")):
+        await attendee.fill(f"input[name={name}]", value)
+    for name in ("consent_processing", "age_confirmed"):
+        await attendee.check(f"input[name={name}]")
+    await attendee.locator("form button[type=submit]").last.click()
+    await attendee.wait_for_url(re.compile(r".*/registered"))
+    link = None
+    for _ in range(50):  # the sender writes the e-mail within a second or two
+        await page.goto(f"{base}/admin/outbox")
+        await page.locator("table a").first.click()
+        if found := JOIN_RE.search(await page.content()):
+            link = found.group(0)
+            break
+        await asyncio.sleep(0.2)
+    assert link, "no join link in the mail queue"
+    await attendee.goto(link)
+    await attendee.wait_for_function("document.getElementById('player').dataset.state === 'playing'", timeout=20000)
+    await asyncio.sleep(2)  # a few frames in
+    await attendee.screenshot(path=str(OUT / "watch.png"), full_page=True)
+    await attendee.close()
+    await page.goto(f"{base}/events/{DEMO_SLUG}/watch")  # what take() shoots: replaced by the attendee's shot
+
+
+async def admin_traffic(page: Any, base: str) -> None:
+    """The demo event's traffic page, with the viewing of the `watch` shot (zoomed to it)."""
+    event_id = await _demo_event_id(page, base)
+    await page.goto(f"{base}/admin/events/{event_id}/traffic")
+
+
+async def admin_dashboard(page: Any, base: str) -> None:
+    """The operator's dashboard: the demo event and its figures."""
+    await page.goto(f"{base}/admin/")
+
+
 SHOTS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
     "admin-email-texts": admin_email_texts,
     "question-editor": question_editor,
+    "admin-dashboard": admin_dashboard,
+    "watch": watch,
+    "admin-traffic": admin_traffic,
 }
+OWN_SHOT = {"watch"}  # shots that save their own picture (of another page than `page`)
 
 
 async def take(names: list[str]) -> None:
@@ -98,7 +144,8 @@ async def take(names: list[str]) -> None:
                 await page.wait_for_url(f"{base}/admin/")
                 for name in names:
                     await SHOTS[name](page, base)
-                    await page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                    if name not in OWN_SHOT:
+                        await page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                     print(f"docs/screenshots/{name}.png ({DEMO_SLUG})")
                 await browser.close()
         finally:

@@ -26,9 +26,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from webinar import migrate
 
+    before = asyncio.run(migrate.current_revision(settings.database_url)) if _exists(settings) else None
     migrate.upgrade(settings.database_url)
-    print(f"Database is at migration {migrate.head_revision()}.")
+    head = migrate.head_revision()
+    if before == head:
+        print(f"Database is at migration {head}.")
+    else:
+        print(f"Database is at migration {head} (upgraded from {before or 'an empty database'}).")
     return 0
+
+
+def _exists(settings: Settings) -> bool:
+    """Whether there is a database to read yet (an SQLite file is made by the first migration)."""
+    from pathlib import Path
+
+    url = settings.database_url
+    return not url.startswith("sqlite:///") or Path(url[len("sqlite:///") :]).exists()
 
 
 def _read_password() -> str:

@@ -18,9 +18,11 @@ from webinar.tables import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS, events, 
 
 DEMO_EMAIL = "operator@demo.example"
 DEMO_SLUG = "webinar-demo"
+# A few seconds of HLS made by scripts/demo_stream.py and served with the static files: the demo plays offline.
+DEMO_STREAM_PATH = "/static/demo/stream/index.m3u8"
 
 
-def _demo_event(organisation_id: int) -> EventInput:
+def _demo_event(organisation_id: int, base_url: str) -> EventInput:
     start = now().replace(second=0, microsecond=0) + dt.timedelta(minutes=10)
     return EventInput(
         organisation_id=organisation_id,
@@ -38,7 +40,7 @@ def _demo_event(organisation_id: int) -> EventInput:
         registration_opens_at=None,
         registration_closes_at=None,
         doors_open_minutes=30,
-        stream_url="https://test-streams.mux.dev/x36xhzz/x36xhzz.m3u8",
+        stream_url=base_url + DEMO_STREAM_PATH,
         embed_url="",
         capacity=None,
         approval="auto",
@@ -79,7 +81,7 @@ async def create_demo(settings: Settings) -> str:
                 .values(name="Organizația Demo", slug="demo", contact_email="dpo@demo.example", created_at=now())
                 .returning(organisations.c.id)
             )
-            await create_event(conn, _demo_event(org_id))
+            await create_event(conn, _demo_event(org_id, settings.base_url))
             if not await staff.email_taken(conn, DEMO_EMAIL):
                 await staff.create(
                     conn,

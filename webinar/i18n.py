@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -118,12 +118,22 @@ def from_accept_language(header: str | None) -> str | None:
     return None
 
 
-def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> str:
-    """A UTC time shown in the event's time zone, formatted for the active locale.
+# The one way a time is written, in every page, e-mail and document: day, month in letters, year, a 24-hour clock,
+# the same order in both languages, so that nobody reads 3/9/27 as March or September ("2 dec. 2026, 00:40" /
+# "2 Dec 2026, 00:40"). Each is a Babel (CLDR) pattern; the month names and their abbreviations are the locale's.
+PATTERNS = {
+    "datetime": "d MMM y, HH:mm",
+    "seconds": "d MMM y, HH:mm:ss",  # where seconds matter: the mail queue's attempts
+    "date": "d MMMM y",
+    "time": "HH:mm",
+    "event": "EEEE, d MMMM y, HH:mm",
+}
 
-    `fmt` is a Babel format name, "date" (the long date alone), or "event": the whole date with the weekday and the
-    time to the minute ("joi, 5 martie 2026, 14:00"; "Thursday, March 5, 2026, 2:00 PM").
-    """
+
+def local_datetime(value: dt.datetime, timezone: str, fmt: str = "datetime") -> str:
+    """A UTC time shown in the event's time zone, in the active language: `fmt` is one of PATTERNS — "datetime"
+    ("2 dec. 2026, 00:40"), "seconds" (with them), "date" ("2 decembrie 2026"), "time" ("00:40") or "event", the
+    whole date with the weekday ("miercuri, 2 decembrie 2026, 00:40"; "Wednesday, 2 December 2026, 00:40")."""
     return _local_datetime(value, timezone, fmt, _active.get())
 
 
@@ -131,14 +141,7 @@ def local_datetime(value: dt.datetime, timezone: str, fmt: str = "medium") -> st
 @functools.lru_cache(maxsize=4096)
 def _local_datetime(value: dt.datetime, timezone: str, fmt: str, language: str) -> str:
     zone = ZoneInfo(timezone)
-    local, locale = value.astimezone(zone), Locale.parse(language)
-    if fmt == "date":
-        return format_date(local, format="long", locale=locale)
-    if fmt == "event":
-        date = format_date(local, format="full", locale=locale)
-        time = format_time(local, format="short", tzinfo=zone, locale=locale)
-        return str(locale.datetime_formats["full"]).format(time, date)
-    return format_datetime(local, format=fmt, tzinfo=zone, locale=locale)
+    return format_datetime(value.astimezone(zone), format=PATTERNS[fmt], tzinfo=zone, locale=Locale.parse(language))
 
 
 def format_number(value: int) -> str:

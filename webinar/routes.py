@@ -27,6 +27,7 @@ routes = [
     Route("/readyz", readyz, name="readyz"),
     Route("/events/{slug}", registration_views.event_page, name="event"),
     Route("/events/{slug}/registered", registration_views.registered, methods=["GET"], name="registered"),
+    Route("/events/{slug}/calendar.ics", registration_views.calendar_file, methods=["GET"], name="calendar"),
     Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
     Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),
     Route("/events/{slug}/send-link", access_views.send_link, methods=["POST"], name="send_link"),
@@ -68,5 +69,6 @@ routes = [
         "/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe_form, methods=["GET"], name="unsubscribe_form"
     ),
     Route("/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe, methods=["POST"], name="unsubscribe"),
+    Route("/favicon.ico", event_views.favicon, methods=["GET"], name="favicon"),
     Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]

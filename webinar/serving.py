@@ -40,6 +40,8 @@ def configure_logging() -> None:
     """Our loggers at INFO on standard error, in every process (each worker configures its own)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("databases").setLevel(logging.WARNING)  # it logs every connect and disconnect
+    # Alembic logs its plugins and its engine on every start; `migrate` says in one line what it did.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def config(host: str, port: int, workers: int, grace: float) -> uvicorn.Config:

@@ -66,7 +66,7 @@ class Settings:
     mail_retry_seconds: float = 20.0
     # Multiplies every per-IP and per-account rate limit; >1 only for load tests and scanners on scratch instances.
     rate_limit_scale: float = 1.0
-    processor_name: str = "the platform operator"
+    processor_name: str = ""  # empty: the privacy notice says "the platform operator" in the page's language
     # How long a stop (SIGTERM, SIGINT) waits for the requests in flight and the open WebSockets (docs/deploy.md).
     stop_grace_seconds: float = 10.0
     # Webhooks may target private, loopback and link-local addresses (SPEC §14): for tests and closed networks only.
@@ -165,7 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         debug=config("DEBUG", cast=bool, default=False),
         run_background=config("WEBINAR_BACKGROUND", cast=bool, default=True),
-        processor_name=config("PROCESSOR_NAME", default="the platform operator"),
+        processor_name=config("PROCESSOR_NAME", default=""),
         # Viewing-session timing (SPEC §4: 90 s); shortened only by tests that kill a server.
         presence_timeout_seconds=config("PRESENCE_TIMEOUT_SECONDS", cast=int, default=90),
         heartbeat_seconds=config("HEARTBEAT_SECONDS", cast=int, default=30),

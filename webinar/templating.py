@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import jinja2
 from starlette.templating import Jinja2Templates
 
 from webinar import i18n
+from webinar.text import one_line_end
 from webinar.web.forms import csrf_token
 from webinar.web.language import switcher_links
 
@@ -18,6 +20,11 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 def _tz_abbrev(value: dt.datetime, timezone: str) -> str:
     return value.astimezone(ZoneInfo(timezone)).strftime("%Z")
+
+
+def paragraphs(text: str) -> list[str]:
+    """A plain text's paragraphs: split at empty lines (whatever the line ends), each trimmed, none empty."""
+    return [part.strip() for part in re.split(r"\n[ \t]*\n", one_line_end(text)) if part.strip()]
 
 
 def make_environment() -> jinja2.Environment:
@@ -38,6 +45,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["local_datetime"] = i18n.local_datetime
     env.filters["tz_abbrev"] = _tz_abbrev
     env.filters["number"] = i18n.format_number
+    env.filters["paragraphs"] = paragraphs
     env.globals["csrf_token"] = csrf_token
     env.globals["active_language"] = i18n.active
     env.globals["language_links"] = switcher_links

@@ -1,4 +1,4 @@
-"""Text helpers: slugs, accent-free search keys, normalised e-mail addresses and LIKE patterns."""
+"""Text helpers: line ends, slugs, accent-free search keys, normalised e-mail addresses and LIKE patterns."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ def fold(value: str) -> str:
     """Lower-case and strip diacritics: 'Ștefan' and 'Ştefan' (cedilla) both become 'stefan'."""
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def one_line_end(value: str) -> str:
+    """The text with CRLF and lone CR line ends made LF (browsers send a textarea's lines with CRLF)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def slugify(value: str, max_length: int = 80) -> str:

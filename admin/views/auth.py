@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from admin import signin
 from admin.auth import current_staff
 from webinar import i18n
-from webinar.accounts import sessions
+from webinar.accounts import sessions, staff
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import cookie_name, current_sid, request_cookies, set_cookie_value, set_sid
@@ -46,7 +46,7 @@ async def login(request: Request) -> Response:
         return _render(request, email, next_url, error=i18n.gettext("Wrong e-mail address or password."), status=400)
     if isinstance(done, signin.SecondStep):
         return _render_code(request, done.token, next_url, error=None)
-    return _signed_in(request, done, next_url)
+    return await _signed_in(request, done, next_url, text(form, "language"))
 
 
 async def login_code(request: Request) -> Response:
@@ -60,7 +60,7 @@ async def login_code(request: Request) -> Response:
     done = await signin.second_step(app_state(request).db, settings, token, code, _client(request))
     if done is None:
         return _render_code(request, token, next_url, error=i18n.gettext("Wrong code."), status=400)
-    return _signed_in(request, done, next_url)
+    return await _signed_in(request, done, next_url, text(form, "language"))
 
 
 def _client(request: Request) -> signin.Client:
@@ -84,8 +84,11 @@ def _render_code(request: Request, token: str, next_url: str, error: str | None,
     return response
 
 
-def _signed_in(request: Request, done: signin.SignedIn, next_url: str) -> Response:
+async def _signed_in(request: Request, done: signin.SignedIn, next_url: str, language: str) -> Response:
     settings = app_state(request).settings
+    if language in i18n.LANGUAGES and language != done.user.language:
+        async with app_state(request).db.connection() as conn:
+            await staff.set_language(conn, done.user.id, language)  # they logged in in it: the back office stays in it
     set_sid(request, done.sid)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     _set_device(response, settings.https_only, done.device_cookie)

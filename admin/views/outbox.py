@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -9,13 +11,30 @@ from starlette.responses import RedirectResponse, Response
 from admin.pages import path_id, render
 from admin.views.registrants import page_number
 from webinar import audit
+from webinar.i18n import N_
 from webinar.i18n import gettext as _
+from webinar.mail import editable
 from webinar.mail import outbox as mail_outbox
 from webinar.mail.render import Dropped
 from webinar.registration import notifications
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.forms import read_form
+
+# What each kind of e-mail is, for the queue's "Kind" column: the editable ones by their editor's name, the rest here.
+OTHER_KINDS = {
+    "already_registered": N_("Already registered: the link again"),
+    "join_link": N_("The join link, sent again"),
+    "confirm_email": N_("Confirm a new e-mail address"),
+    "email_test": N_("Test e-mail"),
+}
+
+
+def kind_label(kind: str) -> str:
+    """The name of a kind of e-mail in the page's language (the stored kind when it has none)."""
+    if kind in editable.BY_KIND:
+        return _(editable.BY_KIND[kind].label)
+    return _(OTHER_KINDS[kind]) if kind in OTHER_KINDS else kind
 
 
 async def outbox(request: Request) -> Response:
@@ -36,6 +55,7 @@ async def outbox(request: Request) -> Response:
         "page": page,
         "pages": pages,
         "total": total,
+        "kind_label": kind_label,
     }
     return render(request, "admin/outbox.html", context)
 
@@ -53,7 +73,8 @@ async def outbox_message(request: Request) -> Response:
                 dropped = written.reason
             else:
                 preview = written
-    context = {"message": message, "preview": preview, "dropped": dropped, "retryable": mail_outbox.RETRYABLE}
+    context: dict[str, Any] = {"message": message, "preview": preview, "dropped": dropped, "kind_label": kind_label}
+    context["retryable"] = mail_outbox.RETRYABLE
     return render(request, "admin/outbox_message.html", context)
 
 

@@ -1,6 +1,6 @@
-// The stream page: plays the stream (native HLS or the vendored hls.js) and keeps this page's viewing
-// session alive over the presence WebSocket: a heartbeat every N seconds, "leave" when the page goes away,
-// and reconnection with backoff after a break (the server resumes the same session within 90 s).
+// The stream page: plays the stream (native HLS or the vendored hls.js, either retrying until it plays) and keeps
+// this page's viewing session alive over the presence WebSocket: a heartbeat every N seconds, "leave" when the
+// page goes away, and reconnection with backoff after a break (the server resumes the same session within 90 s).
 // Presence checks: the server sends {"type": "check", "check": id, "seconds": n} when one falls due (the moments
 // are never in the page); the prompt takes the focus, and its button answers over the same socket.
 const player = document.getElementById("player");
@@ -10,29 +10,91 @@ function say(text) {
   if (statusLine) statusLine.textContent = text || "";
 }
 
+// Until the stream plays, each path tries again with backoff (2 s, 4 s, 8 s … at most 30 s, with jitter), and the
+// status line says what is happening: connecting, or not available yet and when the next attempt is. The state is
+// also on the player (data-state: connecting, waiting, playing) for the style sheet and the tests.
+const stream = {
+  attempt: 0,
+  timer: null,
+  ticker: null,
+
+  state(name, text) {
+    player.dataset.state = name;
+    say(text);
+  },
+
+  connecting() {
+    window.clearInterval(this.ticker);
+    this.state("connecting", player.dataset.msgConnecting);
+  },
+
+  playing() {
+    window.clearTimeout(this.timer);
+    window.clearInterval(this.ticker);
+    this.timer = null;
+    this.attempt = 0;
+    this.state("playing", "");
+  },
+
+  // The stream failed: try `load` again after the next delay, counting the seconds down on the status line.
+  retry(load) {
+    if (this.timer !== null) return; // one attempt at a time, however many errors the failure raised
+    const delay = Math.min(30000, 2000 * 2 ** this.attempt) * (0.75 + Math.random() / 4);
+    this.attempt += 1;
+    const due = Date.now() + delay;
+    const show = () => {
+      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+      this.state("waiting", (player.dataset.msgWaiting || "").replace("{seconds}", String(seconds)));
+    };
+    show();
+    window.clearInterval(this.ticker);
+    this.ticker = window.setInterval(show, 1000);
+    this.timer = window.setTimeout(() => {
+      this.timer = null;
+      this.connecting();
+      load();
+    }, delay);
+  },
+};
+
+function playNatively(video, url) {
+  const load = () => {
+    video.src = url;
+    video.load();
+  };
+  video.addEventListener("error", () => stream.retry(load));
+  load();
+}
+
+function playWithHlsJs(video, url, Hls) {
+  const hls = new Hls();
+  hls.on(Hls.Events.ERROR, (_event, data) => {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+      hls.recoverMediaError();
+      return;
+    }
+    stream.retry(() => hls.loadSource(url));
+  });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+}
+
 function startVideo() {
   const video = document.getElementById("stream");
   const url = player.dataset.streamUrl;
   if (!video || video.tagName !== "VIDEO" || !url) return;
-  if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = url;
-    video.addEventListener("error", () => say(player.dataset.msgUnavailable));
-    return;
-  }
+  // Playing (or able to): the stream is there, whichever path loaded it.
+  for (const name of ["loadeddata", "playing"]) video.addEventListener(name, () => stream.playing());
   const Hls = window.Hls;
-  if (!Hls || !Hls.isSupported()) {
-    say(player.dataset.msgUnsupported);
+  const native = video.canPlayType("application/vnd.apple.mpegurl");
+  if (!native && (!Hls || !Hls.isSupported())) {
+    stream.state("unsupported", player.dataset.msgUnsupported);
     return;
   }
-  const hls = new Hls();
-  hls.on(Hls.Events.ERROR, (_event, data) => {
-    if (!data.fatal) return;
-    say(player.dataset.msgUnavailable);
-    window.setTimeout(() => hls.loadSource(url), 10000);
-  });
-  hls.on(Hls.Events.MANIFEST_PARSED, () => say(""));
-  hls.loadSource(url);
-  hls.attachMedia(video);
+  stream.connecting();
+  if (native) playNatively(video, url);
+  else playWithHlsJs(video, url, Hls);
 }
 
 const presence = {

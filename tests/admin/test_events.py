@@ -215,3 +215,33 @@ async def test_unknown_event_is_404(operator_client) -> None:
     http = await operator_client()
     for path in ("/admin/events/424242", "/admin/events/424242/edit", f"/admin/events/{2**64}"):
         assert (await http.get(path)).status_code == 404
+
+
+async def test_paragraphs_typed_in_a_browser_keep_their_crlf_blank_lines(
+    operator_client, db, create_organisation, client
+) -> None:
+    org_id = await create_organisation()
+    http = await operator_client()
+    typed = {"description": "Despre știință.\r\n\r\nȘi tehnologie.\r\nPe același rând.", "consent_text": "Unu.\r\nDoi."}
+    response = await _post_new(http, org_id, slug="crlf", **typed)
+    assert response.status_code == 303
+    async with db.connection() as conn:
+        event = await event_queries.by_slug(conn, "crlf")
+        assert event is not None
+        consent = await event_queries.current_consent(conn, event.id)
+    assert event.description == "Despre știință.\n\nȘi tehnologie.\nPe același rând."
+    assert consent is not None and consent.text == "Unu.\nDoi."
+    page = await client.get("/events/crlf")
+    assert "<p>Despre știință.</p><p>Și tehnologie.\nPe același rând.</p>" in page.text
+    # Saving the same text again, as a browser sends it, is no new consent version.
+    token = await csrf_for(http, f"/admin/events/{event.id}/edit")
+    form = event_form(org_id, slug="crlf", **typed)
+    assert (await http.post(f"/admin/events/{event.id}", data={**form, "csrf_token": token})).status_code == 303
+    assert await count(db, consent_texts, consent_texts.c.event_id == event.id) == 1
+
+
+async def test_a_description_stored_with_crlf_still_shows_its_paragraphs(db, create_event, client) -> None:
+    event_id = await create_event(slug="old-crlf")
+    async with db.connection() as conn:
+        await conn.execute(events.update().where(events.c.id == event_id).values(description="Unu.\r\n \r\nDoi."))
+    assert "<p>Unu.</p><p>Doi.</p>" in (await client.get("/events/old-crlf")).text

@@ -57,7 +57,8 @@ async def test_join_watch_logout_then_close_the_tab(
     assert still["ended_at"] is None and still["last_seen_at"] > opened["last_seen_at"]
 
     await page.click("#logout")
-    await page.wait_for_url(f"{server.base_url}/events/{event.slug}")
+    await page.wait_for_url(f"{server.base_url}/events/{event.slug}?signed_out=1")
+    assert await page.locator("#signed-out").is_visible()
     [first] = await eventually(lambda: _ended(db, reg, 1))
     assert first["end_reason"] == "logout" and first["ip"] == "127.0.0.1"
     assert "HeadlessChrome" in first["user_agent"]

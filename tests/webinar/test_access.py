@@ -232,8 +232,11 @@ async def test_logout_ends_the_session_and_a_replayed_cookie_gets_the_login_page
     page = await client.get(f"/events/{event.slug}/watch")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     response = await client.post(f"/events/{event.slug}/logout", data={"csrf_token": token})
-    assert response.status_code == 303 and response.headers["location"].endswith(f"/events/{event.slug}")
+    assert response.status_code == 303 and response.headers["location"].endswith(f"/events/{event.slug}?signed_out=1")
     assert "Max-Age=0" in response.headers["set-cookie"]
+    told = await client.get(response.headers["location"])
+    assert 'id="signed-out"' in told.text and "You are signed out." in told.text
+    assert 'id="signed-out"' not in (await client.get(f"/events/{event.slug}")).text
     [row] = await attendee_sessions(db, reg)
     assert row["revoked_at"] is not None
     client.cookies.set(COOKIE_NAME, old_cookie)

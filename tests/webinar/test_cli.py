@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from tests.conftest import login_staff
 from webinar.accounts import staff
+from webinar.demo import DEMO_SLUG, DEMO_STREAM_PATH
+from webinar.migrate import head_revision as head
+from webinar.tables import events
 
 WEBINAR = [sys.executable, "-m", "webinar.cli"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -31,6 +37,36 @@ def test_https_only_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert "SECRET_KEY" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_migrate_and_demo_print_only_what_a_person_reads(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path / 'var' / 'new.db'}", tmp_path)
+    first = run(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines() == [
+        f"Database is at migration {head()} (upgraded from an empty database)."
+    ]
+    again = run(["migrate"], env)
+    assert again.stdout.strip().splitlines() == [f"Database is at migration {head()}."]
+    demo = run(["demo"], env)
+    for result in (first, again, demo):
+        assert "alembic" not in result.stderr and "INFO" not in result.stderr, result.stderr
+    assert demo.stdout.startswith("Demo created.")
+
+
+def test_make_run_installs_only_what_running_needs(tmp_path: Path) -> None:
+    for name in ("Makefile", "pyproject.toml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    dry = {
+        target: subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        for target in ("run", "test")
+    }
+    assert "install --quiet" in dry["run"] and "-e ." in dry["run"]
+    assert "[test" not in dry["run"] and "lint]" not in dry["run"]
+    assert "-e '.[test,lint]'" in dry["test"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(extras["dependencies"])
+    assert not any(tool in runtime for tool in ("playwright", "mypy", "ruff", "pytest"))
 
 
 def test_local_secret_key_is_generated_once_under_var(tmp_path: Path) -> None:
@@ -60,6 +96,25 @@ async def test_demo_is_created_once_and_its_operator_can_log_in(
     assert event.status_code == 200
     response = await login_staff(client, "operator@demo.example", password)
     assert response.status_code == 303
+
+
+async def test_the_demo_event_streams_the_sample_served_with_the_static_files(
+    database_url: str, tmp_path: Path, client: httpx.AsyncClient, db
+) -> None:
+    env = cli_env(database_url, tmp_path, BASE_URL="http://127.0.0.1:8123")
+    assert run(["demo"], env).returncode == 0
+    async with db.connection() as conn:
+        stream_url = await conn.fetch_val(sa.select(events.c.stream_url).where(events.c.slug == DEMO_SLUG))
+    assert stream_url == "http://127.0.0.1:8123" + DEMO_STREAM_PATH
+    playlist = await client.get(DEMO_STREAM_PATH)
+    assert playlist.status_code == 200 and playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    lines = playlist.text.splitlines()
+    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
+    parts = ["init.mp4", *(line for line in lines if line and not line.startswith("#"))]
+    assert len(parts) >= 4
+    for part in parts:
+        response = await client.get(DEMO_STREAM_PATH.rsplit("/", 1)[0] + "/" + part)
+        assert response.status_code == 200 and len(response.content) > 1000, part
 
 
 async def test_create_user_reads_the_password_from_stdin(

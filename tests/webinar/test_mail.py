@@ -196,9 +196,20 @@ async def test_console_backend_logs_and_marks_sent(
     await _register(client, "console")
     with caplog.at_level(logging.INFO, logger="webinar.mail"):
         assert await deliver_due(settings, db, compose_queued) == 1
-    assert "stefan.popescu@example.org" in caplog.text
     [row] = await outbox_rows(db)
     assert row["status"] == "sent"
+    [record] = [r for r in caplog.records if "console backend" in r.getMessage()]
+    shown = record.getMessage()
+    # Decoded: the headers as a person reads them, the text whole, no quoted-printable anywhere.
+    assert "To: stefan.popescu@example.org" in shown and "From: " in shown and "Date: " in shown
+    assert "Subject: You are registered: Conferința Națională de Științe" in shown
+    assert "Hello Ștefan," in shown and "=?utf-8?" not in shown and "=\n" not in shown and "=C8" not in shown
+    assert "[text/html: " in shown and "[text/calendar (method REQUEST): a calendar invitation, attached]" in shown
+    # The join link is on one line: copied from the log, it signs the person in.
+    [line] = [line for line in shown.splitlines() if LINK_RE.search(line)]
+    assert LINK_RE.fullmatch(line.strip())
+    response = await client.get(line.strip().removeprefix("http://testserver"))
+    assert response.status_code == 303 and response.headers["location"].endswith("/events/console/watch")
 
 
 async def test_manual_registrant_gets_no_link_until_approved(

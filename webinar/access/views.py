@@ -159,4 +159,4 @@ async def logout(request: Request) -> Response:
     idle = dt.timedelta(minutes=settings.session_idle_minutes)
     await services.logout(app_state(request).db, event, current_sid(request), idle)
     set_sid(request, None)
-    return see_other(request, "event", slug=event.slug)
+    return see_other(request, "event", "?signed_out=1", slug=event.slug)  # the page says so

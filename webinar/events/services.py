@@ -12,6 +12,7 @@ from webinar.clock import now
 from webinar.events import queries
 from webinar.events.queries import EventFields
 from webinar.tables import consent_texts, events
+from webinar.text import one_line_end
 
 DEFAULT_CONSENT_TEXT = {
     "ro": (
@@ -39,7 +40,8 @@ def consent_hash(text: str) -> str:
 
 async def _add_consent_version(conn: Connection, event_id: int, text: str) -> None:
     latest = await queries.current_consent(conn, event_id)
-    if latest is not None and latest.text == text:
+    # A text stored with a browser's CRLF before line ends were made LF on input is the same wording.
+    if latest is not None and one_line_end(latest.text) == one_line_end(text):
         return
     await conn.execute(
         consent_texts.insert().values(

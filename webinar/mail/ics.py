@@ -106,3 +106,27 @@ def method_of(text: str) -> str:
     names none."""
     found = _METHOD.search(text)
     return found.group(1) if found else REQUEST
+
+
+def publish(uid: str, title: str, description: str, url: str, starts_at: dt.datetime, ends_at: dt.datetime,
+            stamp: dt.datetime, sequence: int = 0, cancelled: bool = False) -> str:  # fmt: skip
+    """An event's public calendar entry (METHOD:PUBLISH, the "add to calendar" file): no organiser, no attendee, no
+    personal link, just what and when and the event's page; UTC times as in an invitation."""
+    event = icalendar.Event()
+    event.add("uid", _clean(uid))
+    event.add("sequence", sequence)
+    event.add("dtstamp", stamp.astimezone(dt.UTC))
+    event.add("dtstart", starts_at.astimezone(dt.UTC))
+    event.add("dtend", ends_at.astimezone(dt.UTC))
+    event.add("summary", _clean(title))
+    event.add("description", _clean(description))
+    event.add("url", url)
+    event.add("location", url)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")

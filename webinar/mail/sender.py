@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
 from webinar.jobs import Context, Job
-from webinar.mail import ics
+from webinar.mail import console, ics
 from webinar.mail.outbox import Message
 from webinar.mail.render import Composed, Composer, Dropped, Mailer, one_line
 from webinar.settings import Settings
@@ -322,13 +322,12 @@ async def deliver_one(settings: Settings, db: DB, msg: Message, link: Link | Non
     if msg.expires_at is not None and now() >= msg.expires_at:
         await _cancel(db, msg, "not sent: too late (its moment had passed)")
         return False
+    email = as_bytes(build_message(msg, settings.mail_from))
     if settings.mail_backend == "console":
-        # Readable, as a person running it locally copies the join link from here (the wire form is quoted-printable).
-        shown = f"To: {msg.to_address}\nSubject: {one_line(msg.subject)}\n\n{msg.body_text}"
-        log.info("e-mail #%s (console backend, not sent over SMTP):\n%s", msg.id, shown)
+        # Decoded, as a person running it locally copies the join link from here (the wire form is quoted-printable).
+        log.info("e-mail #%s (console backend, not sent over SMTP):\n%s", msg.id, console.readable(email))
         await _mark_sent(db, msg)
         return True
-    email = as_bytes(build_message(msg, settings.mail_from))
     own = link is None
     link = link or Link(settings)
     try:

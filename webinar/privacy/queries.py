@@ -12,6 +12,7 @@ from databases.core import Connection
 from webinar.accounts import sessions
 from webinar.db import to_dataclass
 from webinar.events.queries import Event, by_id
+from webinar.i18n import N_
 from webinar.tables import consent_records, consent_texts, events, outbox, registrations, staff_users, web_sessions
 
 
@@ -28,6 +29,21 @@ class ConsentWithText:
     ip: str | None
     user_agent: str | None
     recorded_by: str | None  # who imported the person (action `imported`): the staff member's e-mail
+
+    @property
+    def described(self) -> str:
+        """What the record says, in words for the person (a message id: the page translates it)."""
+        return CONSENT_WORDS.get((self.purpose, self.action), f"{self.purpose}: {self.action}")
+
+
+# Each (purpose, action) a consent record can hold, as /me tells it; `imported` has its own sentence there.
+CONSENT_WORDS = {
+    ("processing", "given"): N_("you agreed to the processing of your data for this event"),
+    ("processing", "withdrawn"): N_("you withdrew your agreement to the processing of your data"),
+    ("marketing", "given"): N_("you agreed to receive news about this organiser's future events"),
+    ("marketing", "withdrawn"): N_("you stopped the news about this organiser's future events"),
+    ("age", "given"): N_("you confirmed that you are old enough to register"),
+}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from webinar.evaluation import services as evaluation
 from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
+from webinar.i18n import gettext as _
 from webinar.links.privacy import retention_ends_at
 from webinar.privacy import forms, queries, services
 from webinar.privacy.erasure import Requester
@@ -69,7 +70,7 @@ async def privacy(request: Request) -> Response:
     context = {
         "event": event,
         "organisation": organisation,
-        "processor": app_state(request).settings.processor_name,
+        "processor": app_state(request).settings.processor_name or _("the platform operator"),
         "retention_ends_at": retention_ends_at(event),
         "stream_host": _host(event.stream_url),
         "embed_host": "" if event.stream_url else _host(event.embed_url),

@@ -149,9 +149,7 @@ class Question:
             return YES if ticked else NO
         if self.kind == MULTICHOICE:
             return self._parse_many(form, errors)
-        value = text(form, self.name)
-        if self.kind == TEXTAREA:
-            value = value.replace("\r\n", "\n").replace("\r", "\n")  # browsers send a textarea's lines with CRLF
+        value = text(form, self.name)  # a textarea's CRLF already made LF
         if problem := self.problem(value):
             errors[self.name] = problem
         if not value:

@@ -13,7 +13,7 @@ from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import cancellation, forms, queries, services
+from webinar.registration import calendar, cancellation, forms, queries, services
 from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import typed_answers
@@ -104,8 +104,18 @@ async def registered(request: Request) -> Response:
         event = await _load_event(conn, request.path_params["slug"])
         state = await services.registration_state(conn, event)
     choose_language(request, event.language)
-    context = {"event": event, "waitlist": state == "waitlist"}
+    add = calendar.links(app_state(request).settings.base_url, event)
+    context = {"event": event, "waitlist": state == "waitlist", "calendar": add}
     return app_state(request).templates.TemplateResponse(request, "webinar/registered.html", context)
+
+
+async def calendar_file(request: Request) -> Response:
+    """`GET /events/{slug}/calendar.ics`: the event's public calendar entry, to download ("add to calendar")."""
+    async with app_state(request).db.connection() as conn:
+        event = await _load_event(conn, request.path_params["slug"])
+    body = calendar.public_ics(app_state(request).settings.base_url, event)
+    disposition = f'attachment; filename="{event.slug}.ics"'
+    return Response(body, media_type="text/calendar; charset=utf-8", headers={"Content-Disposition": disposition})
 
 
 # A cancel link that cannot be used says why, with the status that fits: spent or forged (400), too late (409).

@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from webinar.i18n import gettext as _
 from webinar.state import app_state
+from webinar.text import one_line_end
 from webinar.web.cookies import ensure_sid
 
 MAX_FIELDS = 100
@@ -41,11 +42,12 @@ async def read_form(request: Request, max_files: int = 0) -> FormData:
 
 
 def text(form: FormData, name: str) -> str:
-    """A text field, trimmed and NFC-normalised ('' when absent, or when a file was sent instead)."""
+    """A text field, trimmed, NFC-normalised and with its line ends made LF ('' when absent, or when a file was sent
+    instead): browsers send a textarea's lines with CRLF, and everything after us splits paragraphs on "\n\n"."""
     value = form.get(name)
     if not isinstance(value, str):
         return ""
-    return unicodedata.normalize("NFC", value.strip())
+    return unicodedata.normalize("NFC", one_line_end(value.strip()))
 
 
 # Line and paragraph separators (U+2028, U+2029) end a line in JavaScript, JSON-in-HTML and many mail readers: a name
