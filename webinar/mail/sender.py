@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
+from webinar.dbbackends import Prepared
 from webinar.jobs import Context, Job
 from webinar.mail import ics
 from webinar.mail.outbox import Message
@@ -259,16 +260,28 @@ def _written(msg: Message) -> dict[str, Any]:
     return {column: getattr(msg, column) for column in WRITTEN}
 
 
+def _sent(values: dict[str, Any]) -> Any:
+    """A message sent, with what was written into it (`_SENT`'s values)."""
+    return (
+        outbox.update()
+        .where(outbox.c.id == values["b_id"])
+        .values(
+            status="sent", sent_at=values["b_at"], locked_until=None, last_error=None, attempts=values["b_attempts"],
+            **{column: values[f"b_{column}"] for column in WRITTEN},
+        )
+    )  # fmt: skip
+
+
+# The statement run once per message sent: compiled once, on PostgreSQL straight through the statement pool.
+_SENT = Prepared(
+    _sent({name: sa.bindparam(name) for name in ("b_id", "b_at", "b_attempts", *(f"b_{c}" for c in WRITTEN))}), _sent
+)
+
+
 async def _mark_sent(db: DB, msg: Message) -> None:
-    async with db.connection() as conn:  # one statement: its own commit
-        await conn.execute(
-            outbox.update()
-            .where(outbox.c.id == msg.id)
-            .values(
-                status="sent", sent_at=now(), locked_until=None, last_error=None, attempts=msg.attempts + 1,
-                **_written(msg),
-            )
-        )  # fmt: skip
+    """Record a message as sent, in its own commit (one statement)."""
+    values = {"b_id": msg.id, "b_at": now(), "b_attempts": msg.attempts + 1}
+    await db.run(_SENT, values | {f"b_{column}": getattr(msg, column) for column in WRITTEN})
 
 
 async def _mark_failed(
@@ -375,12 +388,13 @@ async def _lane(settings: Settings, db: DB, mailer: Mailer, composer: Composer, 
             budget[0] -= len(claimed)
             if not claimed:
                 break
+            writer = dataclasses.replace(mailer, batch=tuple(claimed))  # its registrants read at once
             for n, msg in enumerate(claimed):
                 assert msg.locked_until is not None
                 if now() > msg.locked_until - lease / 2:
                     await release(db, claimed[n:])
                     break
-                written = msg if msg.composed else await write(mailer, db, msg, composer)
+                written = msg if msg.composed else await write(writer, db, msg, composer)
                 if written is not None:
                     sent += await deliver_one(settings, db, written, link)
     finally:

@@ -358,13 +358,13 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     not to go any more (`not_to_send`)."""
     assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
     event, organiser = await _event_of(conn, mailer, msg.event_id)
-    reg = await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
+    reg = await _registration_of(conn, mailer, msg)
     if event is None or reg is None or reg.email is None:
         return None
     if (reason := not_to_send(msg.kind, event, reg)) is not None:
         return Dropped(reason)
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
-    written = await texts.current(conn, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+    written = await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
     if mailer.memo is not None and msg.kind not in WITH_PLACE:  # one of a pass's e-mails: many alike
         return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written)
     return compose(mailer, msg.kind, event, reg, organiser, place, written)
@@ -380,3 +380,30 @@ async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Ev
     if mailer.memo is not None and event is not None:
         mailer.memo[("event", event_id)] = found
     return found
+
+
+async def _registration_of(conn: Connection, mailer: Mailer, msg: outbox.Message) -> Registration | None:
+    """The message's registrant as they are now. In a sender's pass, the registrants of the lane's whole claim
+    (`Mailer.batch`) of the same event are read at once, on the first of its messages, rather than one per e-mail."""
+    assert msg.event_id is not None and msg.registration_id is not None
+    if mailer.memo is None or not mailer.batch:
+        return await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
+    key = ("registration", msg.event_id, msg.registration_id)
+    if key not in mailer.memo:
+        wanted = {msg.registration_id}
+        wanted.update(m.registration_id for m in mailer.batch if m.event_id == msg.event_id and m.registration_id)
+        found = await registration_queries.by_ids(conn, msg.event_id, wanted)
+        mailer.memo.update({("registration", msg.event_id, i): found.get(i) for i in wanted})
+    reg: Registration | None = mailer.memo.pop(key)  # each message of a pass is written once
+    return reg
+
+
+async def _text_of(conn: Connection, mailer: Mailer, event_id: int, kind: str, language: str) -> EmailText | None:
+    """The organiser's text for the e-mail (None: ours), read once per sender's pass and kind and language."""
+    if mailer.memo is None:
+        return await texts.current(conn, event_id, kind, language)
+    key = ("text", event_id, kind, language)
+    if key not in mailer.memo:
+        mailer.memo[key] = await texts.current(conn, event_id, kind, language)
+    written: EmailText | None = mailer.memo[key]
+    return written
