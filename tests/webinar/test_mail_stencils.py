@@ -4,6 +4,7 @@ HTML's special characters, opted-in registrants' unsubscribe links, an organiser
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
@@ -156,3 +157,20 @@ def test_the_calendar_stencil_gives_each_registrant_their_own_entry() -> None:
     assert stencil.usable
     for n, name in enumerate(["Ștefan Țăranu", 'A "b" ;c:d,e', "x" * 200, "Ă" * 80, "^caret\\back", ""]):
         assert stencil.fill(invitation(n + 2, name)) == ics.render(invitation(n + 2, name))
+
+
+async def test_stencils_kept_from_pass_to_pass_follow_a_changed_event(
+    db: DB, settings: Settings, create_event: Factory, create_registration: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event, regs = await _everyone(db, create_event, create_registration)
+    move_clock(monkeypatch, REAL_NOW().replace(microsecond=0))
+    env, kept = make_environment(), {}
+    one_by_one = Mailer(settings, env)
+    moved = dataclasses.replace(event, title="Alt titlu", starts_at=event.starts_at + dt.timedelta(hours=1))
+    for version in (event, event, moved):  # three passes; the event changed before the third
+        in_a_pass = Mailer(settings, env, memo={}, kept=kept)
+        for reg in regs:
+            stencilled = notifications.compose_from_stencil(in_a_pass, "reminder", version, reg, "Org")
+            assert stencilled == notifications.compose(one_by_one, "reminder", version, reg, "Org")
+    assert "Alt titlu" in stencilled.subject
+    assert len({k[1] for k in kept if k[0] == "stencil"}) == 2  # made again for the changed event, not per pass

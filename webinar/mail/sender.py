@@ -442,10 +442,16 @@ async def deliver_due(
 
 
 async def deliver_pass(
-    settings: Settings, db: DB, write: Composer, limit: int = PASS_SIZE, env: jinja2.Environment | None = None
+    settings: Settings,
+    db: DB,
+    write: Composer,
+    limit: int = PASS_SIZE,
+    env: jinja2.Environment | None = None,
+    kept: dict[Any, Any] | None = None,
 ) -> tuple[int, bool]:
-    """`deliver_due`, and whether the pass claimed all the `limit` it could (so more may be waiting)."""
-    mailer = Mailer(settings, env or _environment(), memo={})
+    """`deliver_due`, and whether the pass claimed all the `limit` it could (so more may be waiting); `kept` is what
+    the sender keeps from one pass to the next (`Mailer.kept`)."""
+    mailer = Mailer(settings, env or _environment(), memo={}, kept=kept)
     budget = [limit]  # shared by the lanes: how many more messages this pass may claim
     lanes = 1 if settings.mail_backend == "console" else max(1, settings.smtp_connections)
     sent = await asyncio.gather(*(_lane(settings, db, mailer, write, budget) for _ in range(lanes)))
@@ -462,9 +468,11 @@ def job(write: Composer) -> Job:
     """The sender's job, writing the e-mails queued unwritten with `write` (the registrants' composer, which the
     worker hands in: the mail layer knows no registrations)."""
 
+    kept: dict[Any, Any] = {}  # the stencils, from pass to pass
+
     async def send_pass(ctx: Context) -> bool:
         """One pass; True when it claimed a full one, so a backlog (a registration rush, a reminder to 50,000 people)
         is worked through pass after pass, and the queue is looked at every couple of seconds once drained."""
-        return (await deliver_pass(ctx.settings, ctx.db, write, PASS_SIZE, env=ctx.env))[1]
+        return (await deliver_pass(ctx.settings, ctx.db, write, PASS_SIZE, env=ctx.env, kept=kept))[1]
 
     return Job("mail-sender", send_pass, interval=POLL_SECONDS)

@@ -270,11 +270,11 @@ def compose_from_stencil(
     assert kind in KINDS and kind not in WITH_PLACE and reg.email and mailer.memo is not None
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     personal = personal_context(mailer, kind, event, reg, None, unsubscribe_url)
-    key = ("stencil", event.id, _shape(kind, reg, personal, written))
-    stencils: _Stencils | None = mailer.memo.get(key)
+    key = ("stencil", event, organiser, _shape(kind, reg, personal, written))
+    stencils: _Stencils | None = _stencils(mailer).get(key)
     if stencils is None:
         shared = event_context(mailer, event, organiser, reg.language)
-        stencils = mailer.memo[key] = _Stencils(mailer, kind, shared, reg, personal, written)
+        stencils = _stencils(mailer)[key] = _Stencils(mailer, kind, shared, reg, personal, written)
     if not stencils.usable:
         return compose(mailer, kind, event, reg, organiser, None, written)
     rendered = stencils.fill(reg, personal)
@@ -295,14 +295,28 @@ def compose_from_stencil(
     return composed
 
 
+STENCILS_KEPT = 256  # stencils a sender keeps from pass to pass at most (a few per event, kind and language)
+
+
+def _stencils(mailer: Mailer) -> dict[Any, Any]:
+    """Where the stencils go: what the sender keeps from pass to pass when it does (each keyed by all it was made
+    from, so an event changed since gets new ones), the pass's memo otherwise."""
+    if mailer.kept is None:
+        assert mailer.memo is not None
+        return mailer.memo
+    if len(mailer.kept) >= STENCILS_KEPT:
+        mailer.kept.clear()
+    return mailer.kept
+
+
 def _invitation_from_stencil(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
     """`_invitation`, from the event's calendar stencil of this pass (`ics.Stencil`, which checks itself)."""
     assert mailer.memo is not None
     invitation = _invitation_of(mailer, event, reg, url, organiser)
     key = ("ics", ics.shared_part(invitation))
-    calendar: ics.Stencil | None = mailer.memo.get(key)
+    calendar: ics.Stencil | None = _stencils(mailer).get(key)
     if calendar is None:
-        calendar = mailer.memo[key] = ics.Stencil(invitation)
+        calendar = _stencils(mailer)[key] = ics.Stencil(invitation)
     return calendar.fill(invitation)
 
 
