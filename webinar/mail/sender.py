@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
 import dataclasses
 import datetime as dt
 import functools
@@ -12,12 +13,11 @@ import logging
 import random
 import socket
 import uuid
-from email import charset
 from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message as EmailMessage
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
@@ -48,8 +48,6 @@ CHUNK = 10  # messages one lane claims at a time: a claim is one round trip, and
 # What the sender writes into a message queued unwritten.
 WRITTEN = ("subject", "body_text", "body_html", "ics", "headers_json")
 OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
-_UTF8 = charset.Charset("utf-8")
-_UTF8.body_encoding = charset.QP  # readable in any client's "show source", and 8-bit clean
 
 
 class _Wire(Compat32):
@@ -219,11 +217,20 @@ def build_message(msg: Message, mail_from: str) -> EmailMessage:
         email[one_line(header)] = one_line(value)
     for body, subtype in ((msg.body_text, "plain"), (msg.body_html, "html"), (msg.ics, "calendar")):
         if body is not None:
-            part = MIMEText(body, subtype, _UTF8)  # type: ignore[arg-type]  # a Charset is taken, typeshed says str
+            part = _text_part(body, subtype)
             if subtype == "calendar":
                 part.set_param("method", ics.method_of(body))  # REQUEST (an invitation, an update) or CANCEL
             email.attach(part)
     return email
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    """A text part in UTF-8, quoted-printable, as MIMEText writes it (its headers, in its order), encoded by binascii's
+    C encoder rather than the `email` package's line-by-line Python one (a sixth of the sender's CPU per reminder)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+    return part
 
 
 def as_bytes(email: EmailMessage) -> bytes:
