@@ -267,9 +267,12 @@ class Prepared:
     the PostgreSQL SQL ($n placeholders) and its arguments (for asyncpg), values given by column or `bindparam`
     name and converted by their types as SQLAlchemy would; `statement(values)` is the same for `databases`."""
 
-    def __init__(self, statement: Any) -> None:
+    def __init__(self, statement: Any, for_databases: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self._statement = statement
         self._compiled: dict[tuple[str, frozenset[str]], Any] = {}
+        # How `statement(values)` builds it for `databases` when `.values(**values)` cannot: an UPDATE whose SET and
+        # WHERE name their own bind parameters (SQLAlchemy offers no `.params()` for INSERT/UPDATE/DELETE).
+        self._for_databases = for_databases
 
     def _compile(self, dialect: Any, values: dict[str, Any]) -> Any:
         key = (dialect.name, frozenset(values))
@@ -287,6 +290,8 @@ class Prepared:
         return _numbered(compiled, compiled.construct_params(values, _check=False))
 
     def statement(self, values: dict[str, Any]) -> Any:
+        if self._for_databases is not None:
+            return self._for_databases(values)
         if isinstance(self._statement, ValuesBase):
             return self._statement.values(**values)
         return self._statement.params(**values)

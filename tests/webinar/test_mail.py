@@ -18,7 +18,7 @@ from webinar.db import DB
 from webinar.jobs import Context, supervise
 from webinar.links.tokens import JOIN, read_token
 from webinar.mail import ics, sender
-from webinar.mail.outbox import enqueue
+from webinar.mail.outbox import Message, enqueue
 from webinar.mail.sender import claim_one, deliver_due
 from webinar.registration.notifications import compose_queued
 from webinar.tables import outbox, registrations
@@ -258,6 +258,77 @@ def test_ics_escapes_folds_and_uses_crlf() -> None:
     unfolded = text.replace("\r\n ", "")
     assert "\\, a\\; b\\nc" in unfolded and "DESCRIPTION:line1\\nline2" in unfolded
     assert 'CN="Org Ana"' in unfolded
+
+
+_AT = dt.datetime(2030, 3, 4, 9, 0, tzinfo=dt.UTC)
+_MESSAGE = Message(
+    id=1, event_id=None, registration_id=None, kind="reminder", to_address="a@example.org", subject="",
+    body_text="Bună ziua, Ștefan,\n\nConferința începe mâine.\n" + "Linkul tău: https://webinar.test/j/" + "x" * 90,
+    body_html="<p>Bună ziua, Ștefan,</p>\n<p>Conferința începe mâine.</p>",
+    ics=ics.render(ics.Invitation(
+        uid="u@x", title="Conferința Națională", description="Linkul tău", url="https://webinar.test/j/x",
+        starts_at=_AT, ends_at=_AT, organiser_name="Asociația", organiser_email="o@x.test", attendee_email="a@x.test",
+        stamp=_AT,
+    )),
+    headers_json='{"List-Unsubscribe": "<https://webinar.test/events/e/unsubscribe/' + "t" * 80 + '>"}',
+    message_id="<0123456789abcdef.42@webinar.test>", status="sending", attempts=0, created_at=_AT, next_attempt_at=_AT,
+    locked_until=None, lock_owner=None, sent_at=None, last_error=None, expires_at=None,
+)  # fmt: skip
+
+
+def test_the_senders_header_folding_is_compat32s() -> None:
+    """The sender's quicker policy (a short plain ASCII header as it is, any other folded once and kept) writes every
+    header as the `email` package's compat32 does: random values, twice each (the second from what was kept), and a
+    whole reminder with a Romanian subject and name, byte for byte."""
+    import io
+    import random
+    from email.generator import BytesGenerator
+    from email.header import Header
+    from email.policy import compat32
+
+    plain = compat32.clone(linesep="\r\n")
+    chance = random.Random(18)  # nosec B311 - test data
+    for _ in range(20000):
+        name = chance.choice(["To", "Date", "Message-ID", "Subject", "List-Unsubscribe"])
+        value = "".join(chance.choice("ab <>@.;:,\"'=()\\\tăȘ") for _ in range(chance.randint(0, 120)))
+        subject = Header(value, "utf-8")
+        for _twice in range(2):
+            assert sender._WIRE.fold_binary(name, value) == plain.fold_binary(name, value), (name, value)
+            assert sender._WIRE.fold_binary(name, subject) == plain.fold_binary(name, subject), value
+    message = sender.build_message(
+        dataclasses.replace(
+            _MESSAGE, subject="Memento: Conferința Națională de Științe începe mâine la 10:00 (Europe/Bucharest)",
+            to_address="stefan.tiranu@example.org",
+        ),
+        "Asociația Medicilor <no-reply@webinar.test>",
+    )  # fmt: skip
+    message.set_boundary("fixed-boundary")
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    BytesGenerator(theirs, mangle_from_=False, policy=plain).flatten(message)
+    ours.write(sender.as_bytes(message))
+    assert ours.getvalue() == theirs.getvalue()
+
+
+def test_the_senders_quoted_printable_decodes_as_the_email_packages() -> None:
+    """The text parts, encoded by binascii, read back exactly as those MIMEText encodes: random bodies with tabs,
+    trailing spaces, long lines, "=", "From ", CR/LF, diacritics and emoji."""
+    import email
+    import email.policy
+    import random
+    from email import charset
+    from email.mime.text import MIMEText
+
+    qp = charset.Charset("utf-8")
+    qp.body_encoding = charset.QP
+    chance = random.Random(18)  # nosec B311 - test data
+    pieces = ["a", " ", "\t", "\n", "=", "ă", ".", "From ", "x" * 80, "\u00a0", "😀", "\r\n", "=_"]
+    for _ in range(300):
+        body = "".join(chance.choice(pieces) for _ in range(chance.randint(0, 60)))
+        ours = sender.as_bytes(sender._text_part(body, "plain"))
+        theirs = sender.as_bytes(MIMEText(body, "plain", qp))  # type: ignore[arg-type]
+        read = [email.message_from_bytes(b, policy=email.policy.default) for b in (ours, theirs)]
+        assert read[0].get_content() == read[1].get_content(), body
+        assert dict(read[0]) == dict(read[1])
 
 
 def test_sender_job_is_registered() -> None:

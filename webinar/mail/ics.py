@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
 
 import icalendar
+from icalendar.parser import Contentline
 
 PRODID = "-//webinar//registration//EN"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
@@ -59,26 +61,34 @@ def _address(email: str, name: str) -> icalendar.vCalAddress:
     return address
 
 
+# The properties that differ from one registrant's entry to the next (the rest is the event's): what a Stencil fills.
+PERSONAL = ("UID", "DTSTAMP", "DESCRIPTION", "URL", "LOCATION", "ATTENDEE")
+
+
+def _add_personal(event: icalendar.Event, inv: Invitation) -> None:
+    event.add("uid", _clean(inv.uid))
+    event.add("dtstamp", inv.stamp.astimezone(dt.UTC))
+    event.add("description", _clean(inv.description))
+    event.add("url", inv.url)
+    event.add("location", inv.url)
+    attendee = _address(inv.attendee_email, inv.attendee_name)
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "ACCEPTED"  # they registered: the entry needs no answer
+    attendee.params["RSVP"] = "FALSE"  # the organiser's address is the platform's, which reads no replies
+    event.add("attendee", attendee)
+
+
 def _event(inv: Invitation) -> icalendar.Event:
     event = icalendar.Event()
-    event.add("uid", _clean(inv.uid))
+    _add_personal(event, inv)
     event.add("sequence", inv.sequence)
-    event.add("dtstamp", inv.stamp.astimezone(dt.UTC))
     # UTC ("Z") times: one instant that Outlook, Google Calendar and Apple Calendar all show in the reader's own time
     # zone. A VTIMEZONE only earns its keep for recurring entries across DST changes; a one-off event has none, and a
     # TZID that Outlook cannot map (it wants its own names or a full definition) would shift the entry.
     event.add("dtstart", inv.starts_at.astimezone(dt.UTC))
     event.add("dtend", inv.ends_at.astimezone(dt.UTC))
     event.add("summary", _clean(inv.title))
-    event.add("description", _clean(inv.description))
-    event.add("url", inv.url)
-    event.add("location", inv.url)
     event.add("organizer", _address(inv.organiser_email, inv.organiser_name))
-    attendee = _address(inv.attendee_email, inv.attendee_name)
-    attendee.params["ROLE"] = "REQ-PARTICIPANT"
-    attendee.params["PARTSTAT"] = "ACCEPTED"  # they registered: the entry needs no answer
-    attendee.params["RSVP"] = "FALSE"  # the organiser's address is the platform's, which reads no replies
-    event.add("attendee", attendee)
     event.add("status", "CANCELLED" if inv.cancelled else "CONFIRMED")
     event.add("transp", "TRANSPARENT" if inv.cancelled else "OPAQUE")
     if not inv.cancelled and inv.alarm_text:
@@ -90,15 +100,19 @@ def _event(inv: Invitation) -> icalendar.Event:
     return event
 
 
-def render(inv: Invitation) -> str:
-    """The whole VCALENDAR (METHOD:REQUEST, or CANCEL) as text: CRLF line ends, lines folded at 75 octets."""
+def _calendar(inv: Invitation) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", inv.method)
     calendar.add_component(_event(inv))
-    return calendar.to_ical().decode("utf-8")
+    return calendar
+
+
+def render(inv: Invitation) -> str:
+    """The whole VCALENDAR (METHOD:REQUEST, or CANCEL) as text: CRLF line ends, lines folded at 75 octets."""
+    return _calendar(inv).to_ical().decode("utf-8")
 
 
 def method_of(text: str) -> str:
@@ -130,3 +144,65 @@ def publish(uid: str, title: str, description: str, url: str, starts_at: dt.date
     calendar.add("method", "PUBLISH")
     calendar.add_component(event)
     return calendar.to_ical().decode("utf-8")
+
+
+def shared_part(inv: Invitation) -> Invitation:
+    """The invitation without what is personal in it: the key of its Stencil (the event's entry, for everyone)."""
+    return dataclasses.replace(inv, uid="", description="", url="", attendee_email="", attendee_name="", stamp=_EPOCH)
+
+
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+class Stencil:
+    """An event's calendar entry rendered once, its registrant's lines (PERSONAL, in the VEVENT) rendered for each
+    person: `fill(inv)` is `render(inv)` for any invitation with the same `shared_part`, checked on the first one
+    (a difference, which no invitation of ours makes, keeps this stencil to `render`)."""
+
+    def __init__(self, first: Invitation) -> None:
+        self.shared = shared_part(first)
+        self.lines: list[bytes | str] = []  # folded lines of the event's, or the name of a personal property
+        depth: list[str] = []
+        for line in _calendar(first).content_lines():
+            if not line:
+                continue
+            name = line.split(":", 1)[0].split(";", 1)[0].upper()
+            if name == "BEGIN":
+                depth.append(line.split(":", 1)[1].upper())
+            elif name == "END":
+                depth.pop()
+            personal = depth and depth[-1] == "VEVENT" and name in PERSONAL
+            self.lines.append(name if personal else _folded(line))
+        self.usable = self._fill(first) == render(first)
+
+    def _fill(self, inv: Invitation) -> str:
+        event = icalendar.Event()
+        _add_personal(event, inv)
+        mine = {name: _folded(event.content_line(name, event[name])) for name in PERSONAL}
+        return (b"\r\n".join(mine[line] if isinstance(line, str) else line for line in self.lines) + b"\r\n").decode()
+
+    def fill(self, inv: Invitation) -> str:
+        """The registrant's whole VCALENDAR, as `render` writes it."""
+        assert shared_part(inv) == self.shared
+        return self._fill(inv) if self.usable else render(inv)
+
+
+FOLD_AT = 74  # octets of a folded line at most: icalendar's limit of 75, exclusive
+
+
+def _folded(line: Contentline) -> bytes:
+    """`line.to_ical()` without its character-by-character loop: the UTF-8 cut every FOLD_AT octets at the last
+    character boundary, or one character earlier so that a backslash or caret escape is not split from what it
+    escapes — icalendar's own rule (tests/webinar/test_mail.py compares the two on random lines)."""
+    octets = line.encode("utf-8")
+    out, start, end = [], 0, len(octets)
+    while end - start > FOLD_AT:
+        cut = start + FOLD_AT
+        while octets[cut] & 0xC0 == 0x80:  # inside a character: cut before it
+            cut -= 1
+        if octets[cut - 1] in b"\\^" and cut - 1 > start:
+            cut -= 1
+        out.append(octets[start:cut])
+        start = cut
+    out.append(octets[start:])
+    return b"\r\n ".join(out)

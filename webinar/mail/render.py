@@ -26,6 +26,12 @@ class Mailer:
     # What writing one pass of the sender's e-mails may keep from one message to the next (an event and its
     # organiser, read once for the 50,000 reminders of one event); None outside a pass, where nothing is kept.
     memo: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
+    # What a sender keeps from pass to pass (the stencils of webinar/mail/stencil.py, each keyed by everything it was
+    # made from: the event as read, its organiser, the shape of the e-mail); None: nothing is kept beyond the memo.
+    kept: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
+    # The messages being written with this one (a sender lane's claim), so that a composer may read what they all need
+    # in one query rather than one per e-mail.
+    batch: tuple[Message, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

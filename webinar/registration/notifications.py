@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import replace
+import logging
 from email.utils import parseaddr
 from typing import Any
 
 from databases.core import Connection
+from markupsafe import Markup
 
 from webinar import i18n
 from webinar.clock import now
@@ -18,14 +20,25 @@ from webinar.links.cancel import cancel_url
 from webinar.links.certificate import certificate_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
-from webinar.mail import editable, ics, outbox, placeholders, texts
-from webinar.mail.render import Composed, Dropped, Mailer, Rendered, one_line, render_email, render_written
+from webinar.mail import editable, ics, outbox, placeholders, stencil, texts
+from webinar.mail.render import (
+    Composed,
+    Dropped,
+    Mailer,
+    Rendered,
+    one_line,
+    render_block,
+    render_email,
+    render_written,
+)  # fmt: skip
 from webinar.mail.texts import EmailText
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
 from webinar.tables import CANCELLABLE
 from webinar.text import inert
+
+log = logging.getLogger("webinar.mail")
 
 # An update (the event's time or stream changed, registration/notices.py) carries the join link and the calendar
 # entry again, with a higher SEQUENCE, so calendars move the entry they have; so does a reminder.
@@ -52,7 +65,7 @@ def addressed(reg: Registration) -> Registration:
     """The registration as our e-mails print it: the name the registrant typed with its links made inert, since the
     address the e-mail goes to may not be theirs (a form is no spam relay: docs/security.md)."""
     first, last = reg.first_name, reg.last_name
-    return replace(reg, first_name=inert(first) if first else first, last_name=inert(last) if last else last)
+    return dataclasses.replace(reg, first_name=inert(first) if first else first, last_name=inert(last) if last else last)
 
 
 def _with_join_link(kind: str, reg: Registration) -> bool:
@@ -64,6 +77,10 @@ def _with_join_link(kind: str, reg: Registration) -> bool:
 def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
     """The registrant's calendar entry for the event as it is now: a request with the join link, or, once the event
     is cancelled, its cancellation. The same UID in every e-mail of the registrant, the event's current SEQUENCE."""
+    return ics.render(_invitation_of(mailer, event, reg, url, organiser))
+
+
+def _invitation_of(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> ics.Invitation:
     address = parseaddr(mailer.settings.mail_from)[1]
     with i18n.use(reg.language):  # the calendar entry's text is in the registrant's language, like the e-mail
         if event.cancelled:
@@ -74,23 +91,21 @@ def _invitation(mailer: Mailer, event: Event, reg: Registration, url: str, organ
                 f"{event.title}\n\n{_('Your personal join link (keep it to yourself, it signs you in):')}\n{url}"
             )
         alarm = _("Starting in 15 minutes: %(title)s") % {"title": one_line(event.title)}
-    return ics.render(
-        ics.Invitation(
-            uid=f"event-{event.id}-registration-{reg.id}@{address.rpartition('@')[2] or 'localhost'}",
-            title=event.title,
-            description=description,
-            url=url,
-            starts_at=event.starts_at,
-            ends_at=event.ends_at,
-            organiser_name=organiser,
-            organiser_email=address,
-            attendee_email=reg.email or "",
-            attendee_name=f"{reg.first_name or ''} {reg.last_name or ''}",
-            stamp=now(),
-            sequence=event.ics_sequence,
-            cancelled=event.cancelled,
-            alarm_text=alarm,
-        )
+    return ics.Invitation(
+        uid=f"event-{event.id}-registration-{reg.id}@{address.rpartition('@')[2] or 'localhost'}",
+        title=event.title,
+        description=description,
+        url=url,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        organiser_name=organiser,
+        organiser_email=address,
+        attendee_email=reg.email or "",
+        attendee_name=f"{reg.first_name or ''} {reg.last_name or ''}",
+        stamp=now(),
+        sequence=event.ics_sequence,
+        cancelled=event.cancelled,
+        alarm_text=alarm,
     )
 
 
@@ -109,25 +124,41 @@ def context_for(
     unsubscribe_url: str | None,
 ) -> dict[str, Any]:
     """What an e-mail's template is rendered with (its links real and signed)."""
+    return {
+        **event_context(mailer, event, organiser, reg.language),
+        **personal_context(mailer, kind, event, reg, place, unsubscribe_url),
+    }
+
+
+def event_context(mailer: Mailer, event: Event, organiser: str, language: str) -> dict[str, Any]:
+    """The part of an e-mail's context that is the same for every registrant of the event in a language."""
+    with i18n.use(language):
+        starts_at = _starts_at(event)
+    return {
+        "event": event,
+        "organiser": organiser,
+        "event_url": f"{mailer.settings.base_url}/events/{event.slug}",
+        "privacy_url": privacy_url(mailer.settings, event),
+        "title": one_line(event.title),
+        "starts_at": starts_at,
+    }
+
+
+def personal_context(
+    mailer: Mailer, kind: str, event: Event, reg: Registration, place: int | None, unsubscribe_url: str | None
+) -> dict[str, Any]:
+    """The part of an e-mail's context that is the registrant's own: them, and their signed links."""
     going_ahead = not event.cancelled  # a cancelled event's join and cancel links do not work: none are sent
     with_link = going_ahead and _with_join_link(kind, reg)
     url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
     may_cancel = going_ahead and kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
     replay, certificate = after_links(mailer.settings, kind, event, reg) if kind in SCHEDULED else (None, None)
-    with i18n.use(reg.language):
-        starts_at = _starts_at(event)
     return {
-        "event": event,
         "registration": reg,
-        "organiser": organiser,
         "join_url": url,
-        "event_url": f"{mailer.settings.base_url}/events/{event.slug}",
-        "privacy_url": privacy_url(mailer.settings, event),
         "unsubscribe_url": unsubscribe_url,
         "cancel_url": cancel_url(mailer.settings, event, reg) if may_cancel else None,
         "place": place,
-        "title": one_line(event.title),
-        "starts_at": starts_at,
         "replay_url": replay,
         "certificate_url": certificate,
     }
@@ -192,6 +223,115 @@ def compose(
     return Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
 
 
+# The values a stencil leaves a marker for (webinar/mail/stencil.py): the registrant's name and personal links, and an
+# organiser's text once its placeholders are filled. A falsy one is rendered as it is instead, and is part of the key.
+NAMES = ("first_name", "last_name")
+LINKS = ("join_url", "cancel_url", "unsubscribe_url", "replay_url", "certificate_url")
+WRITTEN = ("written_text", "written_html")
+
+
+class _Stencils:
+    """One e-mail of an event, kind and language rendered with markers, for every registrant of the same shape."""
+
+    def __init__(self, mailer: Mailer, kind: str, shared: dict[str, Any], reg: Registration, personal: dict[str, Any],
+                 written: EmailText | None) -> None:  # fmt: skip
+        names: dict[str, Any] = {n: stencil.marker(n) if getattr(reg, n) else getattr(reg, n) for n in NAMES}
+        marked = {**shared, **personal, **{n: stencil.marker(n) if personal[n] else personal[n] for n in LINKS}}
+        marked["registration"] = dataclasses.replace(reg, **names)
+        self.shared, self.checked, self.usable = shared, False, True
+        env, language = mailer.env, reg.language
+        if written is None:
+            self.written = None
+            self.subject = stencil.Stencil.cut(render_block(env, kind, "subject", marked, language), html=False)
+            rendered = render_email(env, kind, marked, language)
+        else:
+            self.written = placeholders.parse(written.subject)[0], placeholders.parse(written.body)[0]
+            self.subject = stencil.Stencil((), html=False)
+            text, html = stencil.marker("written_text"), Markup(stencil.marker("written_html"))  # noqa: S704  # nosec B704
+            rendered = render_written(env, "", text, html, marked, language)
+        self.text = stencil.Stencil.cut(rendered.text, html=False)
+        self.html = stencil.Stencil.cut(rendered.html, html=True)
+
+    def fill(self, reg: Registration, personal: dict[str, Any]) -> Rendered:
+        values = {n: getattr(reg, n) for n in NAMES} | {n: personal[n] for n in LINKS}
+        if self.written is None:
+            subject = self.subject.fill(values)
+        else:
+            with i18n.use(reg.language):
+                filled = placeholder_values({**self.shared, **personal})
+            subject = placeholders.fill(self.written[0], filled)
+            values["written_text"] = placeholders.fill(self.written[1], filled)
+            values["written_html"] = placeholders.to_html(self.written[1], filled)
+        return Rendered(one_line(subject)[:300], self.text.fill(values), self.html.fill(values))
+
+
+def _shape(kind: str, reg: Registration, personal: dict[str, Any], written: EmailText | None) -> tuple[Any, ...]:
+    """What registrants share who can be written from one stencil: the kind, language, status, the organiser's text,
+    and which of the values are there (a falsy one as it is: a template may test it)."""
+    values = [getattr(reg, n) for n in NAMES] + [personal[n] for n in LINKS]
+    return (kind, reg.language, reg.status, written, *(v if not v else True for v in values))
+
+
+def compose_from_stencil(
+    mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str, written: EmailText | None = None
+) -> Composed:
+    """`compose` for one of many e-mails of an event written in one sender's pass: the templates rendered once per
+    kind, language and shape (`Mailer.memo`), each registrant's values filled in. The first e-mail of each stencil
+    is also composed the ordinary way; if they differ, which no template of ours does, the stencil is not used."""
+    assert kind in KINDS and kind not in WITH_PLACE and reg.email and mailer.memo is not None
+    reg = addressed(reg)
+    unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
+    personal = personal_context(mailer, kind, event, reg, None, unsubscribe_url)
+    key = ("stencil", event, organiser, _shape(kind, reg, personal, written))
+    stencils: _Stencils | None = _stencils(mailer).get(key)
+    if stencils is None:
+        shared = event_context(mailer, event, organiser, reg.language)
+        stencils = _stencils(mailer)[key] = _Stencils(mailer, kind, shared, reg, personal, written)
+    if not stencils.usable:
+        return compose(mailer, kind, event, reg, organiser, None, written)
+    rendered = stencils.fill(reg, personal)
+    url = personal["join_url"]
+    invitation: str | None = None
+    if kind == "event_cancelled":
+        invitation = _invitation_from_stencil(mailer, event, reg, stencils.shared["event_url"], organiser)
+    elif url and _with_join_link(kind, reg):
+        invitation = _invitation_from_stencil(mailer, event, reg, url, organiser)
+    composed = Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
+    if not stencils.checked:
+        stencils.checked = True
+        ordinary = compose(mailer, kind, event, reg, organiser, None, written)
+        if dataclasses.replace(ordinary, ics=None) != dataclasses.replace(composed, ics=None):
+            log.warning("event #%s: its %s e-mails cannot be written from a stencil, one by one", event.id, kind)
+            stencils.usable = False
+            return ordinary
+    return composed
+
+
+STENCILS_KEPT = 256  # stencils a sender keeps from pass to pass at most (a few per event, kind and language)
+
+
+def _stencils(mailer: Mailer) -> dict[Any, Any]:
+    """Where the stencils go: what the sender keeps from pass to pass when it does (each keyed by all it was made
+    from, so an event changed since gets new ones), the pass's memo otherwise."""
+    if mailer.kept is None:
+        assert mailer.memo is not None
+        return mailer.memo
+    if len(mailer.kept) >= STENCILS_KEPT:
+        mailer.kept.clear()
+    return mailer.kept
+
+
+def _invitation_from_stencil(mailer: Mailer, event: Event, reg: Registration, url: str, organiser: str) -> str:
+    """`_invitation`, from the event's calendar stencil of this pass (`ics.Stencil`, which checks itself)."""
+    assert mailer.memo is not None
+    invitation = _invitation_of(mailer, event, reg, url, organiser)
+    key = ("ics", ics.shared_part(invitation))
+    calendar: ics.Stencil | None = _stencils(mailer).get(key)
+    if calendar is None:
+        calendar = _stencils(mailer)[key] = ics.Stencil(invitation)
+    return calendar.fill(invitation)
+
+
 def after_links(settings: Settings, kind: str, event: Event, reg: Registration) -> tuple[str | None, str | None]:
     """The replay link and the certificate link of the follow-up e-mails, when the event has them: the replay
     plays on the gated stream page after the end until `replay_until` (SPEC §13), so its link is the personal join
@@ -246,13 +386,15 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     not to go any more (`not_to_send`)."""
     assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
     event, organiser = await _event_of(conn, mailer, msg.event_id)
-    reg = await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
+    reg = await _registration_of(conn, mailer, msg)
     if event is None or reg is None or reg.email is None:
         return None
     if (reason := not_to_send(msg.kind, event, reg)) is not None:
         return Dropped(reason)
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
-    written = await texts.current(conn, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+    written = await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+    if mailer.memo is not None and msg.kind not in WITH_PLACE:  # one of a pass's e-mails: many alike
+        return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written)
     return compose(mailer, msg.kind, event, reg, organiser, place, written)
 
 
@@ -266,3 +408,30 @@ async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Ev
     if mailer.memo is not None and event is not None:
         mailer.memo[("event", event_id)] = found
     return found
+
+
+async def _registration_of(conn: Connection, mailer: Mailer, msg: outbox.Message) -> Registration | None:
+    """The message's registrant as they are now. In a sender's pass, the registrants of the lane's whole claim
+    (`Mailer.batch`) of the same event are read at once, on the first of its messages, rather than one per e-mail."""
+    assert msg.event_id is not None and msg.registration_id is not None
+    if mailer.memo is None or not mailer.batch:
+        return await registration_queries.by_id(conn, msg.event_id, msg.registration_id)
+    key = ("registration", msg.event_id, msg.registration_id)
+    if key not in mailer.memo:
+        wanted = {msg.registration_id}
+        wanted.update(m.registration_id for m in mailer.batch if m.event_id == msg.event_id and m.registration_id)
+        found = await registration_queries.by_ids(conn, msg.event_id, wanted)
+        mailer.memo.update({("registration", msg.event_id, i): found.get(i) for i in wanted})
+    reg: Registration | None = mailer.memo.pop(key)  # each message of a pass is written once
+    return reg
+
+
+async def _text_of(conn: Connection, mailer: Mailer, event_id: int, kind: str, language: str) -> EmailText | None:
+    """The organiser's text for the e-mail (None: ours), read once per sender's pass and kind and language."""
+    if mailer.memo is None:
+        return await texts.current(conn, event_id, kind, language)
+    key = ("text", event_id, kind, language)
+    if key not in mailer.memo:
+        mailer.memo[key] = await texts.current(conn, event_id, kind, language)
+    written: EmailText | None = mailer.memo[key]
+    return written

@@ -4,7 +4,7 @@ frozen dataclasses."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +159,15 @@ async def by_id(conn: Connection, event_id: int, registration_id: int) -> Regist
         sa.select(*_COLUMNS).where(registrations.c.id == registration_id, registrations.c.event_id == event_id)
     )
     return to_dataclass(Registration, row) if row else None
+
+
+async def by_ids(conn: Connection, event_id: int, registration_ids: Collection[int]) -> dict[int, Registration]:
+    """Some registrations of one event, by id (one missing: erased, or of another event)."""
+    rows = await conn.fetch_all(
+        sa.select(*_COLUMNS).where(registrations.c.event_id == event_id, registrations.c.id.in_(registration_ids))
+    )
+    found = [to_dataclass(Registration, row) for row in rows]
+    return {reg.id: reg for reg in found}
 
 
 async def by_email(conn: Connection, event_id: int, email_normalised: str, lock: bool = False) -> Registration | None:
