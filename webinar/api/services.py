@@ -94,6 +94,8 @@ async def register(
             registrar.mailer.settings, f"api:register:token:{token.id}", REGISTER_LIMIT, services.RATE_WINDOW
         )
         outcome = await registrar.register(ctx, form, meta, language, limit)
+        if outcome.later is not None:  # the notice to an address registered already: no timing to hide from a token
+            await outcome.later()
         if outcome.kind == services.INVALID:
             return Registered(services.INVALID, errors=field_errors(outcome.errors), state=outcome.state)
         kind = outcome.kind

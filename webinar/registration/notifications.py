@@ -65,7 +65,9 @@ def addressed(reg: Registration) -> Registration:
     """The registration as our e-mails print it: the name the registrant typed with its links made inert, since the
     address the e-mail goes to may not be theirs (a form is no spam relay: docs/security.md)."""
     first, last = reg.first_name, reg.last_name
-    return dataclasses.replace(reg, first_name=inert(first) if first else first, last_name=inert(last) if last else last)
+    return dataclasses.replace(
+        reg, first_name=inert(first) if first else first, last_name=inert(last) if last else last
+    )
 
 
 def _with_join_link(kind: str, reg: Registration) -> bool:
