@@ -112,6 +112,11 @@ async def admin_traffic(page: Any, base: str) -> None:
     await page.goto(f"{base}/admin/events/{event_id}/traffic")
 
 
+async def event_page(page: Any, base: str) -> None:
+    """The demo event's public page, in Romanian: its times, the form, "already registered?"."""
+    await page.goto(f"{base}/events/{DEMO_SLUG}?lang=ro")
+
+
 async def admin_dashboard(page: Any, base: str) -> None:
     """The operator's dashboard: the demo event and its figures."""
     await page.goto(f"{base}/admin/")
@@ -121,6 +126,7 @@ SHOTS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
     "admin-email-texts": admin_email_texts,
     "question-editor": question_editor,
     "admin-dashboard": admin_dashboard,
+    "event-page": event_page,
     "watch": watch,
     "admin-traffic": admin_traffic,
 }
