@@ -227,3 +227,30 @@ async def test_the_clock_announces_start_end_and_final_attendance_once(
     await _deliver_all(settings, db)
     types = [json.loads(r.body)["type"] for r in receiver.received]
     assert types == ["session.started", "session.ended", "attendance.final"]
+
+
+async def test_a_certificate_issued_is_announced(
+    settings, create_organisation, create_event, create_registration, create_viewing_session, db
+):
+    from tests.webinar.access_helpers import load_event
+    from webinar.certificates import services as certificate_services
+    from webinar.webhooks import subscriptions
+
+    org_id = await create_organisation()
+    start = now().replace(microsecond=0) - dt.timedelta(hours=3)
+    event = await load_event(
+        db,
+        await create_event(
+            organisation_id=org_id, starts_at=start, ends_at=start + dt.timedelta(hours=2), certificates=True,
+            certificate_series="S", attendance_minutes=30,
+        ),
+    )  # fmt: skip
+    reg_id = await create_registration(event.id)
+    await create_viewing_session(event.id, reg_id, start, start + dt.timedelta(minutes=60))
+    async with db.transaction() as conn:
+        await subscriptions.create(conn, org_id, "https://example.org/h", ["certificate.issued"], "test", None)
+    outcome = await certificate_services.issue(db, event, reg_id)
+    [delivery] = await _rows(db, webhook_deliveries)
+    details = json.loads(delivery["details_json"])
+    assert (delivery["type"], delivery["registration_id"]) == ("certificate.issued", reg_id)
+    assert details["certificate"].startswith("S-1-") and outcome is not None
