@@ -17,7 +17,7 @@ from tests.api.receiver import running_receiver
 from tests.conftest import csrf_for
 from tests.webinar.moved_clock import MovedClock
 from webinar.clock import now
-from webinar.tables import webhook_attempts, webhook_deliveries
+from webinar.tables import organisations, outbox, webhook_attempts, webhook_deliveries, webhook_subscriptions
 from webinar.webhooks import clock as webhook_clock
 from webinar.webhooks import sender
 
@@ -145,6 +145,18 @@ async def test_failures_back_off_for_three_days_and_are_logged(
     assert len(log) == delivery["attempts"] and {r["status_code"] for r in log} == {500}
     assert len({r.body for r in receiver.received}) == 1  # the same body, and id, on every retry
     assert len(set(receiver.ids())) == 1
+    # Three days without a 2xx: the subscription is disabled, its organisation told, its next deliveries given up.
+    [sub] = await _rows(db, webhook_subscriptions)
+    assert sub["disabled_at"] is not None
+    async with db.connection() as conn:
+        mail = await conn.fetch_one(sa.select(outbox).where(outbox.c.kind == "webhook_disabled"))
+        contact = await conn.fetch_val(sa.select(organisations.c.contact_email).where(organisations.c.id == org_id))
+    assert mail["to_address"] == contact and receiver.url in mail["body_text"] and "dezactivat" in mail["subject"]
+    later = await create_registration(event_id)
+    async with db.transaction() as conn:
+        await queue.announce_registrations(conn, "registration.created", [later])
+    await _deliver_all(settings, db)
+    assert len(receiver.received) == delivery["attempts"]  # nothing more went out
 
 
 async def test_a_redirect_is_not_followed_and_a_slow_receiver_times_out(
@@ -227,3 +239,30 @@ async def test_the_clock_announces_start_end_and_final_attendance_once(
     await _deliver_all(settings, db)
     types = [json.loads(r.body)["type"] for r in receiver.received]
     assert types == ["session.started", "session.ended", "attendance.final"]
+
+
+async def test_a_certificate_issued_is_announced(
+    settings, create_organisation, create_event, create_registration, create_viewing_session, db
+):
+    from tests.webinar.access_helpers import load_event
+    from webinar.certificates import services as certificate_services
+    from webinar.webhooks import subscriptions
+
+    org_id = await create_organisation()
+    start = now().replace(microsecond=0) - dt.timedelta(hours=3)
+    event = await load_event(
+        db,
+        await create_event(
+            organisation_id=org_id, starts_at=start, ends_at=start + dt.timedelta(hours=2), certificates=True,
+            certificate_series="S", attendance_minutes=30,
+        ),
+    )  # fmt: skip
+    reg_id = await create_registration(event.id)
+    await create_viewing_session(event.id, reg_id, start, start + dt.timedelta(minutes=60))
+    async with db.transaction() as conn:
+        await subscriptions.create(conn, org_id, "https://example.org/h", ["certificate.issued"], "test", None)
+    outcome = await certificate_services.issue(db, event, reg_id)
+    [delivery] = await _rows(db, webhook_deliveries)
+    details = json.loads(delivery["details_json"])
+    assert (delivery["type"], delivery["registration_id"]) == ("certificate.issued", reg_id)
+    assert details["certificate"].startswith("S-1-") and outcome is not None

@@ -4,6 +4,7 @@ its subscription, logs every attempt, retries with exponential backoff for three
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import random
 import time
@@ -16,7 +17,9 @@ import sqlalchemy as sa
 from webinar.clock import now
 from webinar.db import DB, to_dataclass
 from webinar.jobs import Context, Job, new_owner
+from webinar.mail import outbox
 from webinar.settings import Settings
+from webinar.tables import organisations
 from webinar.tables import webhook_attempts as attempts
 from webinar.tables import webhook_deliveries as deliveries
 from webinar.tables import webhook_subscriptions as subs
@@ -129,17 +132,19 @@ async def post(settings: Settings, url: str, secret: str, delivery: Delivery) ->
     return Answer(response.status_code, response.text[:ANSWER_KEPT], None, took())
 
 
-async def _record(db: DB, delivery: Delivery, owner: str, answer: Answer, first_retry: float) -> None:
-    """The attempt in the log, and the delivery done (after a 2xx), due again later, or given up after RETRY_FOR;
-    only while this sender still holds it."""
+async def _record(
+    db: DB, settings: Settings, delivery: Delivery, owner: str, answer: Answer, disabled: bool = False
+) -> None:
+    """The attempt in the log, and the delivery done (after a 2xx), due again later, or given up after RETRY_FOR (or
+    at once for a disabled subscription); only while this sender still holds it."""
     at = now()
     tries = delivery.attempts + 1
     if answer.ok:
         values: dict[str, Any] = {"status": "delivered", "delivered_at": at}
-    elif at - delivery.created_at >= RETRY_FOR:
+    elif disabled or at - delivery.created_at >= RETRY_FOR:
         values = {"status": "failed"}
     else:
-        values = {"status": "queued", "next_attempt_at": at + backoff(tries, first_retry)}
+        values = {"status": "queued", "next_attempt_at": at + backoff(tries, settings.webhook_retry_seconds)}
     async with db.transaction() as conn:
         await conn.execute(
             attempts.insert().values(
@@ -148,11 +153,47 @@ async def _record(db: DB, delivery: Delivery, owner: str, answer: Answer, first_
                 milliseconds=answer.milliseconds,
             )
         )  # fmt: skip
-        await conn.execute(
+        done = await conn.fetch_val(
             deliveries.update()
             .where(deliveries.c.id == delivery.id, deliveries.c.lock_owner == owner)
             .values(**values, attempts=tries, locked_until=None, lock_owner=None)
+            .returning(deliveries.c.id)
         )
+        if done is not None and values["status"] == "failed" and not disabled:
+            await _disable_if_failing(conn, settings, delivery.subscription_id, at)
+
+
+async def _disable_if_failing(conn: Any, settings: Settings, sub_id: int, at: dt.datetime) -> None:
+    """A subscription none of whose attempts succeeded for RETRY_FOR is disabled (its queue given up as it comes),
+    and its organisation told by e-mail."""
+    succeeded = sa.exists().where(
+        attempts.c.subscription_id == sub_id, attempts.c.status_code.between(200, 299), attempts.c.at > at - RETRY_FOR
+    )
+    disabled = await conn.fetch_one(
+        subs.update()
+        .where(subs.c.id == sub_id, subs.c.disabled_at.is_(None), ~succeeded)
+        .values(disabled_at=at)
+        .returning(subs.c.organisation_id, subs.c.url)
+    )
+    if disabled is None or disabled["organisation_id"] is None:
+        return
+    contact = await conn.fetch_val(
+        sa.select(organisations.c.contact_email).where(organisations.c.id == disabled["organisation_id"])
+    )
+    text = DISABLED_TEXT.format(url=disabled["url"], days=RETRY_FOR.days, base=settings.base_url)
+    await outbox.enqueue(
+        conn, kind="webhook_disabled", to_address=contact, mail_from=settings.mail_from, subject=DISABLED_SUBJECT,
+        body_text=text, body_html="".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n")),
+    )  # fmt: skip
+
+
+DISABLED_SUBJECT = "Webhook dezactivat / Webhook disabled"
+DISABLED_TEXT = (
+    "Webhookul către {url} nu a primit niciun răspuns 2xx timp de {days} zile și a fost dezactivat. "
+    "Ștergeți-l și creați-l din nou prin API (POST /api/v1/webhooks) după ce destinatarul funcționează.\n\n"
+    "The webhook to {url} got no 2xx answer for {days} days and was disabled. Delete it and create it again "
+    "through the API (POST /api/v1/webhooks) once the receiver works.\n\n{base}/api/v1/docs"
+)
 
 
 async def deliver_pass(settings: Settings, db: DB, owner: str) -> int:
@@ -167,8 +208,11 @@ async def deliver_pass(settings: Settings, db: DB, owner: str) -> int:
         sub = by_id.get(delivery.subscription_id)
         if sub is None:
             continue  # removed meanwhile, with its deliveries
+        if sub["disabled_at"] is not None:
+            await _record(db, settings, delivery, owner, Answer(None, None, "the subscription is disabled", 0), True)
+            continue
         answer = await post(settings, sub["url"], sub["secret"], delivery)
-        await _record(db, delivery, owner, answer, settings.webhook_retry_seconds)
+        await _record(db, settings, delivery, owner, answer)
     return len(claimed)
 
 
