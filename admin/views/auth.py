@@ -107,4 +107,4 @@ async def logout(request: Request) -> Response:
         async with app_state(request).db.transaction() as conn:
             await sessions.revoke(conn, sid)
     set_sid(request, None)
-    return RedirectResponse(request.url_for("admin:login"), status_code=303)
+    return RedirectResponse(f"{request.url_for('admin:login')}?signed_out=1", status_code=303)  # the page says so

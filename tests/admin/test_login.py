@@ -56,7 +56,9 @@ async def test_replayed_cookie_after_logout_gets_the_login_page(client: httpx.As
     old_cookie = client.cookies[COOKIE_NAME]
     token = await csrf_for(client, "/admin/")
     response = await client.post("/admin/logout", data={"csrf_token": token})
-    assert response.status_code == 303
+    assert response.status_code == 303 and response.headers["location"].endswith("/admin/login?signed_out=1")
+    told = await client.get(response.headers["location"])
+    assert 'id="signed-out"' in told.text and "You are signed out." in told.text
     client.cookies.set(COOKIE_NAME, old_cookie)
     response = await client.get("/admin/")
     assert sends_to_login(response)
