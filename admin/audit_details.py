@@ -18,9 +18,13 @@ KEYS = {
     "refused": N_("refused"), "completed": N_("completed"), "issued_now": N_("issued now"),
     "number": N_("number"), "report": N_("report"), "format": N_("format"), "slug": N_("address"),
     "separator": N_("separator"), "question_id": N_("question"), "message_id": N_("message"),
+    "score": N_("score (%)"), "passed": N_("passed"), "evaluation": N_("final evaluation"),
+    "pass_mark": N_("pass mark (%)"), "questions": N_("number of questions"), "token_id": N_("API token"),
+    "name": N_("name"), "subscription_id": N_("webhook subscription"), "url": N_("web address"),
+    "events": N_("announced events"),
 }  # fmt: skip
 # Values that are names in the code (fields, kinds, reports): shown as code, not translated.
-AS_CODE = frozenset({"changed", "kind", "report", "format", "slug", "separator", "via", "role"})
+AS_CODE = frozenset({"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events"})
 
 
 class Detail(NamedTuple):

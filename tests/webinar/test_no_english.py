@@ -26,8 +26,11 @@ from webinar.tables import consent_records, events
 from webinar.web.language import COOKIE_NAME
 
 WORD = re.compile(r"[A-Za-zĂÂÎȘȚăâîșț]+(?:'[a-z]+)?")
-# Addresses, links, paths, placeholders, dotted identifiers (an audit action: staff.login), header names.
-NOISE = re.compile(r"\S+@\S+|https?://\S+|/[\w./{}%-]*|\{[a-z_]+\}|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[A-Z][a-z]*-ID\b")
+# Not words of a language: addresses, links, paths, placeholders, dotted identifiers (an audit action: staff.login),
+# snake_case names of code (a cookie's name: webinar_session), header names.
+NOISE = re.compile(
+    r"\S+@\S+|https?://\S+|/[\w./{}%-]*|\{[a-z_]+\}|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[a-z]+(?:_[a-z]+)+\b|\b[A-Z][a-z]*-ID\b"
+)
 PYTHON = re.compile(r"\bNone\b|\bTrue\b|\bFalse\b|\[['\"]|\[\]|\{['\"]")
 # Words our English strings share with Romanian pages on purpose: names, units, formats, the language switcher.
 ALLOWED = {
