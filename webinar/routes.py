@@ -29,6 +29,7 @@ routes = [
     Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
     Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),
     Route("/events/{slug}/send-link", access_views.send_link, methods=["POST"], name="send_link"),
+    Route("/events/{slug}/challenge/{form}", access_views.challenge, methods=["GET"], name="proof_challenge"),
     Route("/events/{slug}/logout", access_views.logout, methods=["POST"], name="logout"),
     Route("/events/{slug}/privacy", privacy_views.privacy, methods=["GET"], name="privacy"),
     Route("/events/{slug}/me", privacy_views.me, methods=["GET"], name="me"),

@@ -56,6 +56,13 @@ class Settings:
     mail_retry_seconds: float = 20.0
     # Multiplies every per-IP and per-account rate limit; >1 only for load tests and scanners on scratch instances.
     rate_limit_scale: float = 1.0
+    # Proof of work (SPEC §15, docs/crowds.md): past `pow_threshold` registrations (or logins, or link requests) from
+    # one address for one event in 10 minutes, each needs a solved ALTCHA challenge of up to `pow_base_number`
+    # numbers, doubled for every `pow_doubling` more, at most `pow_max_number`.
+    pow_threshold: int = 20
+    pow_base_number: int = 20_000
+    pow_doubling: int = 50
+    pow_max_number: int = 1_000_000
     processor_name: str = "the platform operator"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -131,4 +138,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         presence_check_seconds=config("PRESENCE_CHECK_SECONDS", cast=int, default=60),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=20.0),
         rate_limit_scale=config("RATE_LIMIT_SCALE", cast=float, default=1.0),
+        pow_threshold=max(0, config("POW_THRESHOLD", cast=int, default=20)),
+        pow_base_number=max(1, config("POW_BASE_NUMBER", cast=int, default=20_000)),
+        pow_doubling=max(1, config("POW_DOUBLING", cast=int, default=50)),
+        pow_max_number=max(1, config("POW_MAX_NUMBER", cast=int, default=1_000_000)),
     )

@@ -459,6 +459,16 @@ rate_limits = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
 )
 
+# The proof-of-work solutions already used (SPEC §15, webinar/web/proof.py): each ALTCHA challenge is accepted once,
+# and its row is kept until the challenge expires (then retention's purge forgets it).
+proof_solutions = sa.Table(
+    "proof_solutions",
+    metadata,
+    sa.Column("challenge", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_proof_solutions_expires_at", proof_solutions.c.expires_at)
+
 job_leases = sa.Table(
     "job_leases",
     metadata,

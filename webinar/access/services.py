@@ -21,11 +21,15 @@ from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
 from webinar.settings import Settings
 from webinar.text import normalise_email
-from webinar.web import ratelimit
+from webinar.web import proof, ratelimit
+from webinar.web.ratelimit import Limit
 
 LOGIN_LIMIT = 10  # per address per window; per IP it is five times that
 SEND_LINK_LIMIT = 5
 WINDOW = dt.timedelta(minutes=15)
+# Per address and event (SPEC §15): past the soft threshold each attempt needs a proof of work; this is the hard
+# ceiling.
+PROOF_CEILING, PROOF_WINDOW = 1000, dt.timedelta(minutes=10)
 # How long after the end the stream page stays open.
 GRACE = dt.timedelta(minutes=30)
 
@@ -116,11 +120,30 @@ async def password_login(
         return await _start_session(conn, settings, event, attendee, client)
 
 
+def proof_limit(settings: Settings, event: Event, form: str, ip: str) -> Limit:
+    """The attempts at one of the event's forms (`login`, `send-link`) from one address: its load and hard ceiling."""
+    return Limit(f"{form}:{event.id}:ip:{ip}", PROOF_CEILING, PROOF_WINDOW, settings.rate_limit_scale)
+
+
+async def proof_gate(
+    db: DB, settings: Settings, proofs: proof.Proofs, event: Event, form: str, ip: str, payload: str
+) -> proof.Refusal | None:
+    """Count this attempt from `ip` (RateLimited past the hard ceiling); past the soft threshold, why its proof of
+    work is refused (None: none needed, or good and now spent). Before the form's own checks and throttles."""
+    limit = proof_limit(settings, event, form, ip)
+    async with db.connection() as conn:
+        hits = await ratelimit.count(conn, limit)
+    proofs.loads.put(limit.stored_key, hits)
+    if not proofs.tuning.needed(hits - 1):  # the attempts before this one
+        return None
+    return await proofs.spend(db, payload, event.id, form)
+
+
 async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
-    """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
+    """Queue the join link for an approved registrant of this address (rate-limited per address; per IP, the proof
+    gate's ceiling); silent otherwise."""
     async with db.connection() as conn:
         scale = settings.rate_limit_scale
-        await ratelimit.hit(conn, f"send-link:ip:{ip}", SEND_LINK_LIMIT * 5, WINDOW, scale)
         await ratelimit.hit(conn, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW, scale)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))

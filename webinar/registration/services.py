@@ -23,13 +23,15 @@ from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
 from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, registrations
 from webinar.text import normalise_email
-from webinar.web import ratelimit
+from webinar.web import proof, ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
 
 # A double-click must not become a pile of "you are already registered" e-mails.
 DUPLICATE_NOTICE_EVERY = dt.timedelta(minutes=10)
-RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
+# The hard ceiling per address and event (SPEC §15: for floods); past the soft threshold before it (settings
+# `pow_threshold`) each registration needs a solved proof of work (web/proof.py, docs/crowds.md).
+RATE_LIMIT, RATE_WINDOW = 1000, dt.timedelta(minutes=10)
 
 REGISTERED, DUPLICATE, FULL, CLOSED, STALE_CONSENT = "registered", "duplicate", "full", "closed", "stale_consent"
 INVALID, UNAVAILABLE = "invalid", "unavailable"
@@ -70,6 +72,7 @@ class Outcome:
     event: Event | None = None
     errors: dict[str, str] = field(default_factory=dict)
     state: str | None = None
+    proof: bool = False  # the form again must ask for a proof of work
 
     @property
     def done(self) -> bool:
@@ -89,20 +92,45 @@ class Registrar:
         self.db, self.mailer = db, mailer
         self.contexts = batch.Contexts()
         self.writer = batch.Writer(db)
+        self.proofs = proof.Proofs(mailer.settings)
 
     async def context(self, slug: str) -> batch.EventContext | None:
         """The event with this slug and its consent text, as recently read (None when there is no such event)."""
         return await self.contexts.get(self.db, slug)
 
-    def limit(self, ip: str) -> Limit:
-        """The per-address limit on registration attempts."""
-        return Limit(f"register:ip:{ip}", RATE_LIMIT, RATE_WINDOW, self.mailer.settings.rate_limit_scale)
+    def limit(self, event_id: int, ip: str) -> Limit:
+        """The per-address hard ceiling on registration attempts for one event; its count is the address's load."""
+        key = f"register:{event_id}:ip:{ip}"
+        return Limit(key, RATE_LIMIT, RATE_WINDOW, self.mailer.settings.rate_limit_scale)
+
+    async def load(self, event_id: int, ip: str, cached: bool = False) -> int:
+        """The registration attempts from this address for this event in the current window (`cached`: as read in
+        the last few seconds, for the pages and challenges that only show it)."""
+        return await self.proofs.load(self.db, self.limit(event_id, ip), cached)
+
+    async def needs_proof(self, event_id: int, ip: str) -> bool:
+        """Whether this address's next registration for the event must come with a solved proof of work."""
+        return self.proofs.tuning.needed(await self.load(event_id, ip, cached=True))
+
+    async def _proof_refused(self, event_id: int, ip: str, form: FormData) -> proof.Refusal | None:
+        """Past the soft threshold, why this submission's proof of work is refused (None: none needed, or good and
+        now spent); checked before anything is stored or counted."""
+        limit = self.limit(event_id, ip)
+        hits = await self.proofs.load(self.db, limit)
+        self.proofs.loads.put(limit.stored_key, hits + 1)  # with this attempt, which the write counts
+        if not self.proofs.tuning.needed(hits):
+            return None
+        return await self.proofs.spend(self.db, text(form, proof.FIELD), event_id, "register")
 
     async def register(self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str) -> Outcome:
-        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit.
+        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the hard
+        ceiling; past the soft threshold, without a good proof of work, the form again (nothing stored).
 
         `language` is the one the person read the form in; their e-mails are written in it."""
-        limit = self.limit(meta.ip)
+        refused = await self._proof_refused(ctx.event.id, meta.ip, form)
+        if refused is not None:
+            return Outcome(INVALID, ctx.event, {proof.FIELD: proof.message(refused)}, proof=True)
+        limit = self.limit(ctx.event.id, meta.ip)
         honeypot = bool(text(form, "website"))  # people never see it, bots fill it in: answer as if done
         submission = None if honeypot else await self._lock_free(ctx, form, meta, limit, language)
         if submission is None:

@@ -42,10 +42,15 @@ async def render_event(
     errors: dict[str, str] | None = None,
     state: str | None = None,
     status_code: int = 200,
+    proof: bool = False,
 ) -> Response:
-    """The event page with its registration form (or the reason there is none)."""
+    """The event page with its registration form (or the reason there is none); the proof of work on it when this
+    address has made many attempts (or `proof`)."""
     choose_language(request, event.language)
     asked = await queries.questions_of(conn, event.id)
+    if not proof:
+        ip = client_ip(request, app_state(request).settings.trusted_proxies)
+        proof = await app_state(request).registrar.needs_proof(event.id, ip)
     context = {
         "event": event,
         "organisation": await event_queries.organisation(conn, event.organisation_id),
@@ -56,6 +61,7 @@ async def render_event(
         "fields": FIELDS,
         "questions": asked,
         "answers": typed_answers(form, asked),
+        "proof": proof,
     }
     return app_state(request).templates.TemplateResponse(
         request, "webinar/event.html", context, status_code=status_code
@@ -89,7 +95,9 @@ async def register(request: Request) -> Response:
     async with app_state(request).db.connection() as conn:
         if outcome.kind == services.INVALID:
             state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
-            return await render_event(request, conn, outcome.event, form, outcome.errors, state, status_code=422)
+            return await render_event(
+                request, conn, outcome.event, form, outcome.errors, state, status_code=422, proof=outcome.proof
+            )
         return await render_event(request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS)
 
 
