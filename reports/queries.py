@@ -15,7 +15,7 @@ from reports.forms import Interval
 from webinar.db import to_dataclass
 from webinar.registration import fields
 from webinar.registration.queries import Registration, answers_for
-from webinar.tables import consent_records, registrations, viewing_sessions
+from webinar.tables import UNCONFIRMED, consent_records, registrations, viewing_sessions
 
 BATCH_SIZE = 1000
 
@@ -86,7 +86,7 @@ async def registrants_after(
     event's questions (one more query per batch)."""
     query = (
         sa.select(*_REGISTRATION, sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"))
-        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id)
+        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.status != UNCONFIRMED, r.c.id > after_id)
         .order_by(r.c.id)
         .limit(BATCH_SIZE)
     )

@@ -47,6 +47,8 @@ def _demo_event(organisation_id: int) -> EventInput:
         retention_days=90,
         listed=True,
         waitlist=False,
+        confirm_email=False,
+        devices=1,
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=DEFAULT_FOLLOWUP_MINUTES,
         attendance_minutes=None,

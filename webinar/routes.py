@@ -46,6 +46,8 @@ routes = [
     Route("/events/{slug}/me/cancel", privacy_views.me_cancel, methods=["POST"], name="me_cancel"),
     Route("/events/{slug}/cancel/{token}", registration_views.cancel_form, methods=["GET"], name="cancel_form"),
     Route("/events/{slug}/cancel/{token}", registration_views.cancel, methods=["POST"], name="cancel"),
+    Route("/events/{slug}/confirm/{token}", registration_views.confirm_form, methods=["GET"], name="confirm_form"),
+    Route("/events/{slug}/confirm/{token}", registration_views.confirm_registration, methods=["POST"], name="confirm"),
     Route("/events/{slug}/cancelled", registration_views.cancelled, methods=["GET"], name="cancelled"),
     Route(
         "/events/{slug}/me/confirm-email/{token}",

@@ -12,10 +12,10 @@ def jobs() -> list[Job]:
     from webinar.mail import sender
     from webinar.presence import sweeper
     from webinar.privacy import retention
-    from webinar.registration import reminders
+    from webinar.registration import confirm, reminders
     from webinar.registration.notifications import compose_queued
 
-    return [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended)]
+    return [sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended), confirm.JOB]
 
 
 async def run_worker(settings: object) -> None:

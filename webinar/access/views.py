@@ -150,6 +150,8 @@ def _refusal(status: str) -> str:
         return i18n.gettext("You are on the waiting list for this event; we will e-mail you if a seat frees up.")
     if status == "cancelled":
         return i18n.gettext("Your registration for this event is cancelled.")
+    if status == "unconfirmed":
+        return i18n.gettext("Please confirm your registration first: open the link in the e-mail we sent you.")
     return i18n.gettext("Your registration for this event is not approved.")
 
 

@@ -14,6 +14,8 @@ UNSUBSCRIBE = "webinar.unsubscribe"
 CANCEL = "webinar.cancel"
 # Confirms a new address typed on /me; the token carries that address, so only its mailbox can apply it.
 EMAIL_CHANGE = "webinar.email-change"
+# Confirms a new registration's address (double opt-in, SPEC §15); good while it is unconfirmed, 24 hours at most.
+CONFIRM = "webinar.confirm-registration"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.links.cancel import cancel_url
+from webinar.links.confirm import confirm_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import editable, ics, outbox, placeholders, texts
@@ -22,7 +23,7 @@ from webinar.mail.texts import EmailText
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
-from webinar.tables import CANCELLABLE
+from webinar.tables import CANCELLABLE, UNCONFIRMED
 
 # An update (the event's time or stream changed, registration/notices.py) carries the join link and the calendar
 # entry again, with a higher SEQUENCE, so calendars move the entry they have; so does a reminder.
@@ -38,6 +39,7 @@ STILL_SENT_WHEN_CANCELLED = ("event_cancelled", "cancelled", "rejected")
 KINDS = (
     "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
     "cancelled", "update", "event_cancelled", "reminder", "followup_attended", "followup_missed",
+    "confirm_registration",
 )  # fmt: skip
 # The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
 # start: one queued earlier is withheld when it is written (or retried) too late.
@@ -119,6 +121,7 @@ def context_for(
         "starts_at": starts_at,
         "replay_url": replay,
         "certificate_url": certificate,
+        "confirm_url": confirm_url(mailer.settings, event, reg) if reg.status == UNCONFIRMED and going_ahead else None,
     }
 
 
@@ -194,7 +197,9 @@ def after_links(settings: Settings, event: Event, reg: Registration) -> tuple[st
 def first_kind(status: str) -> str:
     """The e-mail a new registration gets: its confirmation (with the join link), a receipt while it awaits
     approval, or its place on the waiting list."""
-    return {"approved": "confirmation", "waitlisted": "waitlisted"}.get(status, "received")
+    return {"approved": "confirmation", "waitlisted": "waitlisted", UNCONFIRMED: "confirm_registration"}.get(
+        status, "received"
+    )
 
 
 def queued_row(
@@ -224,6 +229,8 @@ def not_to_send(kind: str, event: Event, reg: Registration) -> str | None:
         return f"not sent: the registration is {reg.status}"
     if kind == "reminder" and now() >= event.starts_at:
         return "not sent: the event had started"
+    if kind == "confirm_registration" and reg.status != UNCONFIRMED:
+        return f"not sent: the registration is {reg.status}"
     return None
 
 

@@ -21,7 +21,7 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, registrations
+from webinar.tables import CANCELLED, HOLDS_SEAT, UNCONFIRMED, WAITLISTED, answers, registrations
 from webinar.text import normalise_email
 from webinar.web import proof, ratelimit
 from webinar.web.forms import text
@@ -261,8 +261,10 @@ async def _already_registered(conn: Connection, mailer: Mailer, event: Event, em
     existing = await queries.by_email(conn, event.id, email_normalised, lock=True)
     if existing is None or existing.email is None:
         return DUPLICATE
-    if not await outbox.sent_recently(conn, existing.id, "already_registered", DUPLICATE_NOTICE_EVERY):
-        await notifications.queue(conn, mailer, "already_registered", event, existing)
+    # Not confirmed yet: the confirmation link again (SPEC §15), not the status.
+    kind = "confirm_registration" if existing.status == UNCONFIRMED else "already_registered"
+    if not await outbox.sent_recently(conn, existing.id, kind, DUPLICATE_NOTICE_EVERY):
+        await notifications.queue(conn, mailer, kind, event, existing)
     return DUPLICATE
 
 

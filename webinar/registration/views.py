@@ -12,7 +12,7 @@ from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import cancellation, forms, queries, services
+from webinar.registration import cancellation, confirm, forms, queries, services
 from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import typed_answers
@@ -151,3 +151,31 @@ async def cancel(request: Request) -> Response:
 async def cancelled(request: Request) -> Response:
     """`GET /events/{slug}/cancelled`: the registration is cancelled (after /me; shows nothing about anyone)."""
     return cancel_page(request, await public_event(request), Cancel.DONE)
+
+
+def confirm_page(request: Request, event: Event, state: confirm.Confirm, token: str) -> Response:
+    """The confirmation link's page: its button, the confirmation done, or why it cannot be (400)."""
+    status = 400 if state is confirm.Confirm.INVALID else 200
+    context = {"event": event, "state": state.value, "token": token}
+    response: Response = app_state(request).templates.TemplateResponse(
+        request, "webinar/confirm.html", context, status_code=status
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def confirm_form(request: Request) -> Response:
+    """`GET /events/{slug}/confirm/{token}`: one confirm button (a GET changes nothing: mail scanners open links)."""
+    event = await public_event(request)
+    token = request.path_params["token"]
+    secret = str(app_state(request).settings.secret_key)
+    return confirm_page(request, event, await confirm.link_state(app_state(request).db, secret, event, token), token)
+
+
+async def confirm_registration(request: Request) -> Response:
+    """`POST /events/{slug}/confirm/{token}`: the button (CSRF-checked) confirms the registration's address."""
+    event = await public_event(request)
+    await read_form(request)
+    state, token = app_state(request), request.path_params["token"]
+    ip = client_ip(request, state.settings.trusted_proxies)
+    return confirm_page(request, event, await confirm.confirm(state.db, state.mailer, event, token, ip), token)
