@@ -18,6 +18,7 @@ from webinar.db import DB
 from webinar.jobs import Context, Job, run_all
 from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
+from webinar.presence.takeover import OpenPages
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.state import AppState, app_state
@@ -105,4 +106,5 @@ def build_state(settings: Settings) -> AppState:
     state.registrar = Registrar(state.db, state.mailer)
     state.join_starts = JoinStarts(state.db)
     state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
+    state.open_pages = OpenPages()
     return state

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the types only: the app factory, at the top, builds each of
     from webinar.db import DB
     from webinar.mail.render import Mailer
     from webinar.presence.heartbeats import HeartbeatWriter
+    from webinar.presence.takeover import OpenPages
     from webinar.registration.services import Registrar
     from webinar.settings import Settings
     from webinar.web.pagecache import PageCache
@@ -31,6 +32,7 @@ class AppState(State):
     registrar: Registrar
     join_starts: JoinStarts
     heartbeats: HeartbeatWriter
+    open_pages: OpenPages
 
 
 def app_state(holder: HTTPConnection | Starlette) -> AppState:
