@@ -116,6 +116,8 @@ class Registrar:
         """Past the soft threshold, why this submission's proof of work is refused (None: none needed, or good and
         now spent); checked before anything is stored or counted."""
         limit = self.limit(event_id, ip)
+        if self.proofs.surely_below(limit.stored_key):  # the rush of many addresses: no read at all
+            return None
         hits = await self.proofs.load(self.db, limit)
         self.proofs.loads.put(limit.stored_key, hits + 1)  # with this attempt, which the write counts
         if not self.proofs.tuning.needed(hits):

@@ -120,6 +120,17 @@ class Proofs:
         self.key = hmac.new(str(settings.secret_key).encode(), b"altcha-challenges", hashlib.sha256).hexdigest()
         self.tuning = Tuning.of(settings)
         self.loads = Loads()
+        self._here: dict[str, int] = {}
+
+    def surely_below(self, key: str) -> bool:
+        """Whether this process has seen so few attempts under `key` (this one counted) that the address is surely
+        under the threshold without asking the database: the first quarter of it, so that a rush of many addresses
+        costs no read. Another process's attempts are not seen here, so an address spread over N processes may pass
+        N quarters of the threshold before the database is read: the threshold is soft, the ceiling is exact."""
+        if len(self._here) >= 100_000:  # a flood of addresses: start again rather than grow
+            self._here.clear()
+        seen = self._here[key] = self._here.get(key, 0) + 1
+        return seen <= self.tuning.threshold // 4
 
     async def load(self, db: DB, limit: Limit, cached: bool = False) -> int:
         """The attempts counted under `limit` in this window: the address's load (`cached`: as read in the last few
