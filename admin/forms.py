@@ -23,6 +23,7 @@ from webinar.tables import (
     DEFAULT_FOLLOWUP_MINUTES,
     DEFAULT_REMINDERS,
     FIELD_MODES,
+    MOST_DEVICES,
     MOST_PRESENCE_CHECKS,
 )
 from webinar.web.forms import has_control_chars, text
@@ -321,9 +322,11 @@ def parse_event_form(
     replay_url, replay_until = _read_replay(r, times["ends_at"])
     credits, certificates, certificate_series = _read_certificates(r)
     listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
+    confirm_email = r.form.get("confirm_email") is not None
+    devices = r.integer("devices", 1, MOST_DEVICES, optional=True) or 1  # empty (or an older form): one
     reminders = r.offsets("reminders")
     followup = r.integer("followup_after_minutes", 0, MAX_FOLLOWUP_MINUTES, optional=True)
-    r.values.update(listed=listed, waitlist=waitlist)
+    r.values.update(listed=listed, waitlist=waitlist, confirm_email=confirm_email)
     if r.errors:
         return None, r.errors, r.values
     assert doors is not None and retention_days is not None  # required integers: an error otherwise
@@ -348,6 +351,8 @@ def parse_event_form(
         retention_days=retention_days,
         listed=listed,
         waitlist=waitlist,
+        confirm_email=confirm_email,
+        devices=devices,
         reminders=reminders,
         followup_after_minutes=followup,
         attendance_minutes=attendance_minutes,
@@ -381,6 +386,8 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         retention_days="90",
         listed=False,
         waitlist=False,
+        confirm_email=False,
+        devices="1",
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=str(DEFAULT_FOLLOWUP_MINUTES),
         attendance_minutes="",
@@ -407,7 +414,12 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         for name in ("title", "slug", "description", "language", "timezone", "stream_url", "embed_url")
     }
     values.update({name: utc_to_local(getattr(event, name), event.timezone) for name in TIME_FIELDS})
-    values.update({name: getattr(event, name) for name in (*MODE_FIELDS, "approval", "login", "listed", "waitlist")})
+    values.update(
+        {
+            name: getattr(event, name)
+            for name in (*MODE_FIELDS, "approval", "login", "listed", "waitlist", "confirm_email")
+        }
+    )
     values.update(
         organisation_id=str(event.organisation_id),
         doors_open_minutes=str(event.doors_open_minutes),
@@ -419,6 +431,7 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         followup_after_minutes="" if event.followup_after_minutes is None else str(event.followup_after_minutes),
         attendance_minutes="" if event.attendance_minutes is None else str(event.attendance_minutes),
         presence_checks=str(event.presence_checks),
+        devices=str(event.devices),
         replay_url=event.replay_url,
         replay_until=_last_day(event),
         credits=event.credits,

@@ -3,7 +3,8 @@
 `python -m bench` (or `make bench`; `QUICK=1` for the short run). Environment: TEST_DATABASE_URL (the
 PostgreSQL server; a scratch database `webinar_bench` is made on it), BENCH_WATCH_RAMP (full run: viewer
 counts tried after 10,000, default "20000"), BENCH_ONLY (a comma-separated subset of the scenarios, for
-working on one; the baselines always run).
+working on one; the baselines always run), BENCH_PORT_OFFSET (added to the servers' ports 8101-8103) and
+BENCH_DB_NAME (instead of `webinar_bench`): for a second bench on the same machine.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import attendance, certificates, export, fixtures, reminders, scenarios, watch
+from bench import attendance, certificates, crowds, export, fixtures, reminders, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
 
 RESULTS = fixtures.ROOT / "bench" / "results.json"
-PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101, 8102, 8103
+# BENCH_PORT_OFFSET moves the three ports, for a second bench on the same machine (a busy port is not ours).
+_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
+PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101 + _OFFSET, 8102 + _OFFSET, 8103 + _OFFSET
 SCENARIOS = (
     "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login",
-    "reminders",
+    "reminders", "crowds",
 )  # fmt: skip
 
 
@@ -36,7 +39,8 @@ def wanted() -> set[str]:
     if unknown:
         raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
     chosen = only or set(SCENARIOS)
-    return chosen | {"registration"} if "questions" in chosen else chosen  # compared with the rush of the same run
+    # Compared with the rush of the same run.
+    return chosen | {"registration"} if chosen & {"questions", "crowds"} else chosen
 
 
 def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
@@ -44,7 +48,7 @@ def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, 
     return env | {
         "DATABASE_URL": database_url, "SECRET_KEY": secret, "BASE_URL": f"http://127.0.0.1:{port}",
         "TRUSTED_PROXIES": "127.0.0.1/32", "MAIL_BACKEND": "console", "WEBINAR_VAR_DIR": str(var_dir),
-        "BENCH_DATABASE_URL": database_url,
+        "BENCH_DATABASE_URL": database_url, **crowds.EASY,
         # The web processes serve; the mail sender and sweeper run in a separate `webinar worker` (see run()).
         "WEBINAR_BACKGROUND": "false",
     }  # fmt: skip
@@ -76,6 +80,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
             "presence_checks": 3,
         },
         "bench-certificates": certificates.EVENT,
+        crowds.SLUG: {},
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -139,7 +144,8 @@ def main() -> int:
     print(f"open-files limit raised to {raise_fd_limit()}; {'QUICK' if quick else 'full'} run", flush=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     base_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    db_url = asyncio.run(fixtures.recreate_database(base_url, "webinar_bench"))
+    name = os.environ.get("BENCH_DB_NAME", "webinar_bench")  # another name for a second bench on the same server
+    db_url = asyncio.run(fixtures.recreate_database(base_url, name))
     secret = secrets.token_urlsafe(48)
     pg_env = _env(db_url, PG_PORT, secret, LOG_DIR / "pg")
     fixtures.migrate(pg_env)
@@ -203,10 +209,14 @@ def main() -> int:
                 # minutes earlier; the two have differed by a third in one run.
                 rates = scenarios.baseline_rates(baseline, scale)
             rows.append(scenarios.registration(server, db_url, data["ids"]["bench-register"], rates, scale))
-        if "questions" in run:
+        rush = next((r for r in rows if r["scenario"] == "registration"), None)
+        if "questions" in run and rush is not None:
             print("questions", flush=True)
-            event_id, rush = data["ids"]["bench-questions"], rows[-1]
+            event_id = data["ids"]["bench-questions"]
             rows.append(scenarios.questions(server, db_url, event_id, data["answers"], rush, scale))
+        if "crowds" in run and rush is not None:
+            print("crowds", flush=True)
+            rows.append(crowds.run(server, db_url, data["ids"][crowds.SLUG], settings, rush))
         server.stop()
         worker.stop()
         if "embedded" in run:

@@ -26,6 +26,7 @@ from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
 from webinar.registration import fields
 from webinar.registration.questions import MULTICHOICE, SHOWN_SEPARATOR, STORED_SEPARATOR, Question
+from webinar.tables import UNCONFIRMED
 
 QUEUE_CHUNKS = 8
 _ESCAPE = re.compile(rb"\\([\\bfnrtv])")
@@ -122,7 +123,7 @@ def registered_query(
     args: list[Any] = [event.id]
     answer_cells, answers = _answers(questions, d, args)
     cells += answer_cells
-    where = "r.event_id = $1 AND r.erased_at IS NULL"
+    where = f"r.event_id = $1 AND r.erased_at IS NULL AND r.status <> '{UNCONFIRMED}'"  # not registered yet (§15)
     sql = f"SELECT {_line(cells, d)} FROM registrations r{answers} WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
     return sql, args
 

@@ -15,7 +15,7 @@ from reports.forms import Interval
 from webinar.db import to_dataclass
 from webinar.registration import fields
 from webinar.registration.queries import Registration, answers_for
-from webinar.tables import consent_records, registrations, viewing_sessions
+from webinar.tables import UNCONFIRMED, consent_records, registrations, viewing_sessions
 
 BATCH_SIZE = 1000
 
@@ -86,7 +86,7 @@ async def registrants_after(
     event's questions (one more query per batch)."""
     query = (
         sa.select(*_REGISTRATION, sa.type_coerce(_consent_given_at(), r.c.created_at.type).label("consent_given_at"))
-        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.id > after_id)
+        .where(r.c.event_id == event_id, r.c.erased_at.is_(None), r.c.status != UNCONFIRMED, r.c.id > after_id)
         .order_by(r.c.id)
         .limit(BATCH_SIZE)
     )
@@ -218,6 +218,7 @@ class SessionCounts:
     active: int
     first_start: dt.datetime | None
     last_end: dt.datetime | None
+    taken_over: int = 0  # sessions ended because the registrant opened the stream on one device too many (§15)
 
 
 async def session_counts(conn: Connection, event_id: int, interval: Interval) -> SessionCounts:
@@ -227,5 +228,6 @@ async def session_counts(conn: Connection, event_id: int, interval: Interval) ->
         sa.func.count(sa.distinct(vs.c.registration_id)).label("active"),
         sa.type_coerce(sa.func.min(vs.c.started_at), vs.c.started_at.type).label("first_start"),
         sa.type_coerce(sa.func.max(session_end), vs.c.started_at.type).label("last_end"),
+        sa.func.count(vs.c.id).filter(vs.c.end_reason == "taken_over").label("taken_over"),
     ).where(vs.c.event_id == event_id, *overlaps(interval))
     return to_dataclass(SessionCounts, await conn.fetch_one(query))

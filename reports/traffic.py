@@ -90,6 +90,7 @@ class Totals:
     average_minutes: float
     waitlisted: int = 0
     cancelled: int = 0
+    taken_over: int = 0  # sessions another device of the same registrant took over (SPEC §15)
 
 
 @dataclass(frozen=True)
@@ -151,5 +152,6 @@ async def build(conn: Connection, event: Event, interval: Interval, page: int, w
         average,
         registrants.waitlisted,
         registrants.cancelled,
+        counts.taken_over,
     )
     return TrafficReport(event, interval, totals, curve, rows, page, pages, zoomed(interval, counts, whole))

@@ -23,6 +23,7 @@ from webinar.mail.render import Mailer
 from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.presence.limits import ChannelCap
 from webinar.presence.revocations import Revocations
+from webinar.presence.takeover import OpenPages
 from webinar.registration.services import Registrar
 from webinar.settings import Settings, load_settings
 from webinar.state import AppState, app_state
@@ -133,4 +134,5 @@ def build_state(settings: Settings) -> AppState:
     state.heartbeats = HeartbeatWriter(state.db, dt.timedelta(minutes=settings.session_idle_minutes))
     state.revocations = Revocations(state.db, settings.revocation_poll_seconds)
     state.channel_cap = ChannelCap()
+    state.open_pages = OpenPages()
     return state

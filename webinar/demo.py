@@ -50,6 +50,8 @@ def _demo_event(organisation_id: int, base_url: str) -> EventInput:
         retention_days=90,
         listed=True,
         waitlist=False,
+        confirm_email=False,
+        devices=1,
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=DEFAULT_FOLLOWUP_MINUTES,
         attendance_minutes=None,

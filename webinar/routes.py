@@ -31,6 +31,7 @@ routes = [
     Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
     Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),
     Route("/events/{slug}/send-link", access_views.send_link, methods=["POST"], name="send_link"),
+    Route("/events/{slug}/challenge/{form}", access_views.challenge, methods=["GET"], name="proof_challenge"),
     Route("/events/{slug}/logout", access_views.logout, methods=["POST"], name="logout"),
     Route("/events/{slug}/privacy", privacy_views.privacy, methods=["GET"], name="privacy"),
     Route("/events/{slug}/me", privacy_views.me, methods=["GET"], name="me"),
@@ -58,6 +59,8 @@ routes = [
     Route("/events/{slug}/me/cancel", privacy_views.me_cancel, methods=["POST"], name="me_cancel"),
     Route("/events/{slug}/cancel/{token}", registration_views.cancel_form, methods=["GET"], name="cancel_form"),
     Route("/events/{slug}/cancel/{token}", registration_views.cancel, methods=["POST"], name="cancel"),
+    Route("/events/{slug}/confirm/{token}", registration_views.confirm_form, methods=["GET"], name="confirm_form"),
+    Route("/events/{slug}/confirm/{token}", registration_views.confirm_registration, methods=["POST"], name="confirm"),
     Route("/events/{slug}/cancelled", registration_views.cancelled, methods=["GET"], name="cancelled"),
     Route(
         "/events/{slug}/me/confirm-email/{token}",

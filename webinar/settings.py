@@ -73,6 +73,13 @@ class Settings:
     webhook_allow_private: bool = False
     # The webhook sender's first retry delay (it doubles per attempt, up to WEBHOOK_RETRY_MOST); shortened by tests.
     webhook_retry_seconds: float = 30.0
+    # Proof of work (SPEC §15, docs/crowds.md): past `pow_threshold` registrations (or logins, or link requests) from
+    # one address for one event in 10 minutes, each needs a solved ALTCHA challenge of up to `pow_base_number`
+    # numbers, doubled for every `pow_doubling` more, at most `pow_max_number`.
+    pow_threshold: int = 20
+    pow_base_number: int = 20_000
+    pow_doubling: int = 50
+    pow_max_number: int = 1_000_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -181,6 +188,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         require_staff_2fa=config("REQUIRE_STAFF_2FA", cast=bool, default=False),
         webhook_allow_private=config("WEBHOOK_ALLOW_PRIVATE", cast=bool, default=False),
         webhook_retry_seconds=config("WEBHOOK_RETRY_SECONDS", cast=float, default=30.0),
+        pow_threshold=max(0, config("POW_THRESHOLD", cast=int, default=20)),
+        pow_base_number=max(1, config("POW_BASE_NUMBER", cast=int, default=20_000)),
+        pow_doubling=max(1, config("POW_DOUBLING", cast=int, default=50)),
+        pow_max_number=max(1, config("POW_MAX_NUMBER", cast=int, default=1_000_000)),
     )
 
 

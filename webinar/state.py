@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the types only: the app factory, at the top, builds each of
     from webinar.presence.heartbeats import HeartbeatWriter
     from webinar.presence.limits import ChannelCap
     from webinar.presence.revocations import Revocations
+    from webinar.presence.takeover import OpenPages
     from webinar.registration.services import Registrar
     from webinar.settings import Settings
     from webinar.web.pagecache import PageCache
@@ -35,6 +36,7 @@ class AppState(State):
     heartbeats: HeartbeatWriter
     revocations: Revocations
     channel_cap: ChannelCap
+    open_pages: OpenPages
 
 
 def app_state(holder: HTTPConnection | Starlette) -> AppState:

@@ -52,9 +52,14 @@ def _created() -> sa.Column[Any]:
 
 
 FIELD_MODES = ("required", "optional", "hidden")
-STATUSES = ("pending", "approved", "rejected", "waitlisted", "cancelled")
+STATUSES = ("unconfirmed", "pending", "approved", "rejected", "waitlisted", "cancelled")
+# Double opt-in (SPEC §15, events.confirm_email): a registration waits `unconfirmed` until the link in its e-mail is
+# clicked; it holds its seat meanwhile, for CONFIRM_WITHIN at most, then lapses (cancelled: registration/confirm.py).
+UNCONFIRMED = "unconfirmed"
+# Who counts as registered in the counts and the registered report: approved or awaiting approval (not unconfirmed).
+REGISTERED = ("approved", "pending")
 # The statuses that take one of an event's seats (its capacity): the rule, once, for every count of seats.
-HOLDS_SEAT = ("approved", "pending")
+HOLDS_SEAT = (*REGISTERED, UNCONFIRMED)
 # The kinds of an event's custom questions (SPEC §11); registration/questions.py says what each one accepts.
 QUESTION_KINDS = ("text", "textarea", "choice", "multichoice", "checkbox", "number", "date")
 WAITLISTED = "waitlisted"  # no seat yet: the first in line takes the next seat that frees (registration/seats.py)
@@ -65,8 +70,12 @@ DEFAULT_REMINDERS = "1440,60"
 DEFAULT_FOLLOWUP_MINUTES = 60  # the follow-up goes this long after the end; NULL = none
 # What `scheduled_emails` records: one reminder per offset, one follow-up (attended or missed) per person.
 SCHEDULED_KINDS = ("reminder", "followup")
+# Why a viewing session ended (SPEC §4; `taken_over`: the registrant opened the stream page on one device too many,
+# SPEC §15).
+END_REASONS = ("logout", "left", "timeout", "taken_over")
 # A viewing session of the live stream, or of the replay after the end (never counted as live: SPEC §13).
 VIEWING_KINDS = ("live", "replay")
+MOST_DEVICES = 10  # per registrant at once (events.devices, SPEC §15): more is a shared link, not a household
 MOST_PRESENCE_CHECKS = 20  # per event: more "are you still here?" prompts than this are a nuisance, not a proof
 CANCELLED = "cancelled"  # by the registrant, who may register again with the same address (registration/services.py)
 # What a consent record says happened: the person gave or withdrew a consent on our pages, or staff imported them
@@ -171,6 +180,10 @@ events = sa.Table(
     # The final evaluation (SPEC §13, webinar/evaluation/): whether the event has one, and the pass mark in percent.
     sa.Column("evaluation", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("evaluation_pass_mark", sa.Integer, nullable=False, server_default=str(DEFAULT_PASS_MARK)),
+    # Crowds (SPEC §15, docs/crowds.md): registrations wait for the link in their e-mail to be clicked (double
+    # opt-in); how many devices may have the stream page open at once per registrant (one more takes over).
+    sa.Column("confirm_email", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("devices", sa.Integer, nullable=False, server_default="1"),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -194,6 +207,7 @@ events = sa.Table(
     sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_when"),
     sa.CheckConstraint("ics_sequence >= 0", name="ics_sequence"),
     sa.CheckConstraint("evaluation_pass_mark BETWEEN 1 AND 100", name="evaluation_pass_mark"),
+    sa.CheckConstraint(f"devices BETWEEN 1 AND {MOST_DEVICES}", name="devices"),
     *(
         sa.CheckConstraint(f"{col} IN ('required', 'optional', 'hidden')", name=col)
         for col in ("field_job_title", "field_member_id", "field_organisation", "field_phone")
@@ -231,7 +245,7 @@ registrations = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=True),
     # Lower-case, accent-free "first last email" for case- and diacritic-insensitive search.
     sa.Column("search_text", sa.Text, nullable=False, server_default=""),
-    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("marketing_opt_in", sa.Boolean, nullable=False, server_default=sa.false()),
     # Bumped to revoke every join link issued so far.
     sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
@@ -361,7 +375,9 @@ viewing_sessions = sa.Table(
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
     sa.Column("kind", sa.String(10), nullable=False, server_default="live"),
-    sa.CheckConstraint("end_reason IS NULL OR end_reason IN ('logout', 'left', 'timeout')", name="end_reason"),
+    sa.CheckConstraint(
+        "end_reason IS NULL OR end_reason IN (" + ", ".join(f"'{r}'" for r in END_REASONS) + ")", name="end_reason"
+    ),
     sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in VIEWING_KINDS) + ")", name="kind"),
     sa.CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),
 )
@@ -480,6 +496,16 @@ rate_limits = sa.Table(
     sa.Column("window_start", UTCDateTime, nullable=False),
     sa.Column("hits", sa.Integer, nullable=False),
 )
+
+# The proof-of-work solutions already used (SPEC §15, webinar/web/proof.py): each ALTCHA challenge is accepted once,
+# and its row is kept until the challenge expires (then retention's purge forgets it).
+proof_solutions = sa.Table(
+    "proof_solutions",
+    metadata,
+    sa.Column("challenge", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_proof_solutions_expires_at", proof_solutions.c.expires_at)
 
 job_leases = sa.Table(
     "job_leases",

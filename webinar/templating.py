@@ -14,6 +14,7 @@ from webinar import i18n
 from webinar.text import one_line_end
 from webinar.web.forms import csrf_token
 from webinar.web.language import switcher_links
+from webinar.web.proof import widget_strings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -49,6 +50,7 @@ def make_environment() -> jinja2.Environment:
     env.globals["csrf_token"] = csrf_token
     env.globals["active_language"] = i18n.active
     env.globals["language_links"] = switcher_links
+    env.globals["proof_strings"] = widget_strings  # the ALTCHA widget's labels (components/proof_of_work.html)
     return env
 
 

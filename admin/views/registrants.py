@@ -20,7 +20,9 @@ from webinar.web.forms import read_form
 
 MAX_PAGE = 100_000
 # The stored statuses (webinar.tables.STATUSES), marked for the catalogue: pages show them through gettext.
-STATUS_LABELS = (N_("pending"), N_("approved"), N_("rejected"), N_("waitlisted"), N_("cancelled"))
+STATUS_LABELS = (
+    N_("unconfirmed"), N_("pending"), N_("approved"), N_("rejected"), N_("waitlisted"), N_("cancelled"),
+)  # fmt: skip
 
 
 def page_number(value: str | None) -> int:

@@ -1,7 +1,7 @@
 """api: api_tokens, webhook_subscriptions, webhook_deliveries, webhook_attempts, webhook_announced
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-04 18:42:30.532466
 
 New tables only (SPEC §14), the same on both engines; they start empty, so upgrading a database with events
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

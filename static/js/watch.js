@@ -119,6 +119,7 @@ const presence = {
         if (message.type === "open") this.session = message.session;
         else if (message.type === "check") prompt.show(message.check, message.seconds);
         else if (message.type === "answer") prompt.answered(message.check, message.result);
+        else if (message.type === "taken_over") takenOver(message.text);
         // "ack" answers each heartbeat; the page has nothing to do with it.
       } catch {
         // Nothing else is expected from the server.
@@ -127,8 +128,10 @@ const presence = {
     socket.addEventListener("close", (event) => {
       window.clearInterval(this.timer);
       if (this.socket === socket) this.socket = null;
-      // 1008: refused; 4003: the attendee's access was withdrawn (rejected, cancelled, erased, logged out).
-      if (this.stopped || event.code === 1008 || event.code === 4003) return;
+      // 1008: refused; 4003: the attendee's access was withdrawn (rejected, cancelled, erased, logged out);
+      // 4002: another device of this registrant took over (SPEC §15); reconnecting would take the stream back.
+      if (event.code === 4002) takenOver(player.dataset.msgTakenOver);
+      if (this.stopped || event.code === 1008 || event.code === 4002 || event.code === 4003) return;
       const delay = Math.min(30000, 1000 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
       this.attempt += 1;
       window.setTimeout(() => this.connect(), delay);
@@ -148,6 +151,21 @@ const presence = {
     if (this.socket) this.socket.close(1000);
   },
 };
+
+// Another device of this registrant opened the stream page: say so (in the page's language, as the server wrote it)
+// and stop playing; reloading the page takes the stream back.
+function takenOver(text) {
+  presence.stopped = true;
+  const video = document.getElementById("stream");
+  if (video && video.tagName === "VIDEO") video.pause();
+  else if (video) video.remove();
+  const notice = document.getElementById("taken-over");
+  if (notice) {
+    notice.textContent = text || player.dataset.msgTakenOver;
+    notice.hidden = false;
+  }
+  say("");
+}
 
 // The "are you still here?" prompt: shown when the server sends a check, focused (a real button, so Enter or
 // Space answers it), announced as an alert dialog; it goes away when answered or when its time is up.

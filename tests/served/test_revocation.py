@@ -81,7 +81,8 @@ async def test_a_decision_that_removes_access_closes_the_attendees_channels_on_e
     create_registration: Callable[..., Awaitable[int]],
     operator_client: Callable[[], Awaitable[httpx.AsyncClient]],
 ) -> None:
-    event = await load_event(db, await create_event(**on_now(slug=f"withdrawn-{decision.replace('_', '-')}")))
+    slug = f"withdrawn-{decision.replace('_', '-')}"
+    event = await load_event(db, await create_event(**on_now(slug=slug), devices=2))  # a page on each worker
     reg = await create_registration(event.id, email="ana@example.org", language="en")
     other = await create_registration(event.id, email="ion@example.org", language="en")
     # Two workers are two processes; SQLite is served by one (`webinar serve` refuses more).

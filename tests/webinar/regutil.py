@@ -23,8 +23,8 @@ VERSION_RE = re.compile(r'name="consent_version" value="(\d+)"')
 
 
 def browsers(app: Starlette, cookies: httpx.Cookies, n: int, subnet: int = 0) -> list[httpx.AsyncClient]:
-    """`n` browsers from different addresses (10.{subnet}.x.y) sharing one session cookie: the per-IP rate limit
-    is 20, so simultaneous registrations from many people need many addresses."""
+    """`n` browsers from different addresses (10.{subnet}.x.y) sharing one session cookie: past 20 registrations
+    from one address a proof of work is asked for, so many people registering at once need many addresses."""
     return [
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=(f"10.{subnet}.{i // 250}.{i % 250 + 1}", 40000)),

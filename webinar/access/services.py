@@ -21,10 +21,14 @@ from webinar.registration import notifications
 from webinar.registration import queries as registration_queries
 from webinar.settings import Settings
 from webinar.text import normalise_email
-from webinar.web import logins, ratelimit
+from webinar.web import logins, proof, ratelimit
+from webinar.web.ratelimit import Limit
 
 SEND_LINK_LIMIT = 5
 WINDOW = dt.timedelta(minutes=15)
+# Per address and event (SPEC §15): past the soft threshold each attempt needs a proof of work; this is the hard
+# ceiling.
+PROOF_CEILING, PROOF_WINDOW = 1000, dt.timedelta(minutes=10)
 # How long after the end the stream page stays open.
 GRACE = dt.timedelta(minutes=30)
 
@@ -137,10 +141,29 @@ async def password_login(
         return await _start_session(conn, settings, event, attendee, client)
 
 
-async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
-    """Queue the join link for an approved registrant of this address (rate-limited); silent otherwise."""
+def proof_limit(settings: Settings, event: Event, form: str, ip: str) -> Limit:
+    """The attempts at one of the event's forms (`login`, `send-link`) from one address: its load and hard ceiling."""
+    return Limit.of(settings, f"{form}:{event.id}:ip:{ratelimit.address(ip)}", PROOF_CEILING, PROOF_WINDOW)
+
+
+async def proof_gate(
+    db: DB, settings: Settings, proofs: proof.Proofs, event: Event, form: str, ip: str, payload: str
+) -> proof.Refusal | None:
+    """Count this attempt from `ip` (RateLimited past the hard ceiling); past the soft threshold, why its proof of
+    work is refused (None: none needed, or good and now spent). Before the form's own checks and throttles."""
+    limit = proof_limit(settings, event, form, ip)
     async with db.connection() as conn:
-        await ratelimit.hit(conn, settings, f"send-link:ip:{ratelimit.address(ip)}", SEND_LINK_LIMIT * 5, WINDOW)
+        hits = await ratelimit.count(conn, limit)
+    proofs.loads.put(limit.stored_key, hits)
+    if not proofs.tuning.needed(hits - 1):  # the attempts before this one
+        return None
+    return await proofs.spend(db, payload, event.id, form)
+
+
+async def send_link(db: DB, settings: Settings, templates: Jinja2Templates, event: Event, email: str, ip: str) -> None:
+    """Queue the join link for an approved registrant of this address (rate-limited per address; per IP, the proof
+    gate's ceiling); silent otherwise."""
+    async with db.connection() as conn:
         await ratelimit.hit(conn, settings, f"send-link:{event.id}:{email.casefold()}", SEND_LINK_LIMIT, WINDOW)
     async with db.transaction() as conn:
         registrant = await registration_queries.by_email(conn, event.id, normalise_email(email))

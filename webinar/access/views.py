@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from webinar import i18n
 from webinar.access import forms, services
@@ -17,9 +17,10 @@ from webinar.clock import now
 from webinar.events.public import public_event, shown
 from webinar.events.queries import Event
 from webinar.state import app_state
+from webinar.web import proof
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid, set_sid
-from webinar.web.forms import read_form
+from webinar.web.forms import read_form, text
 from webinar.web.pagecache import PageCache
 from webinar.web.urls import see_other
 
@@ -51,16 +52,55 @@ async def join(request: Request) -> Response:
     return see_other(request, "watch", slug=event.slug)
 
 
-def _login_page(request: Request, event: Event, status: int = 200, **context: Any) -> Response:
-    values = {"event": event, "email": "", "link_email": "", "errors": {}, "error": None}
-    values["sent"] = request.query_params.get("sent") == "1"
+async def _login_page(request: Request, event: Event, status: int = 200, **context: Any) -> Response:
+    proofs = await _proofs_needed(request, event)
+    values: dict[str, Any] = {"event": event, "email": "", "link_email": "", "errors": {}, "error": None}
+    values.update(sent=request.query_params.get("sent") == "1", proofs=proofs, proof=any(proofs.values()))
     values.update(context)
     return _render(request, "login.html", values, status)
 
 
+async def _proofs_needed(request: Request, event: Event) -> dict[str, bool]:
+    """Which of the login page's forms must ask this address for a proof of work (SPEC §15)."""
+    state, ip = app_state(request), client_ip(request, app_state(request).settings.trusted_proxies)
+    proofs = state.registrar.proofs
+    return {
+        form: proofs.tuning.needed(
+            await proofs.load(state.db, services.proof_limit(state.settings, event, form, ip), cached=True)
+        )
+        for form in ("login", "send-link")
+    }
+
+
+async def _proof_refused(request: Request, event: Event, form: str, payload: str) -> str | None:
+    """The message when this attempt at `form` needs a proof of work it does not have (RateLimited at the ceiling)."""
+    state = app_state(request)
+    ip = client_ip(request, state.settings.trusted_proxies)
+    refused = await services.proof_gate(state.db, state.settings, state.registrar.proofs, event, form, ip, payload)
+    return proof.message(refused) if refused is not None else None
+
+
 async def login_page(request: Request) -> Response:
     """`GET /events/{slug}/login`: password login (where enabled) and "e-mail me my join link"."""
-    return _login_page(request, await public_event(request))
+    return await _login_page(request, await public_event(request))
+
+
+async def challenge(request: Request) -> Response:
+    """`GET /events/{slug}/challenge/{form}`: a new ALTCHA challenge for one of the event's forms, as hard as this
+    address's recent attempts call for. Cheap on purpose: the event as kept, the load as read in the last seconds, no
+    write; never cached by the browser (each one is good once)."""
+    state, form = app_state(request), request.path_params["form"]
+    ctx = await state.registrar.context(request.path_params["slug"])
+    if ctx is None or ctx.event.purged_at is not None or form not in proof.ACTIONS:
+        raise HTTPException(404)
+    ip = client_ip(request, state.settings.trusted_proxies)
+    if form == "register":
+        hits = await state.registrar.load(ctx.event.id, ip, cached=True)
+    else:
+        limit = services.proof_limit(state.settings, ctx.event, form, ip)
+        hits = await state.registrar.proofs.load(state.db, limit, cached=True)
+    body = state.registrar.proofs.challenge(ctx.event.id, form, hits)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 async def login(request: Request) -> Response:
@@ -68,16 +108,21 @@ async def login(request: Request) -> Response:
     event = await public_event(request)
     if event.login != "link_and_password":
         raise HTTPException(404)
-    data, errors = forms.login_form(await read_form(request))
+    form = await read_form(request)
+    refused = await _proof_refused(request, event, "login", text(form, proof.FIELD))
+    if refused is not None:
+        errors = {"login-altcha": refused}
+        return await _login_page(request, event, 422, email=text(form, "email")[:254], errors=errors)
+    data, errors = forms.login_form(form)
     if errors:
-        return _login_page(request, event, 422, email=data.email, errors=errors)
+        return await _login_page(request, event, 422, email=data.email, errors=errors)
     app = request.app
     sid = await services.password_login(
         app_state(app).db, app_state(app).settings, event, data.email, data.password, _client(request)
     )
     if sid is None:
         error = i18n.gettext("Wrong e-mail address or password.")
-        return _login_page(request, event, 400, email=data.email, error=error)
+        return await _login_page(request, event, 400, email=data.email, error=error)
     set_sid(request, sid)
     return see_other(request, "watch", slug=event.slug)
 
@@ -85,9 +130,14 @@ async def login(request: Request) -> Response:
 async def send_link(request: Request) -> Response:
     """`POST /events/{slug}/send-link`: the same answer whether or not the address is registered."""
     event = await public_event(request)
-    email, errors = forms.send_link_form(await read_form(request))
+    form = await read_form(request)
+    refused = await _proof_refused(request, event, "send-link", text(form, proof.FIELD))
+    if refused is not None:
+        errors = {"send-link-altcha": refused}
+        return await _login_page(request, event, 422, link_email=text(form, "email")[:254], errors=errors)
+    email, errors = forms.send_link_form(form)
     if errors:
-        return _login_page(request, event, 422, link_email=email, errors=errors)
+        return await _login_page(request, event, 422, link_email=email, errors=errors)
     app = request.app
     ip = client_ip(request, app_state(app).settings.trusted_proxies)
     await services.send_link(app_state(app).db, app_state(app).settings, app_state(app).templates, event, email, ip)
@@ -100,6 +150,8 @@ def _refusal(status: str) -> str:
         return i18n.gettext("You are on the waiting list for this event; we will e-mail you if a seat frees up.")
     if status == "cancelled":
         return i18n.gettext("Your registration for this event is cancelled.")
+    if status == "unconfirmed":
+        return i18n.gettext("Please confirm your registration first: open the link in the e-mail we sent you.")
     return i18n.gettext("Your registration for this event is not approved.")
 
 

@@ -15,7 +15,7 @@ from webinar.tables import (
     DEFAULT_FOLLOWUP_MINUTES,
     DEFAULT_PASS_MARK,
     DEFAULT_REMINDERS,
-    HOLDS_SEAT,
+    REGISTERED,
     consent_texts,
     events,
     organisations,
@@ -65,6 +65,9 @@ class EventFields:
     # event without thinking of e-mails gets what a new event gets.
     reminders: str = field(default=DEFAULT_REMINDERS, kw_only=True)  # minutes before the start, "1440,60"; '' none
     followup_after_minutes: int | None = field(default=DEFAULT_FOLLOWUP_MINUTES, kw_only=True)
+    # SPEC §15 (docs/crowds.md): double opt-in, and how many devices may have the stream page open at once.
+    confirm_email: bool = field(default=False, kw_only=True)
+    devices: int = field(default=1, kw_only=True)
 
     @property
     def reminder_offsets(self) -> tuple[int, ...]:
@@ -239,7 +242,7 @@ def status_counts() -> list[sa.Label[int]]:
     """The `registered` (approved or pending), `approved` and `pending` counts of a query over registrations."""
     status = registrations.c.status
     return [
-        sa.func.count().filter(status.in_(HOLDS_SEAT)).label("registered"),
+        sa.func.count().filter(status.in_(REGISTERED)).label("registered"),
         sa.func.count().filter(status == "approved").label("approved"),
         sa.func.count().filter(status == "pending").label("pending"),
     ]
@@ -280,12 +283,15 @@ class RegistrationCounts:
     waitlisted: int
     rejected: int
     cancelled: int
+    unconfirmed: int = 0  # holding a seat until they confirm (SPEC §15), not yet registered
 
 
 async def registration_counts(conn: Connection, event_id: int) -> RegistrationCounts:
     """How many people of one event are registered (approved or pending), and in each status."""
     status = registrations.c.status
-    others = [sa.func.count().filter(status == s).label(s) for s in ("waitlisted", "rejected", "cancelled")]
+    others = [
+        sa.func.count().filter(status == s).label(s) for s in ("waitlisted", "rejected", "cancelled", "unconfirmed")
+    ]
     row = await conn.fetch_one(sa.select(*status_counts(), *others).where(registrations.c.event_id == event_id))
     assert row is not None  # an aggregate always returns one row
     return RegistrationCounts(**{f.name: row[f.name] or 0 for f in fields(RegistrationCounts)})

@@ -17,6 +17,8 @@ CANCEL = "webinar.cancel"
 EMAIL_CHANGE = "webinar.email-change"
 # Downloads the attendee's certificate from the follow-up e-mail (and signs them in while the join links last).
 CERTIFICATE = "webinar.certificate"
+# Confirms a new registration's address (double opt-in, SPEC §15); good while it is unconfirmed, 24 hours at most.
+CONFIRM = "webinar.confirm-registration"
 
 
 @dataclass(frozen=True)

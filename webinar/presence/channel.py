@@ -15,10 +15,12 @@ from webinar.presence.heartbeats import HeartbeatWriter
 from webinar.presence.limits import MessageRate
 from webinar.presence.prompts import Prompts
 from webinar.presence.revocations import Channel
+from webinar.presence.takeover import OpenPages, tell
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 from webinar.web.cookies import current_sid
+from webinar.web.language import pick_language
 from webinar.web.middleware import same_origin
 
 log = logging.getLogger("webinar.presence")
@@ -89,16 +91,25 @@ async def _open(websocket: WebSocket, settings: Settings, viewer: services.Viewe
     session_id = await services.open_or_resume(
         db, viewer, ip, websocket.headers.get("user-agent", ""), settings.presence_timeout_seconds
     )
+    language = pick_language(websocket, viewer.event.language if viewer.event else None)
+    pages: OpenPages = app_state(websocket).open_pages
+    if not await _take_over(websocket, pages, viewer, session_id, language):
+        return
     await websocket.send_json({"type": "open", "session": session_id, "heartbeat": settings.heartbeat_seconds})
     prompts = Prompts.of(db, str(settings.secret_key), settings.presence_check_seconds, viewer)
     reason = "left"
+    pages.add(session_id, websocket, language)
     try:
         with app_state(websocket).revocations.watch(session_id) as channel:
             reason = await (_serve(websocket, settings, channel) if prompts is None else
                             _serve_with_checks(websocket, settings, channel, prompts))  # fmt: skip
     finally:
+        pages.remove(session_id, websocket)
         # Shielded: a server shutting down cancels us, and the close must still be written.
         await asyncio.shield(_close_quietly(db, session_id, reason))
+    if reason == services.TAKEN_OVER:  # learnt at a heartbeat: the takeover happened on another process
+        await tell(websocket, language)
+        return
     # A page that closed its socket is gone: nothing to close (sending would fail, and was logged as an error of
     # the application for every viewer who left).
     if WebSocketState.DISCONNECTED not in (websocket.client_state, websocket.application_state):
@@ -106,6 +117,31 @@ async def _open(websocket: WebSocket, settings: Settings, viewer: services.Viewe
             await websocket.close(code=CLOSE_CODES.get(reason, 1000))
         except (RuntimeError, WebSocketDisconnect):
             pass  # the client went away meanwhile
+
+
+async def _take_over(
+    websocket: WebSocket, pages: OpenPages, viewer: services.Viewer, session_id: int, language: str
+) -> bool:
+    """This page's device takes over from the registrant's others beyond the event's `devices` (SPEC §15); their
+    pages connected here are told at once. False (this page told) when another device took over from this one in the
+    same moment."""
+    settings: Settings = app_state(websocket).settings
+    devices = viewer.event.devices if viewer.event else 1
+    db = app_state(websocket).db
+    ended = await services.take_over(db, viewer, session_id, devices, settings.presence_timeout_seconds)
+    if ended is None:
+        await tell(websocket, language)
+        return False
+    await pages.taken_over(ended)
+    return True
+
+
+async def _ended(db: DB, session_id: int) -> str:
+    """Why a heartbeat found its session closed: taken over by another device, or ended elsewhere."""
+    if await services.end_reason(db, session_id) == services.TAKEN_OVER:
+        return services.TAKEN_OVER
+    log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
+    return "ended"
 
 
 async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> str:
@@ -141,8 +177,7 @@ async def _serve(websocket: WebSocket, settings: Settings, channel: Channel) -> 
             await websocket.send_text(json.dumps({"type": "answer", "check": parsed[1], "result": "refused"}))
             continue
         if not await heartbeats.beat(session_id):  # also keeps the web session from idling out
-            log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
-            return "ended"
+            return await _ended(app_state(websocket).db, session_id)
         # A tiny ack lets clients (and the benchmark) measure heartbeat handling; pages ignore it.
         await websocket.send_text(ACK)
 
@@ -188,8 +223,7 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: 
             await websocket.send_text(await prompts.answer(check))
             continue
         if not await heartbeats.beat(session_id):
-            log.info("presence: session %s ended elsewhere (logout, revoke or timeout)", session_id)
-            return "ended"
+            return await _ended(app_state(websocket).db, session_id)
         if (shown := await prompts.due()) is not None:  # a check due now goes before the ack
             await websocket.send_text(shown)
         await websocket.send_text(ACK)
@@ -197,7 +231,7 @@ async def _serve_with_checks(websocket: WebSocket, settings: Settings, channel: 
 
 async def _close_quietly(db: DB, session_id: int, reason: str) -> None:
     """Record the end of the session; never raise out of the channel."""
-    if reason in ("ended", "revoked"):  # closed already, by whoever ended it
+    if reason in ("ended", "revoked", services.TAKEN_OVER):  # closed already, by whoever ended it
         return
     try:
         await services.close(db, session_id, "timeout" if reason == "timeout" else "left")

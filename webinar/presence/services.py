@@ -13,7 +13,7 @@ from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB, among
 from webinar.events.queries import Event
-from webinar.tables import viewing_sessions, web_sessions
+from webinar.tables import registrations, viewing_sessions, web_sessions
 
 vs = viewing_sessions
 
@@ -133,6 +133,49 @@ async def heartbeats(db: DB, session_ids: list[int], idle: dt.timedelta) -> set[
                 .values(last_seen_at=at)
             )
     return {int(row[0]) for row in updated}
+
+
+TAKEN_OVER = "taken_over"
+
+
+async def take_over(db: DB, viewer: Viewer, session_id: int, devices: int, timeout_seconds: int) -> list[int] | None:
+    """One live session per device allowed (SPEC §15, `events.devices`): the viewing sessions of this registrant's
+    other devices (web sessions) beyond the `devices - 1` most recently opened, closed now as `taken_over`; their
+    ids. None when this session was itself taken over meanwhile: of two devices opening the page at the same moment
+    exactly one wins. The registrant's row is held while it decides, so takeovers take turns (SQLite: one writer)."""
+    at = now()
+    horizon = at - dt.timedelta(seconds=timeout_seconds)
+    async with db.transaction() as conn:
+        await conn.fetch_one(
+            sa.select(registrations.c.id).where(registrations.c.id == viewer.registration_id).with_for_update()
+        )
+        live = await conn.fetch_all(
+            sa.select(vs.c.id, vs.c.web_session_hash)
+            .where(
+                vs.c.registration_id == viewer.registration_id, vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon
+            )
+            .order_by(vs.c.started_at.desc(), vs.c.id.desc())
+        )
+        if session_id not in {row["id"] for row in live}:
+            return None
+        others = list(
+            dict.fromkeys(row["web_session_hash"] for row in live if row["web_session_hash"] != viewer.web_session_hash)
+        )
+        ended = [row["id"] for row in live if row["web_session_hash"] in set(others[max(0, devices - 1) :])]
+        if ended:
+            await conn.execute(
+                vs.update()
+                .where(vs.c.id.in_(ended), vs.c.ended_at.is_(None))
+                .values(ended_at=at, end_reason=TAKEN_OVER)
+            )
+    return ended
+
+
+async def end_reason(db: DB, session_id: int) -> str | None:
+    """How a viewing session ended (None while it is open)."""
+    async with db.connection() as conn:
+        reason = await conn.fetch_val(sa.select(vs.c.end_reason).where(vs.c.id == session_id))
+    return str(reason) if reason is not None else None
 
 
 async def close(db: DB, session_id: int, reason: str) -> None:

@@ -14,7 +14,7 @@ from webinar.privacy import queries
 from webinar.privacy.erasure import Requester
 from webinar.privacy.services import erase_all
 from webinar.registration import imports
-from webinar.web import ratelimit
+from webinar.web import proof, ratelimit
 
 log = logging.getLogger("webinar.retention")
 
@@ -58,6 +58,7 @@ async def purge_due(db: DB, at: dt.datetime | None = None) -> PurgeSummary:
         # Housekeeping of the same kind: ended sessions (with their IPs) and stale rate-limit counters.
         await sessions.delete_expired(conn)
         await ratelimit.purge_old(conn)
+        await proof.purge_spent(conn)  # solutions whose challenges expired
         await imports.delete_expired(conn)  # lists previewed for an import and never confirmed
     return PurgeSummary(len(due), total)
 

@@ -18,6 +18,7 @@ from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.links.cancel import cancel_url
 from webinar.links.certificate import certificate_url
+from webinar.links.confirm import confirm_url
 from webinar.links.join import join_url
 from webinar.links.privacy import marketing_extras, privacy_url
 from webinar.mail import editable, ics, outbox, placeholders, stencil, texts
@@ -35,7 +36,7 @@ from webinar.mail.texts import EmailText
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
-from webinar.tables import CANCELLABLE
+from webinar.tables import CANCELLABLE, UNCONFIRMED
 from webinar.text import inert
 
 log = logging.getLogger("webinar.mail")
@@ -54,6 +55,7 @@ STILL_SENT_WHEN_CANCELLED = ("event_cancelled", "cancelled", "rejected")
 KINDS = (
     "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
     "cancelled", "update", "event_cancelled", "reminder", "followup_attended", "followup_missed",
+    "confirm_registration",
 )  # fmt: skip
 # The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
 # start: one queued earlier is withheld when it is written (or retried) too late.
@@ -163,6 +165,7 @@ def personal_context(
         "place": place,
         "replay_url": replay,
         "certificate_url": certificate,
+        "confirm_url": confirm_url(mailer.settings, event, reg) if reg.status == UNCONFIRMED and going_ahead else None,
     }
 
 
@@ -228,7 +231,7 @@ def compose(
 # The values a stencil leaves a marker for (webinar/mail/stencil.py): the registrant's name and personal links, and an
 # organiser's text once its placeholders are filled. A falsy one is rendered as it is instead, and is part of the key.
 NAMES = ("first_name", "last_name")
-LINKS = ("join_url", "cancel_url", "unsubscribe_url", "replay_url", "certificate_url")
+LINKS = ("join_url", "cancel_url", "unsubscribe_url", "replay_url", "certificate_url", "confirm_url")
 WRITTEN = ("written_text", "written_html")
 
 
@@ -237,6 +240,8 @@ class _Stencils:
 
     def __init__(self, mailer: Mailer, kind: str, shared: dict[str, Any], reg: Registration, personal: dict[str, Any],
                  written: EmailText | None) -> None:  # fmt: skip
+        # Every personal value must be a marker, or one registrant's link would be written into everyone's e-mail.
+        assert set(personal) <= {"registration", "place", *LINKS}, set(personal) - {"registration", "place", *LINKS}
         names: dict[str, Any] = {n: stencil.marker(n) if getattr(reg, n) else getattr(reg, n) for n in NAMES}
         marked = {**shared, **personal, **{n: stencil.marker(n) if personal[n] else personal[n] for n in LINKS}}
         marked["registration"] = dataclasses.replace(reg, **names)
@@ -350,7 +355,9 @@ def after_links(settings: Settings, kind: str, event: Event, reg: Registration) 
 def first_kind(status: str) -> str:
     """The e-mail a new registration gets: its confirmation (with the join link), a receipt while it awaits
     approval, or its place on the waiting list."""
-    return {"approved": "confirmation", "waitlisted": "waitlisted"}.get(status, "received")
+    return {"approved": "confirmation", "waitlisted": "waitlisted", UNCONFIRMED: "confirm_registration"}.get(
+        status, "received"
+    )
 
 
 def queued_row(
@@ -380,6 +387,8 @@ def not_to_send(kind: str, event: Event, reg: Registration) -> str | None:
         return f"not sent: the registration is {reg.status}"
     if kind == "reminder" and now() >= event.starts_at:
         return "not sent: the event had started"
+    if kind == "confirm_registration" and reg.status != UNCONFIRMED:
+        return f"not sent: the registration is {reg.status}"
     return None
 
 

@@ -129,6 +129,7 @@ def new_registration(
 ) -> NewRegistration:
     """The rows of one new registration from the form, its consents, its answers and its first e-mail; `status` a
     seat's unless given (`waitlisted`)."""
+    status = seats.from_form(event.confirm_email, status or seats.seat_status(event.approval))
     values = registration_values(event, data, language, at, status)
     return _new(settings, values, consent_values(event.id, consent, data, meta, at), data)
 

@@ -12,7 +12,7 @@ from webinar.mail import outbox
 from webinar.registration import notifications, queries
 from webinar.registration.queries import Seats
 from webinar.settings import Settings
-from webinar.tables import WAITLISTED, registrations
+from webinar.tables import REGISTERED, UNCONFIRMED, WAITLISTED, registrations
 from webinar.webhooks import queue as webhooks
 
 # The audit log's actor of a promotion: nobody decided it, the waiting list moved.
@@ -22,6 +22,12 @@ WAITING_LIST = "waiting list"
 def seat_status(approval: str) -> str:
     """The status of a registration that takes a seat: approved (automatic approval) or pending (manual)."""
     return "approved" if approval == "auto" else "pending"
+
+
+def from_form(event_confirms: bool, status: str) -> str:
+    """The status a registration from the public form gets: `unconfirmed` instead of a seat's when its event asks
+    registrants to confirm their address (double opt-in, SPEC §15); a waiting list place stays one."""
+    return UNCONFIRMED if event_confirms and status in REGISTERED else status
 
 
 def status_at(seats: Seats, taken: int) -> str | None:

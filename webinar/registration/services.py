@@ -23,16 +23,18 @@ from webinar.registration import batch, forms, notifications, queries, rows, sea
 from webinar.registration.forms import RegistrationData
 from webinar.registration.queries import Registration
 from webinar.registration.rows import RequestMeta
-from webinar.tables import CANCELLED, HOLDS_SEAT, WAITLISTED, answers, registrations
+from webinar.tables import CANCELLED, HOLDS_SEAT, UNCONFIRMED, WAITLISTED, answers, registrations
 from webinar.text import normalise_email
-from webinar.web import ratelimit
+from webinar.web import proof, ratelimit
 from webinar.web.forms import text
 from webinar.web.ratelimit import Limit
 from webinar.webhooks import queue as webhooks
 
 # A double-click must not become a pile of "you are already registered" e-mails.
 DUPLICATE_NOTICE_EVERY = dt.timedelta(minutes=10)
-RATE_LIMIT, RATE_WINDOW = 20, dt.timedelta(minutes=10)
+# The hard ceiling per address and event (SPEC §15: for floods); past the soft threshold before it (settings
+# `pow_threshold`) each registration needs a solved proof of work (web/proof.py, docs/crowds.md).
+RATE_LIMIT, RATE_WINDOW = 1000, dt.timedelta(minutes=10)
 
 REGISTERED, DUPLICATE, FULL, CLOSED, STALE_CONSENT = "registered", "duplicate", "full", "closed", "stale_consent"
 INVALID, UNAVAILABLE = "invalid", "unavailable"
@@ -77,6 +79,7 @@ class Outcome:
     state: str | None = None
     # What is left to do once the visitor has the answer (the notice to an address registered already).
     later: Callable[[], Awaitable[None]] | None = None
+    proof: bool = False  # the form again must ask for a proof of work
 
     @property
     def done(self) -> bool:
@@ -96,23 +99,51 @@ class Registrar:
         self.db, self.mailer = db, mailer
         self.contexts = batch.Contexts()
         self.writer = batch.Writer(db)
+        self.proofs = proof.Proofs(mailer.settings)
 
     async def context(self, slug: str) -> batch.EventContext | None:
         """The event with this slug and its consent text, as recently read (None when there is no such event)."""
         return await self.contexts.get(self.db, slug)
 
-    def limit(self, ip: str) -> Limit:
-        """The per-address limit on registration attempts."""
-        return Limit.of(self.mailer.settings, f"register:ip:{ratelimit.address(ip)}", RATE_LIMIT, RATE_WINDOW)
+    def limit(self, event_id: int, ip: str) -> Limit:
+        """The per-address hard ceiling on registration attempts for one event; its count is the address's load."""
+        key = f"register:{event_id}:ip:{ratelimit.address(ip)}"
+        return Limit.of(self.mailer.settings, key, RATE_LIMIT, RATE_WINDOW)
+
+    async def load(self, event_id: int, ip: str, cached: bool = False) -> int:
+        """The registration attempts from this address for this event in the current window (`cached`: as read in
+        the last few seconds, for the pages and challenges that only show it)."""
+        return await self.proofs.load(self.db, self.limit(event_id, ip), cached)
+
+    async def needs_proof(self, event_id: int, ip: str) -> bool:
+        """Whether this address's next registration for the event must come with a solved proof of work."""
+        return self.proofs.tuning.needed(await self.load(event_id, ip, cached=True))
+
+    async def _proof_refused(self, event_id: int, ip: str, form: FormData) -> proof.Refusal | None:
+        """Past the soft threshold, why this submission's proof of work is refused (None: none needed, or good and
+        now spent); checked before anything is stored or counted."""
+        limit = self.limit(event_id, ip)
+        if self.proofs.surely_below(limit.stored_key):  # the rush of many addresses: no read at all
+            return None
+        hits = await self.proofs.load(self.db, limit)
+        self.proofs.loads.put(limit.stored_key, hits + 1)  # with this attempt, which the write counts
+        if not self.proofs.tuning.needed(hits):
+            return None
+        return await self.proofs.spend(self.db, text(form, proof.FIELD), event_id, "register")
 
     async def register(
         self, ctx: batch.EventContext, form: FormData, meta: RequestMeta, language: str, limit: Limit | None = None
     ) -> Outcome:
-        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the limit (the
-        per-address one, unless the caller counts against another: the API, per token).
+        """Register the person of `form` for the event of `ctx` (a kept copy); RateLimited (429) past the hard
+        ceiling; past the soft threshold, without a good proof of work, the form again (nothing stored). A caller
+        that counts against a limit of its own (the API, per token) has no browser to solve a proof: none is asked.
 
         `language` is the one the person read the form in; their e-mails are written in it."""
-        limit = limit or self.limit(meta.ip)
+        if limit is None:
+            refused = await self._proof_refused(ctx.event.id, meta.ip, form)
+            if refused is not None:
+                return Outcome(INVALID, ctx.event, {proof.FIELD: proof.message(refused)}, proof=True)
+            limit = self.limit(ctx.event.id, meta.ip)
         honeypot = bool(text(form, "website"))  # people never see it, bots fill it in: answer as if done
         submission = None if honeypot else await self._lock_free(ctx, form, meta, limit, language)
         if submission is None:
@@ -269,10 +300,12 @@ async def _already_registered(conn: Connection, mailer: Mailer, event: Event, em
 async def _notify_duplicate(conn: Connection, mailer: Mailer, event: Event, existing: Registration) -> None:
     """Tell the address that it is registered already (once per DUPLICATE_NOTICE_EVERY), inside the caller's
     transaction, which holds the registration's row."""
-    if existing.email is not None and not await outbox.sent_recently(
-        conn, existing.id, "already_registered", DUPLICATE_NOTICE_EVERY
-    ):
-        await notifications.queue(conn, mailer, "already_registered", event, existing)
+    if existing.email is None:
+        return
+    # Not confirmed yet: the confirmation link again (SPEC §15), not the status.
+    kind = "confirm_registration" if existing.status == UNCONFIRMED else "already_registered"
+    if not await outbox.sent_recently(conn, existing.id, kind, DUPLICATE_NOTICE_EVERY):
+        await notifications.queue(conn, mailer, kind, event, existing)
 
 
 @dataclass(frozen=True)

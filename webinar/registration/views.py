@@ -13,7 +13,7 @@ from webinar.events import queries as event_queries
 from webinar.events.public import public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import calendar, cancellation, forms, queries, services
+from webinar.registration import calendar, cancellation, confirm, forms, queries, services
 from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import typed_answers
@@ -43,10 +43,15 @@ async def render_event(
     errors: dict[str, str] | None = None,
     state: str | None = None,
     status_code: int = 200,
+    proof: bool = False,
 ) -> Response:
-    """The event page with its registration form (or the reason there is none)."""
+    """The event page with its registration form (or the reason there is none); the proof of work on it when this
+    address has made many attempts (or `proof`)."""
     choose_language(request, event.language)
     asked = await queries.questions_of(conn, event.id)
+    if not proof:
+        ip = client_ip(request, app_state(request).settings.trusted_proxies)
+        proof = await app_state(request).registrar.needs_proof(event.id, ip)
     context = {
         "event": event,
         "organisation": await event_queries.organisation(conn, event.organisation_id),
@@ -57,6 +62,7 @@ async def render_event(
         "fields": FIELDS,
         "questions": asked,
         "answers": typed_answers(form, asked),
+        "proof": proof,
     }
     return app_state(request).templates.TemplateResponse(
         request, "webinar/event.html", context, status_code=status_code
@@ -93,7 +99,9 @@ async def register(request: Request) -> Response:
     async with app_state(request).db.connection() as conn:
         if outcome.kind == services.INVALID:
             state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
-            return await render_event(request, conn, outcome.event, form, outcome.errors, state, status_code=422)
+            return await render_event(
+                request, conn, outcome.event, form, outcome.errors, state, status_code=422, proof=outcome.proof
+            )
         return await render_event(request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS)
 
 
@@ -157,3 +165,31 @@ async def cancel(request: Request) -> Response:
 async def cancelled(request: Request) -> Response:
     """`GET /events/{slug}/cancelled`: the registration is cancelled (after /me; shows nothing about anyone)."""
     return cancel_page(request, await public_event(request), Cancel.DONE)
+
+
+def confirm_page(request: Request, event: Event, state: confirm.Confirm, token: str) -> Response:
+    """The confirmation link's page: its button, the confirmation done, or why it cannot be (400)."""
+    status = 400 if state is confirm.Confirm.INVALID else 200
+    context = {"event": event, "state": state.value, "token": token}
+    response: Response = app_state(request).templates.TemplateResponse(
+        request, "webinar/confirm.html", context, status_code=status
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def confirm_form(request: Request) -> Response:
+    """`GET /events/{slug}/confirm/{token}`: one confirm button (a GET changes nothing: mail scanners open links)."""
+    event = await public_event(request)
+    token = request.path_params["token"]
+    secret = str(app_state(request).settings.secret_key)
+    return confirm_page(request, event, await confirm.link_state(app_state(request).db, secret, event, token), token)
+
+
+async def confirm_registration(request: Request) -> Response:
+    """`POST /events/{slug}/confirm/{token}`: the button (CSRF-checked) confirms the registration's address."""
+    event = await public_event(request)
+    await read_form(request)
+    state, token = app_state(request), request.path_params["token"]
+    ip = client_ip(request, state.settings.trusted_proxies)
+    return confirm_page(request, event, await confirm.confirm(state.db, state.mailer, event, token, ip), token)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webinar.clock import now
-from webinar.db import engine
+from webinar.db import DB, engine
 from webinar.dbbackends import Prepared
 from webinar.settings import Settings
 from webinar.tables import UTCDateTime, rate_limits
@@ -117,12 +117,28 @@ async def hit(conn: Connection, settings: Settings, key: str, limit: int, window
     await count(conn, Limit.of(settings, key, limit, window))
 
 
-async def count(conn: Connection, limit: Limit) -> None:
-    """Count one attempt against `limit`; raise RateLimited (429) once it is passed."""
+async def count(conn: Connection, limit: Limit) -> int:
+    """Count one attempt against `limit`; raise RateLimited (429) once it is passed. The count with this one."""
     at = now()
     row = await conn.fetch_one(HIT[engine(conn)].statement(limit.hit_values(at)))
     assert row is not None  # an upsert returns its row
     limit.check(row["hits"], at)
+    return int(row["hits"])
+
+
+def _seen() -> Prepared:
+    key: Any = sa.bindparam("key")
+    start: Any = sa.bindparam("window_start", type_=UTCDateTime)
+    return Prepared(sa.select(rate_limits.c.hits).where(rate_limits.c.key == key, rate_limits.c.window_start == start))
+
+
+SEEN = _seen()
+
+
+async def hits(db: DB, limit: Limit) -> int:
+    """The attempts counted under `limit` in the current window so far (nothing is counted)."""
+    row = await db.one(SEEN, limit.hit_values(now()))
+    return int(row["hits"]) if row is not None else 0
 
 
 async def purge_old(conn: Connection, older_than: dt.timedelta = dt.timedelta(days=1)) -> None:
