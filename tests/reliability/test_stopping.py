@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import time
 from collections import Counter
@@ -13,13 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
 import websockets
 
-from tests.conftest import TRUNCATE
+from tests import conftest as root_conftest
 from tests.reliability.conftest import CountingRecorder, FlakySMTP, Platform, Process, eventually
 from tests.reliability.helpers import email_of, register_burst, registered_emails, watch
 from tests.webinar.access_helpers import load_event, on_now, sessions_of
@@ -35,24 +33,8 @@ MARGIN = 6.0
 SERVICE_RESTART = 1012  # the close code uvicorn gives the WebSockets it closes at a stop
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Both engines, as every other test (the other fault tests run on PostgreSQL only)."""
-    if request.param == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("pg_url")
-
-    async def empty() -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(f"TRUNCATE {TRUNCATE} RESTART IDENTITY CASCADE")
-        finally:
-            await conn.close()
-
-    asyncio.run(empty())
-    return url
+# Both engines, as every other test (the other fault tests run on PostgreSQL only): the suite's own fixture.
+database_url = root_conftest.database_url
 
 
 def descendants(pid: int) -> set[int]:
