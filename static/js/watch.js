@@ -5,9 +5,10 @@
 // are never in the page); the prompt takes the focus, and its button answers over the same socket.
 const player = document.getElementById("player");
 const statusLine = document.getElementById("stream-status");
+const presenceLine = document.getElementById("presence-status"); // what a presence check said, apart from the stream
 
-function say(text) {
-  if (statusLine) statusLine.textContent = text || "";
+function say(text, line = statusLine) {
+  if (line) line.textContent = text || "";
 }
 
 // Until the stream plays, each path tries again with backoff (2 s, 4 s, 8 s … at most 30 s, with jitter), and the
@@ -207,7 +208,7 @@ const prompt = {
     window.clearTimeout(this.timer);
     if (this.box) this.box.hidden = true;
     this.check = null;
-    say(text);
+    say(text, presenceLine);
     const back = this.returnFocus;
     this.returnFocus = null;
     if (back && typeof back.focus === "function" && document.contains(back)) back.focus();

@@ -6,8 +6,9 @@ import logging
 import re
 
 # The path segments followed by a secret token, in every route that takes one (tests/webinar/test_redact.py walks the
-# routes and fails if one is missing): the join, cancel, unsubscribe, e-mail-change and certificate links.
-TOKEN_SEGMENTS = ("join", "cancel", "unsubscribe", "confirm-email", "certificate")
+# routes and fails if one is missing): the join, cancel, unsubscribe, e-mail-change, registration-confirmation and
+# certificate links.
+TOKEN_SEGMENTS = ("join", "cancel", "unsubscribe", "confirm-email", "confirm", "certificate")
 REDACTED = "[redacted]"
 
 # A signed token is URL-safe base64 in parts joined by dots (itsdangerous); percent-escapes in case a client sends one.
