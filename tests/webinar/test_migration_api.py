@@ -12,9 +12,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
-from tests.webinar.test_migrations import _run, blank_url  # noqa: F401 - the fixture
+from tests.webinar.test_migrations import _run, blank_url, old_rows  # noqa: F401 - the fixture
 from webinar import migrate
-from webinar.tables import api_tokens, events, organisations, webhook_deliveries, webhook_subscriptions
+from webinar.tables import api_tokens, webhook_deliveries, webhook_subscriptions
 
 BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0013").down_revision
 AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -31,17 +31,7 @@ def test_0013_upgrades_a_database_with_events_and_back(blank_url: str) -> None: 
     asyncio.run(
         _run(
             blank_url,
-            organisations.insert().values(id=1, name="Org", slug="org", contact_email="dpo@example.org", created_at=AT),
-            events.insert().values(
-                id=1,
-                organisation_id=1,
-                title="Vechi",
-                slug="vechi",
-                starts_at=AT,
-                ends_at=AT + dt.timedelta(hours=1),
-                created_at=AT,
-                updated_at=AT,
-            ),
+            *old_rows()[:2],  # the organisation and its event
         )
     )
     migrate.upgrade(blank_url, "0013")
