@@ -1,4 +1,4 @@
-"""Migration 0015 (a consent text per language) over a database that already holds consent texts and records, on
+"""Migration 0014 (a consent text per language) over a database that already holds consent texts and records, on
 both engines: each existing text becomes its event's language's text, each record of a text names that language
 (records without a text none), the current text of each language is found by the app's rule, and back down."""
 
@@ -18,7 +18,7 @@ from webinar import migrate
 from webinar.events.queries import is_current_consent
 from webinar.tables import consent_records, consent_texts, events, registrations
 
-BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0015").down_revision
+BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0014").down_revision
 AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -54,8 +54,8 @@ def test_0015_gives_existing_texts_and_records_their_event_language_and_back(bla
             _record(1, 1, 1, "processing", 2), _record(2, 1, 1, "marketing", None), _record(3, 2, 2, "processing", 3),
         )
     )  # fmt: skip
-    migrate.upgrade(blank_url, "0015")
-    assert asyncio.run(migrate.current_revision(blank_url)) == "0015"
+    migrate.upgrade(blank_url, "0014")
+    assert asyncio.run(migrate.current_revision(blank_url)) == "0014"
     texts, records, current = asyncio.run(
         _run(
             blank_url,
