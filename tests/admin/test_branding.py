@@ -196,7 +196,9 @@ async def test_an_organiser_brands_their_own_organisation_only(
         assert (await set_colour(http, own, "#0b6e4f")).status_code == 303
         assert (await http.get(branding_path(other))).status_code == 404
         token = await csrf_for(http, branding_path(own))
-        refused = await http.post(branding_path(other, "/colour"), data={"csrf_token": token, "accent_colour": "#000000"})
+        refused = await http.post(
+            branding_path(other, "/colour"), data={"csrf_token": token, "accent_colour": "#000000"}
+        )
         assert refused.status_code == 404
         assert (await http.post(branding_path(other, "/logo/remove"), data={"csrf_token": token})).status_code == 404
     async with db.connection() as conn:

@@ -14,6 +14,19 @@ from webinar.tables import organisations
 DIGEST_IN_URL = 16  # hex characters of the logo's SHA-256 in its URL: a new logo is a new URL
 
 
+EMAIL_LOGO_HEIGHT, EMAIL_LOGO_WIDTH = 48, 240  # pixels, as the header of the pages (static/css/site.css .org-logo)
+
+
+@dataclass(frozen=True)
+class EmailLogo:
+    """The logo in the HTML part of an e-mail (templates/emails/base.html)."""
+
+    url: str
+    alt: str
+    width: int
+    height: int
+
+
 def logo_name(sha256: str, content_type: str) -> str:
     """A logo's file name in its URL: its hash (a new logo is a new address) and its type's extension."""
     return f"logo-{sha256[:DIGEST_IN_URL]}.{EXTENSIONS[content_type]}"
@@ -37,6 +50,18 @@ class Brand:
         if self.logo_sha256 is None or self.logo_type is None:
             return None
         return logo_name(self.logo_sha256, self.logo_type)
+
+    def email_logo(self, base_url: str) -> EmailLogo | None:
+        """The logo as an e-mail shows it: an https address of ours (mail readers load no other, and a plain http
+        one would tell the network who reads), sized for 48 pixels high; None without a logo or https."""
+        if self.logo_name is None or not base_url.startswith("https://") or not self.logo_width or not self.logo_height:
+            return None
+        height = min(EMAIL_LOGO_HEIGHT, self.logo_height)
+        width = round(self.logo_width * height / self.logo_height)
+        if width > EMAIL_LOGO_WIDTH:  # a wide logo: as wide as it may be instead
+            width, height = EMAIL_LOGO_WIDTH, max(1, round(self.logo_height * EMAIL_LOGO_WIDTH / self.logo_width))
+        url = f"{base_url}/brand/{self.organisation_id}/{self.logo_name}"
+        return EmailLogo(url, self.organisation_name, width, height)
 
     @property
     def empty(self) -> bool:

@@ -27,7 +27,7 @@ async def _upsert(conn: Connection, organisation_id: int, values: dict[str, Any]
 
 
 async def set_colour(
-    conn: Connection, organisation_id: int, colour: str | None, actor: str, staff_id: int, ip: str | None
+    conn: Connection, organisation_id: int, colour: str | None, actor: str, staff_id: int | None, ip: str | None
 ) -> None:
     """Set (or, with None, clear) the organisation's accent colour, already validated; audited."""
     await _upsert(conn, organisation_id, {"accent_colour": colour})
@@ -36,7 +36,9 @@ async def set_colour(
                        organisation_id=organisation_id, ip=ip, details=details)  # fmt: skip
 
 
-async def set_logo(conn: Connection, organisation_id: int, logo: Logo, actor: str, staff_id: int, ip: str | None) -> None:
+async def set_logo(
+    conn: Connection, organisation_id: int, logo: Logo, actor: str, staff_id: int | None, ip: str | None
+) -> None:
     """Store the organisation's logo (checked and re-encoded by branding/logo.py), replacing any other; audited."""
     values = {"logo": logo.data, "logo_type": logo.content_type, "logo_sha256": logo.sha256,
               "logo_width": logo.width, "logo_height": logo.height}  # fmt: skip
@@ -47,7 +49,7 @@ async def set_logo(conn: Connection, organisation_id: int, logo: Logo, actor: st
                        organisation_id=organisation_id, ip=ip, details=details)  # fmt: skip
 
 
-async def remove_logo(conn: Connection, organisation_id: int, actor: str, staff_id: int, ip: str | None) -> bool:
+async def remove_logo(conn: Connection, organisation_id: int, actor: str, staff_id: int | None, ip: str | None) -> bool:
     """Remove the organisation's logo; False when it had none (nothing audited then)."""
     had = ob.c.organisation_id == organisation_id, ob.c.logo.is_not(None)
     if await conn.fetch_one(sa.select(ob.c.organisation_id).where(*had).with_for_update()) is None:
