@@ -15,6 +15,7 @@ from PIL import Image
 from tests.admin.helpers import audit_entries, count
 from tests.branding_images import branding_path, image, set_colour, upload
 from tests.conftest import csrf_for, login_staff
+from tests.webinar.test_no_english import english_in, visible_text
 from webinar.branding.logo import MAX_BYTES
 from webinar.db import DB
 from webinar.tables import organisation_branding
@@ -206,3 +207,25 @@ async def test_an_organiser_brands_their_own_organisation_only(
     assert [r[0] for r in rows] == [own]
     [entry] = await audit_entries(db, "branding.colour")
     assert entry["_actor"] == user.email
+
+
+async def test_a_romanian_operator_reads_the_page_its_refusals_and_the_audit_log_in_romanian(
+    operator_client: Any, db: DB, create_organisation: Any
+) -> None:
+    http = await operator_client()
+    token = await csrf_for(http, "/admin/")
+    assert (await http.post("/admin/account/language", data={"language": "ro", "csrf_token": token})).status_code == 303
+    org_id = await create_organisation()
+    assert (await upload(http, org_id, image())).status_code == 303
+    assert (await set_colour(http, org_id, "#0b6e4f")).status_code == 303
+    pages = {
+        "page": (await http.get(branding_path(org_id))).text,
+        "colour": (await set_colour(http, org_id, "#ffd400")).text,
+        "svg": (await upload(http, org_id, SVG, "logo.svg", "image/svg+xml")).text,
+        "audit": (await http.get("/admin/audit")).text,
+    }
+    assert "Textul alb pe această culoare are un contrast de 1.4:1" in pages["colour"]
+    assert "SVG și alte formate nu sunt acceptate" in pages["svg"]
+    assert "culoare de accent: <code>#0b6e4f</code>" in pages["audit"]
+    assert "dimensiuni (pixeli): 120×40" in pages["audit"]
+    assert {name: words for name, html in pages.items() if (words := english_in(visible_text(html)))} == {}
