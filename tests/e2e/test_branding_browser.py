@@ -1,5 +1,6 @@
 """Branding in a real Chromium: an operator uploads a logo and sets a colour on the organisation's page; the event
-page then shows the logo (loaded under the strict CSP) and its buttons in the colour, seen in a screenshot's pixels."""
+page then shows the logo (loaded under the strict CSP) and its buttons in the colour, seen in a screenshot's pixels;
+on a phone the header still fits."""
 
 from __future__ import annotations
 
@@ -63,3 +64,7 @@ async def test_the_operators_branding_shows_on_the_event_page(
         rgb = seen.convert("RGB")
         assert rgb.getpixel((5, rgb.height // 2)) == (11, 110, 79)  # the button's padding, in the accent
     assert refused == []
+    phone = await browser.new_page(viewport={"width": 360, "height": 740})
+    await phone.goto(f"{server.base_url}/events/branded")  # the logo and the site's name share a phone's header
+    assert await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert await phone.locator("img.org-logo").evaluate("(img) => img.getBoundingClientRect().height") <= 48
