@@ -21,10 +21,14 @@ KEYS = {
     "score": N_("score (%)"), "passed": N_("passed"), "evaluation": N_("final evaluation"),
     "pass_mark": N_("pass mark (%)"), "questions": N_("number of questions"), "token_id": N_("API token"),
     "name": N_("name"), "subscription_id": N_("webhook subscription"), "url": N_("web address"),
-    "events": N_("announced events"),
+    "events": N_("announced events"), "accent_colour": N_("accent colour"), "type": N_("image type"),
+    "bytes": N_("size (bytes)"), "sha256": N_("SHA-256"), "size": N_("dimensions (pixels)"),
 }  # fmt: skip
 # Values that are names in the code (fields, kinds, reports): shown as code, not translated.
-AS_CODE = frozenset({"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events"})
+AS_CODE = frozenset(
+    {"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events", "accent_colour",
+     "type", "sha256"}
+)  # fmt: skip
 
 
 class Detail(NamedTuple):

@@ -9,6 +9,7 @@ from admin.auth import StaffGuard
 from admin.views import account as account_views
 from admin.views import audit as audit_views
 from admin.views import auth, dashboard
+from admin.views import branding as branding_views
 from admin.views import certificates as certificate_views
 from admin.views import emails as email_views
 from admin.views import evaluation as evaluation_views
@@ -50,6 +51,30 @@ admin_routes = [
     ),
     Route("/organisations", organisation_views.organisations, methods=["GET"], name="organisations"),
     Route("/organisations", organisation_views.organisation_create, methods=["POST"], name="organisation_create"),
+    Route(
+        "/organisations/{organisation_id:int}/branding",
+        branding_views.branding,
+        methods=["GET"],
+        name="organisation_branding",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/branding/colour",
+        branding_views.branding_colour,
+        methods=["POST"],
+        name="organisation_branding_colour",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/branding/logo",
+        branding_views.branding_logo,
+        methods=["POST"],
+        name="organisation_branding_logo",
+    ),
+    Route(
+        "/organisations/{organisation_id:int}/branding/logo/remove",
+        branding_views.branding_logo_remove,
+        methods=["POST"],
+        name="organisation_branding_logo_remove",
+    ),
     Route("/organisations/{organisation_id:int}/tokens", token_views.tokens_page, name="organisation_tokens_page"),
     Route(
         "/organisations/{organisation_id:int}/tokens",

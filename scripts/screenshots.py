@@ -8,6 +8,7 @@ Each shot is a function that drives the logged-in operator's page to what it sho
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 import tempfile
@@ -117,6 +118,39 @@ async def event_page(page: Any, base: str) -> None:
     await page.goto(f"{base}/events/{DEMO_SLUG}?lang=ro")
 
 
+def _demo_logo() -> bytes:
+    """A made-up organisation's logo, drawn here (no one else's mark): a green disc and the name, 120 pixels high."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(ROOT / "static" / "fonts" / "DejaVuSans-Bold.ttf"), 40)
+    name = "Organizația Demo"
+    logo = Image.new("RGBA", (132 + round(font.getlength(name)) + 8, 120), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(logo)
+    draw.ellipse((8, 8, 112, 112), fill=(11, 110, 79, 255))
+    draw.polygon([(46, 36), (46, 84), (86, 60)], fill=(255, 255, 255, 255))
+    draw.text((132, 36), name, font=font, fill=(11, 110, 79, 255))
+    out = io.BytesIO()
+    logo.save(out, "PNG")
+    return out.getvalue()
+
+
+async def admin_branding(page: Any, base: str) -> None:
+    """The demo organisation's branding page, after a logo upload and a colour (docs/branding.md)."""
+    await page.goto(f"{base}/admin/organisations")
+    await page.click("a[href$='/branding']")
+    await page.set_input_files("#logo", {"name": "logo.png", "mimeType": "image/png", "buffer": _demo_logo()})
+    await page.click("form[action$='/branding/logo'] button[type=submit]")
+    await page.wait_for_selector(".notice.ok")
+    await page.fill("#accent_colour", "#0b6e4f")
+    await page.click("form[action$='/branding/colour'] button[type=submit]")
+    await page.wait_for_selector(".notice.ok")
+
+
+async def event_page_branded(page: Any, base: str) -> None:
+    """The demo event's page in its organisation's branding (after `admin-branding`)."""
+    await page.goto(f"{base}/events/{DEMO_SLUG}?lang=ro")
+
+
 async def admin_dashboard(page: Any, base: str) -> None:
     """The operator's dashboard: the demo event and its figures."""
     await page.goto(f"{base}/admin/")
@@ -129,6 +163,8 @@ SHOTS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
     "event-page": event_page,
     "watch": watch,
     "admin-traffic": admin_traffic,
+    "admin-branding": admin_branding,  # after the unbranded shots: the demo organisation keeps its branding
+    "event-page-branded": event_page_branded,
 }
 OWN_SHOT = {"watch"}  # shots that save their own picture (of another page than `page`)
 

@@ -6,6 +6,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from webinar.access import views as access_views
+from webinar.branding import views as branding_views
 from webinar.certificates import views as certificate_views
 from webinar.evaluation import views as evaluation_views
 from webinar.events import views as event_views
@@ -73,5 +74,7 @@ routes = [
     ),
     Route("/events/{slug}/unsubscribe/{token}", privacy_views.unsubscribe, methods=["POST"], name="unsubscribe"),
     Route("/favicon.ico", event_views.favicon, methods=["GET"], name="favicon"),
+    Route("/brand/accent-{rrggbb}.css", branding_views.accent, methods=["GET"], name="brand_accent"),
+    Route("/brand/{organisation_id:int}/{name}", branding_views.logo, methods=["GET"], name="brand_logo"),
     Mount("/static", app=StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]

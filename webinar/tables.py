@@ -689,3 +689,18 @@ webhook_announced = sa.Table(
     sa.Column("type", sa.String(40), primary_key=True),
     sa.Column("at", UTCDateTime, nullable=False),
 )
+
+# An organisation's look on its events' public pages and e-mails (docs/branding.md): an accent colour and a logo. The
+# logo's bytes live here, not in files, so that every web process on every machine serves the same one (SPEC §9).
+organisation_branding = sa.Table(
+    "organisation_branding",
+    metadata,
+    sa.Column("organisation_id", BigId, sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("accent_colour", sa.String(7), nullable=True),  # "#rrggbb", lower case; None: the site's own
+    sa.Column("logo", sa.LargeBinary, nullable=True),  # re-encoded by webinar/branding/logo.py
+    sa.Column("logo_type", sa.String(20), nullable=True),  # image/png, image/jpeg or image/webp
+    sa.Column("logo_sha256", sa.String(64), nullable=True),  # of the bytes: in the logo's URL, which never changes
+    sa.Column("logo_width", sa.Integer, nullable=True),
+    sa.Column("logo_height", sa.Integer, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

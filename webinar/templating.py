@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -28,6 +29,11 @@ def paragraphs(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"\n[ \t]*\n", one_line_end(text)) if part.strip()]
 
 
+def page_brand(request: Any) -> Any:
+    """The organisation branding a page is shown in (`request.state.brand`, set by events/public.py), or None."""
+    return getattr(request.state, "brand", None) if request is not None else None
+
+
 def make_environment() -> jinja2.Environment:
     """The one Jinja2 environment: HTML escaped always; .txt e-mails are plain text by construction."""
     env = jinja2.Environment(
@@ -49,6 +55,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["paragraphs"] = paragraphs
     env.globals["csrf_token"] = csrf_token
     env.globals["active_language"] = i18n.active
+    env.globals["page_brand"] = page_brand
     env.globals["language_links"] = switcher_links
     env.globals["proof_strings"] = widget_strings  # the ALTCHA widget's labels (components/proof_of_work.html)
     return env

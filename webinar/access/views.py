@@ -14,7 +14,7 @@ from webinar import i18n
 from webinar.access import forms, services
 from webinar.access.services import Gate, JoinRefusal
 from webinar.clock import now
-from webinar.events.public import public_event, shown
+from webinar.events.public import branded, public_event, shown
 from webinar.events.queries import Event
 from webinar.state import app_state
 from webinar.web import proof
@@ -172,6 +172,8 @@ async def watch(request: Request) -> Response:
     at = now()
     state = services.gate(event, attendee, at)
     context: dict[str, Any] = {"event": event, "attendee": attendee}
+    if state not in (Gate.LOGIN, Gate.REFUSED):  # a page of the event, not a redirect or an error
+        await branded(request, event)
     if state is Gate.CANCELLED:
         return _render(request, "event_cancelled.html", context, 410)
     if state is Gate.LOGIN:

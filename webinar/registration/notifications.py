@@ -12,6 +12,8 @@ from databases.core import Connection
 from markupsafe import Markup
 
 from webinar import i18n
+from webinar.branding import queries as branding_queries
+from webinar.branding.queries import EmailLogo
 from webinar.clock import now
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
@@ -126,21 +128,26 @@ def context_for(
     organiser: str,
     place: int | None,
     unsubscribe_url: str | None,
+    logo: EmailLogo | None = None,
 ) -> dict[str, Any]:
     """What an e-mail's template is rendered with (its links real and signed)."""
     return {
-        **event_context(mailer, event, organiser, reg.language),
+        **event_context(mailer, event, organiser, reg.language, logo),
         **personal_context(mailer, kind, event, reg, place, unsubscribe_url),
     }
 
 
-def event_context(mailer: Mailer, event: Event, organiser: str, language: str) -> dict[str, Any]:
-    """The part of an e-mail's context that is the same for every registrant of the event in a language."""
+def event_context(
+    mailer: Mailer, event: Event, organiser: str, language: str, logo: EmailLogo | None = None
+) -> dict[str, Any]:
+    """The part of an e-mail's context that is the same for every registrant of the event in a language (with the
+    organisation's logo for the HTML part, when it has one)."""
     with i18n.use(language):
         starts_at = _starts_at(event)
     return {
         "event": event,
         "organiser": organiser,
+        "logo": logo,
         "event_url": f"{mailer.settings.base_url}/events/{event.slug}",
         "privacy_url": privacy_url(mailer.settings, event),
         "title": one_line(event.title),
@@ -210,6 +217,7 @@ def compose(
     organiser: str,
     place: int | None = None,
     written: EmailText | None = None,
+    logo: EmailLogo | None = None,
 ) -> Composed:
     """Render one registrant e-mail, from our template or from the organiser's text (`written`) when there is one
     (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
@@ -217,7 +225,7 @@ def compose(
     assert kind in KINDS and reg.email
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
-    context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url)
+    context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url, logo)
     rendered = render_for(mailer, kind, context, reg.language, written)
     url = context["join_url"]
     invitation: str | None = None
@@ -280,7 +288,13 @@ def _shape(kind: str, reg: Registration, personal: dict[str, Any], written: Emai
 
 
 def compose_from_stencil(
-    mailer: Mailer, kind: str, event: Event, reg: Registration, organiser: str, written: EmailText | None = None
+    mailer: Mailer,
+    kind: str,
+    event: Event,
+    reg: Registration,
+    organiser: str,
+    written: EmailText | None = None,
+    logo: EmailLogo | None = None,
 ) -> Composed:
     """`compose` for one of many e-mails of an event written in one sender's pass: the templates rendered once per
     kind, language and shape (`Mailer.memo`), each registrant's values filled in. The first e-mail of each stencil
@@ -289,13 +303,13 @@ def compose_from_stencil(
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     personal = personal_context(mailer, kind, event, reg, None, unsubscribe_url)
-    key = ("stencil", event, organiser, _shape(kind, reg, personal, written))
+    key = ("stencil", event, organiser, logo, _shape(kind, reg, personal, written))
     stencils: _Stencils | None = _stencils(mailer).get(key)
     if stencils is None:
-        shared = event_context(mailer, event, organiser, reg.language)
+        shared = event_context(mailer, event, organiser, reg.language, logo)
         stencils = _stencils(mailer)[key] = _Stencils(mailer, kind, shared, reg, personal, written)
     if not stencils.usable:
-        return compose(mailer, kind, event, reg, organiser, None, written)
+        return compose(mailer, kind, event, reg, organiser, None, written, logo)
     rendered = stencils.fill(reg, personal)
     url = personal["join_url"]
     invitation: str | None = None
@@ -306,7 +320,7 @@ def compose_from_stencil(
     composed = Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
     if not stencils.checked:
         stencils.checked = True
-        ordinary = compose(mailer, kind, event, reg, organiser, None, written)
+        ordinary = compose(mailer, kind, event, reg, organiser, None, written, logo)
         if dataclasses.replace(ordinary, ics=None) != dataclasses.replace(composed, ics=None):
             log.warning("event #%s: its %s e-mails cannot be written from a stencil, one by one", event.id, kind)
             stencils.usable = False
@@ -396,7 +410,7 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     """A queued registrant e-mail, written now; None when its registrant was erased or is gone, Dropped when it is
     not to go any more (`not_to_send`)."""
     assert msg.kind in KINDS and msg.event_id is not None and msg.registration_id is not None
-    event, organiser = await _event_of(conn, mailer, msg.event_id)
+    event, organiser, logo = await _event_of(conn, mailer, msg.event_id)
     reg = await _registration_of(conn, mailer, msg)
     if event is None or reg is None or reg.email is None:
         return None
@@ -405,17 +419,19 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
     written = await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
     if mailer.memo is not None and msg.kind not in WITH_PLACE:  # one of a pass's e-mails: many alike
-        return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written)
-    return compose(mailer, msg.kind, event, reg, organiser, place, written)
+        return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written, logo)
+    return compose(mailer, msg.kind, event, reg, organiser, place, written, logo)
 
 
-async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Event | None, str]:
-    """The event and its organiser's name, read once per sender's pass (`Mailer.memo`) rather than once per e-mail."""
+async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Event | None, str, EmailLogo | None]:
+    """The event, its organiser's name and logo, read once per sender's pass (`Mailer.memo`) rather than once per
+    e-mail."""
     if mailer.memo is not None and (kept := mailer.memo.get(("event", event_id))) is not None:
         return kept
     event = await event_queries.by_id(conn, event_id)
     org = await event_queries.organisation(conn, event.organisation_id) if event else None
-    found = (event, org.name if org else "")
+    brand = await branding_queries.of_organisation(conn, event.organisation_id) if event else None
+    found = (event, org.name if org else "", brand.email_logo(mailer.settings.base_url) if brand else None)
     if mailer.memo is not None and event is not None:
         mailer.memo[("event", event_id)] = found
     return found

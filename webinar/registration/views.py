@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webinar.events import queries as event_queries
-from webinar.events.public import public_event
+from webinar.events.public import branded, public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
 from webinar.registration import calendar, cancellation, confirm, forms, queries, services
@@ -48,6 +48,7 @@ async def render_event(
     """The event page with its registration form (or the reason there is none); the proof of work on it when this
     address has made many attempts (or `proof`)."""
     language = choose_language(request, event.language)
+    await branded(request, event, conn)
     asked = await queries.questions_of(conn, event.id)
     if not proof:
         ip = client_ip(request, app_state(request).settings.trusted_proxies)
@@ -112,6 +113,7 @@ async def registered(request: Request) -> Response:
     async with app_state(request).db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
         state = await services.registration_state(conn, event)
+        await branded(request, event, conn)
     choose_language(request, event.language)
     add = calendar.links(app_state(request).settings.base_url, event)
     context = {"event": event, "waitlist": state == "waitlist", "calendar": add}
