@@ -21,10 +21,14 @@ KEYS = {
     "score": N_("score (%)"), "passed": N_("passed"), "evaluation": N_("final evaluation"),
     "pass_mark": N_("pass mark (%)"), "questions": N_("number of questions"), "token_id": N_("API token"),
     "name": N_("name"), "subscription_id": N_("webhook subscription"), "url": N_("web address"),
-    "events": N_("announced events"),
+    "events": N_("announced events"), "organisers_edit_events": N_("organisers create and edit events"),
+    "copied_from": N_("copied from event"), "audience": N_("recipients"), "recipients": N_("number of recipients"),
+    "subject": N_("subject"), "event_message_id": N_("message to registrants"),
 }  # fmt: skip
 # Values that are names in the code (fields, kinds, reports): shown as code, not translated.
-AS_CODE = frozenset({"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events"})
+AS_CODE = frozenset(
+    {"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events", "audience"}
+)
 
 
 class Detail(NamedTuple):
