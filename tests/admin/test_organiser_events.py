@@ -174,7 +174,9 @@ async def _set_up(db: DB, event_id: int) -> None:
                     question_id=question_id, position=position, text=option, correct=correct
                 )
             )
-        await conn.execute(events.update().where(events.c.id == event_id).values(evaluation=True, evaluation_pass_mark=80))
+        await conn.execute(
+            events.update().where(events.c.id == event_id).values(evaluation=True, evaluation_pass_mark=80)
+        )
 
 
 async def test_a_copy_takes_the_setup_not_the_people_and_asks_for_its_dates(
