@@ -177,3 +177,30 @@ async def test_thousands_are_queued_by_the_database_not_the_request(operator_cli
     assert await count(db, outbox, outbox.c.kind == "message", outbox.c.subject == "") == 5000  # written when sent
     async with db.connection() as conn:
         assert await conn.fetch_val(sa.select(event_messages.c.recipients)) == 5000
+
+
+async def test_an_erased_registrant_leaves_no_trace_and_a_purge_removes_the_messages(
+    importer, create_event, create_registration, db: DB, smtp_server, smtp_settings
+) -> None:
+    from tests.webinar.test_privacy_erasure import dump
+
+    http, org_id, _user = importer
+    event_id = await create_event(organisation_id=org_id, slug="mesaj-sters", language="ro")
+    reg_id = await create_registration(
+        event_id, email="zamfira@example.org", first_name="Zamfira", last_name="Vlădescu"
+    )
+    sent = await _post(http, event_id, action="send", audience="all", subject="Salut {last_name}",
+                       body="Dragă {first_name}: {join_link}", confirm="yes")  # fmt: skip
+    assert sent.status_code == 303
+    assert await deliver_due(smtp_settings, db, compose_queued) == 1
+    assert smtp_server.messages[0].message["Subject"] == "Salut Vlădescu"
+    assert "Zamfira" in await dump(db)
+    base = f"/admin/events/{event_id}/registrants/{reg_id}/erase"
+    assert (await http.post(base, data={"csrf_token": await csrf_for(http, base)})).status_code == 303
+    after = await dump(db)
+    assert "Zamfira" not in after and "Vlădescu" not in after and "zamfira@example.org" not in after
+    assert "Dragă {first_name}: {join_link}" in after  # staff's text itself stays, until the event is purged
+    purge = f"/admin/events/{event_id}/purge"
+    response = await http.post(purge, data={"csrf_token": await csrf_for(http, purge), "confirm_slug": "mesaj-sters"})
+    assert response.status_code == 303, response.text[:500]
+    assert await count(db, event_messages) == 0

@@ -96,3 +96,8 @@ async def of_event(conn: Connection, event_id: int) -> list[EventMessage]:
     query = event_messages.select().where(event_messages.c.event_id == event_id)
     rows = await conn.fetch_all(query.order_by(event_messages.c.id.desc()))
     return [to_dataclass(EventMessage, row) for row in rows]
+
+
+async def remove_all(conn: Connection, event_id: int) -> None:
+    """Delete every message of an event (when its data is purged), inside the caller's transaction."""
+    await conn.execute(event_messages.delete().where(event_messages.c.event_id == event_id))
