@@ -62,8 +62,8 @@ class StaffGuard:
     active one and the user is kept as `request.state.staff`; operator-only routes are a 404 for organisers (they
     should not learn the page exists), and so are the `event_editing` ones unless an operator allowed the organisers
     of their organisation to create and edit its events (`request.state.edits_events`; which event: pages.py); with
-    REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only
-    the `enrolment` routes. A path that no route matches is guarded too.
+    REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only the `enrolment` routes. A path that no
+    route matches is guarded too.
     """
 
     def __init__(

@@ -218,6 +218,7 @@ def compose(
     (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
     on the waiting list)."""
     assert kind in KINDS and reg.email
+    assert kind != messages.KIND or written is not None, "staff's message is their text: there is no template of ours"
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url)
