@@ -37,7 +37,7 @@ async def _page(
 ) -> Response:
     """The form with `values`; with `data` (checked), its preview for a sample registrant and the confirm box."""
     async with app_state(request).db.connection() as conn:
-        counts = {audience: await messages.count(conn, event.id, audience) for audience in MESSAGE_AUDIENCES}
+        counts = await messages.counts(conn, event.id)
         sent = await messages.of_event(conn, event.id)
     preview = None
     if data is not None:
