@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from admin import services
 from admin.message_forms import MessageInput, parse_message_form
 from admin.pages import actor, render, staff_event
-from admin.views.emails import _organiser, _preview
+from admin.views.emails import mail_preview, organiser_name
 from webinar.clock import now
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
@@ -42,9 +42,9 @@ async def _page(
     preview = None
     if data is not None:
         written = EmailText(event.id, MESSAGE.kind, event.language, data.subject, data.body, "", now())
-        organiser = await _organiser(request, event)
+        organiser = await organiser_name(request, event)
         mail = emailtexts.compose_sample(app_state(request).mailer, MESSAGE, event, organiser, event.language, written)
-        preview = _preview(mail)
+        preview = mail_preview(mail)
     context = {
         "event": event,
         "values": values,
