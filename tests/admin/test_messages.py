@@ -204,3 +204,20 @@ async def test_an_erased_registrant_leaves_no_trace_and_a_purge_removes_the_mess
     response = await http.post(purge, data={"csrf_token": await csrf_for(http, purge), "confirm_slug": "mesaj-sters"})
     assert response.status_code == 303, response.text[:500]
     assert await count(db, event_messages) == 0
+
+
+async def test_the_mail_queue_names_a_message_and_shows_it_as_its_registrant_will_read_it(
+    operator_client, create_event, create_registration, db: DB
+) -> None:
+    event_id = await create_event(slug="coada")
+    await create_registration(event_id, email="ana@example.org", first_name="Ana", language="en")
+    http = await operator_client()
+    sent = await _post(http, event_id, action="send", audience="approved", subject="News for {first_name}",
+                       body="Your link: {join_link}", confirm="yes")  # fmt: skip
+    assert sent.status_code == 303
+    queue = await http.get("/admin/outbox")
+    assert "Message to the registrants" in queue.text
+    async with db.connection() as conn:
+        message_id = await conn.fetch_val(sa.select(outbox.c.id).where(outbox.c.kind == "message"))
+    page = await http.get(f"/admin/outbox/{message_id}")
+    assert page.status_code == 200 and "News for Ana" in page.text and "/events/coada/join/" in page.text
