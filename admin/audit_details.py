@@ -23,11 +23,14 @@ KEYS = {
     "name": N_("name"), "subscription_id": N_("webhook subscription"), "url": N_("web address"),
     "events": N_("announced events"), "accent_colour": N_("accent colour"), "type": N_("image type"),
     "bytes": N_("size (bytes)"), "sha256": N_("SHA-256"), "size": N_("dimensions (pixels)"),
+    "organisers_edit_events": N_("organisers create and edit events"),
+    "copied_from": N_("copied from event"), "audience": N_("recipients"), "recipients": N_("number of recipients"),
+    "subject": N_("subject"), "event_message_id": N_("message to registrants"),
 }  # fmt: skip
 # Values that are names in the code (fields, kinds, reports): shown as code, not translated.
 AS_CODE = frozenset(
     {"changed", "kind", "report", "format", "slug", "separator", "via", "role", "url", "events", "accent_colour",
-     "type", "sha256"}
+     "type", "sha256", "audience"}
 )  # fmt: skip
 
 

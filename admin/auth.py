@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketClose
 from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
+from webinar.events import queries as event_queries
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
@@ -59,8 +60,10 @@ class StaffGuard:
 
     Anonymous visitors and attendee sessions get a 303 to the login page; the staff user's language is made the
     active one and the user is kept as `request.state.staff`; operator-only routes are a 404 for organisers (they
-    should not learn the page exists); with REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only
-    the `enrolment` routes. A path that no route matches is guarded too.
+    should not learn the page exists), and so are the `event_editing` ones unless an operator allowed the organisers
+    of their organisation to create and edit its events (`request.state.edits_events`; which event: pages.py); with
+    REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only the `enrolment` routes. A path that no
+    route matches is guarded too.
     """
 
     def __init__(
@@ -69,14 +72,16 @@ class StaffGuard:
         public: frozenset[str],
         operator_only: frozenset[str],
         enrolment: frozenset[str] = frozenset(),
+        event_editing: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.routes: Sequence[BaseRoute] = getattr(app, "routes", [])
         self.enrolment = enrolment
-        unknown = (public | operator_only | enrolment) - route_names(self.routes)
-        if unknown or public & operator_only:  # a misspelt name would silently guard, or open, the wrong page
-            raise ValueError(f"bad access table: unknown {sorted(unknown)}, both {sorted(public & operator_only)}")
-        self.public, self.operator_only = public, operator_only
+        unknown = (public | operator_only | enrolment | event_editing) - route_names(self.routes)
+        both = public & (operator_only | event_editing) | operator_only & event_editing
+        if unknown or both:  # a misspelt name would silently guard, or open, the wrong page
+            raise ValueError(f"bad access table: unknown {sorted(unknown)}, in two sets {sorted(both)}")
+        self.public, self.operator_only, self.event_editing = public, operator_only, event_editing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no WebSocket route lives here: refuse one rather than let it past unchecked
@@ -95,9 +100,23 @@ class StaffGuard:
         i18n.activate(user.language)
         if route in self.operator_only and not user.is_operator:
             raise HTTPException(404)
+        request.state.edits_events = await edits_events(request, user)
+        if route in self.event_editing and not request.state.edits_events:
+            raise HTTPException(404)
         if must_enrol(app_state(request).settings, user) and route not in self.enrolment:
             return RedirectResponse(str(request.url_for("admin:account")), status_code=303)
         return None
+
+
+async def edits_events(request: Request, user: StaffUser) -> bool:
+    """Whether this staff member may create, edit, duplicate and cancel events: an operator, or an organiser whose
+    organisation allows its organisers to (off unless an operator turned it on)."""
+    if user.is_operator:
+        return True
+    if user.organisation_id is None:
+        return False
+    async with app_state(request).db.connection() as conn:
+        return await event_queries.organisers_edit_events(conn, user.organisation_id)
 
 
 def must_enrol(settings: Settings, user: StaffUser) -> bool:

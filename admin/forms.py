@@ -457,3 +457,11 @@ def event_values(event: Event, consents: Consents) -> dict[str, Any]:
         certificate_series=event.certificate_series,
     )
     return values
+
+
+def copy_values(event: Event, consents: Consents) -> dict[str, Any]:
+    """The form's values for a copy of an event: its settings, no address (one is made from the title) and no dates,
+    which the person copying sets (as pretix's "copy from event" asks for them)."""
+    values = event_values(event, consents)
+    values.update({name: "" for name in TIME_FIELDS}, slug="", replay_until="")
+    return values

@@ -15,6 +15,7 @@ from admin.views import emails as email_views
 from admin.views import evaluation as evaluation_views
 from admin.views import events as event_views
 from admin.views import imports as import_views
+from admin.views import messages as message_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
 from admin.views import privacy as privacy_views
@@ -75,6 +76,12 @@ admin_routes = [
         methods=["POST"],
         name="organisation_branding_logo_remove",
     ),
+    Route(
+        "/organisations/{organisation_id:int}/event-editing",
+        organisation_views.organisation_event_editing,
+        methods=["POST"],
+        name="organisation_event_editing",
+    ),
     Route("/organisations/{organisation_id:int}/tokens", token_views.tokens_page, name="organisation_tokens_page"),
     Route(
         "/organisations/{organisation_id:int}/tokens",
@@ -118,6 +125,15 @@ admin_routes = [
     Route("/events/{event_id:int}", event_views.event_update, methods=["POST"], name="event_update"),
     Route("/events/{event_id:int}/edit", event_views.event_edit, methods=["GET"], name="event_edit"),
     Route("/events/{event_id:int}/cancel", event_views.event_cancel, methods=["POST"], name="event_cancel"),
+    Route(
+        "/events/{event_id:int}/duplicate",
+        event_views.event_duplicate_form,
+        methods=["GET"],
+        name="event_duplicate_form",
+    ),
+    Route("/events/{event_id:int}/duplicate", event_views.event_duplicate, methods=["POST"], name="event_duplicate"),
+    Route("/events/{event_id:int}/message", message_views.message_form, methods=["GET"], name="message_form"),
+    Route("/events/{event_id:int}/message", message_views.message_post, methods=["POST"], name="message_post"),
     Route("/events/{event_id:int}/questions", question_views.questions, methods=["GET"], name="questions"),
     Route("/events/{event_id:int}/questions", question_views.questions_post, methods=["POST"], name="questions_post"),
     Route("/events/{event_id:int}/evaluation", evaluation_views.evaluation, methods=["GET"], name="evaluation"),
@@ -194,21 +210,30 @@ OPERATOR_ONLY = frozenset(
     {
         "organisations",
         "organisation_create",
+        "organisation_event_editing",
         "users",
         "user_create",
         "user_revoke_sessions",
         "user_deactivate",
-        "event_new",
-        "event_create",
-        "event_edit",
-        "event_update",
-        "event_cancel",  # who may change an event's times may cancel it
         "outbox",
         "outbox_message",
         "outbox_retry",
         "tokens_page",  # the platform's tokens see every organisation
         "tokens_create",
         "tokens_revoke",
+    }
+)
+# Operators, and the organisers of an organisation an operator allowed to create and edit its events (a 404 for the
+# others); which event an organiser may touch is the organisation check of admin/pages.py `staff_event`.
+EVENT_EDITING = frozenset(
+    {
+        "event_new",
+        "event_create",
+        "event_edit",
+        "event_update",
+        "event_cancel",  # who may change an event's times may cancel it
+        "event_duplicate_form",
+        "event_duplicate",
     }
 )
 
@@ -218,5 +243,7 @@ UPLOADS = {r"/admin/events/[0-9]+/import": import_views.BODY_MOST}
 
 def back_office(*more: BaseRoute) -> Mount:
     """The back office at /admin: its own routes and `more` (the reports'), every one behind the one guard."""
-    guard = Middleware(StaffGuard, public=PUBLIC, operator_only=OPERATOR_ONLY, enrolment=ENROLMENT)
+    guard = Middleware(
+        StaffGuard, public=PUBLIC, operator_only=OPERATOR_ONLY, enrolment=ENROLMENT, event_editing=EVENT_EDITING
+    )
     return Mount("/admin", routes=[*admin_routes, *more], name="admin", middleware=[guard])

@@ -19,11 +19,12 @@ from webinar.accounts import passwords, sessions, staff
 from webinar.accounts.staff import StaffUser
 from webinar.clock import now
 from webinar.db import DB
+from webinar.events import copying
 from webinar.events import queries as event_queries
 from webinar.events import services as event_services
 from webinar.events.services import EventInput
 from webinar.i18n import LANGUAGES
-from webinar.registration import notices, seats
+from webinar.registration import messages, notices, seats
 from webinar.registration import queries as registration_queries
 from webinar.settings import Settings
 from webinar.tables import organisations, staff_users
@@ -89,6 +90,22 @@ async def create_organisation(db: DB, actor: Actor, data: OrganisationInput) -> 
     return org_id
 
 
+async def set_event_editing(db: DB, actor: Actor, organisation_id: int, allowed: bool) -> bool:
+    """Allow, or stop, the organisation's organisers creating and editing its events; False: no such organisation."""
+    async with db.transaction() as conn:
+        changed = await conn.fetch_val(
+            organisations.update()
+            .where(organisations.c.id == organisation_id)
+            .values(organisers_edit_events=allowed)
+            .returning(organisations.c.id)
+        )
+        if changed is None:
+            return False
+        details = {"organisers_edit_events": allowed}
+        await _audit(conn, actor, "organisation.updated", organisation_id=organisation_id, details=details)
+    return True
+
+
 async def create_staff_account(db: DB, actor: Actor, data: StaffInput) -> int:
     """Store a staff account with an Argon2id hash of its password; Taken('email') when the address is used."""
     password_hash = await passwords.hash_password(data.password)  # before the transaction: it takes a while
@@ -150,6 +167,21 @@ async def create_event(db: DB, actor: Actor, data: EventInput) -> int:
     return event_id
 
 
+async def duplicate_event(db: DB, actor: Actor, source_id: int, data: EventInput) -> int:
+    """Store a copy of an event with the form's data (its new dates, a free slug), and the original's questions,
+    e-mail texts and final evaluation (webinar/events/copying.py), never its people; Taken('slug') when the slug
+    is used."""
+    async with _taken_on_duplicate("slug"), db.transaction() as conn:
+        data = await _with_slug(conn, data, None)
+        event_id = await event_services.create_event(conn, data)
+        await copying.copy_setup(conn, source_id, event_id, actor.user.email)
+        details = {"copied_from": source_id, "slug": data.slug, "title": data.title}
+        await _audit(
+            conn, actor, "event.duplicated", organisation_id=data.organisation_id, event_id=event_id, details=details
+        )
+    return event_id
+
+
 async def _changed_fields(conn: Connection, event_id: int, data: EventInput) -> list[str]:
     old = await event_queries.by_id(conn, event_id)
     consents = await event_queries.current_consents(conn, event_id)
@@ -182,6 +214,30 @@ async def update_event(db: DB, settings: Settings, actor: Actor, event_id: int, 
                      details=details)  # fmt: skip
         await seats.fill(conn, settings, event_id)
     return changed
+
+
+class NobodyToMessage(Exception):
+    """A message to registrants reaches no one (or its event is cancelled): nothing is stored."""
+
+
+async def message_registrants(
+    db: DB, settings: Settings, actor: Actor, event_id: int, audience: str, subject: str, body: str
+) -> int:
+    """Queue staff's message (checked: admin/email_forms.py) to the event's registrants of `audience`, one e-mail each
+    written when it goes (registration/messages.py), in one transaction with its audit entry; how many were queued.
+    NobodyToMessage when it reaches no one or the event is cancelled."""
+    async with db.transaction() as conn:
+        event = await event_queries.by_id(conn, event_id)
+        if event is None or event.cancelled:
+            raise NobodyToMessage
+        staff_member = (actor.user.id, actor.user.email)
+        message_id, queued = await messages.queue(conn, settings, event_id, audience, subject, body, staff_member)
+        if not queued:
+            raise NobodyToMessage  # rolls the stored message back
+        details = {"event_message_id": message_id, "audience": audience, "recipients": queued, "subject": subject}
+        await _audit(conn, actor, "event.message_sent", organisation_id=event.organisation_id, event_id=event_id,
+                     details=details)  # fmt: skip
+    return queued
 
 
 class NotCancellable(Exception):

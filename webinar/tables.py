@@ -95,6 +95,8 @@ organisations = sa.Table(
     sa.Column("slug", sa.String(100), nullable=False, unique=True),
     sa.Column("contact_email", sa.String(254), nullable=False),
     _created(),
+    # Whether the organisation's organisers may create, edit, duplicate and cancel its events (an operator's choice).
+    sa.Column("organisers_edit_events", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 staff_users = sa.Table(
@@ -411,6 +413,24 @@ presence_checks = sa.Table(
 )
 sa.Index("ix_presence_checks_event", presence_checks.c.event_id)
 
+# Who an organiser's message may go to (SPEC §12): everyone still in (`all`), or the registrants of one status.
+MESSAGE_AUDIENCES = ("all", "approved", "pending", "waitlisted", "rejected", "cancelled")
+# An organiser's message to an event's registrants: their text (placeholders, never a template), one e-mail each.
+event_messages = sa.Table(
+    "event_messages",
+    metadata,
+    _id(),
+    sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("audience", sa.String(20), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("sent_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("sent_by_email", sa.String(254), nullable=False),
+    _created(),
+)
+sa.Index("ix_event_messages_event", event_messages.c.event_id)
+
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -435,6 +455,8 @@ outbox = sa.Table(
     sa.Column("last_error", sa.String(1000), nullable=True),
     # Not sent after this moment (a reminder once its event has started): the sender cancels it instead.
     sa.Column("expires_at", UTCDateTime, nullable=True),
+    # The organiser's message to the event's registrants this e-mail is one of (kind `message`), when it is.
+    sa.Column("event_message_id", BigId, sa.ForeignKey("event_messages.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
 sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)

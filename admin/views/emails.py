@@ -45,7 +45,8 @@ def _choice(request: Request, event: Event, kind: str | None, language: str | No
     return chosen, language
 
 
-async def _organiser(request: Request, event: Event) -> str:
+async def organiser_name(request: Request, event: Event) -> str:
+    """The name of the event's organisation, as the e-mails print it (also for staff's messages: messages.py)."""
     async with app_state(request).db.connection() as conn:
         org = await event_queries.organisation(conn, event.organisation_id)
     return org.name if org else ""
@@ -56,7 +57,7 @@ def _written(event: Event, kind: Editable, language: str, data: WrittenInput) ->
     return EmailText(event.id, kind.kind, language, data.subject, data.body, "", now())
 
 
-def _preview(mail: Composed) -> dict[str, Any]:
+def mail_preview(mail: Composed) -> dict[str, Any]:
     """The e-mail as the registrant reads it: the subject, the text part, and the HTML part (ours: its text escaped
     when it was made) shown inside the page."""
     found = _BODY.search(mail.html)
@@ -85,9 +86,10 @@ async def _page(
     if values is None:
         values = {"subject": current.subject, "body": current.body} if current else {}
         values = values or {"subject": default_subject, "body": default_body}
-    organiser = await _organiser(request, event)
+    organiser = await organiser_name(request, event)
     shown = written if written is not None else current
-    preview = None if errors else _preview(emailtexts.compose_sample(mailer, kind, event, organiser, language, shown))
+    sample = None if errors else emailtexts.compose_sample(mailer, kind, event, organiser, language, shown)
+    preview = mail_preview(sample) if sample else None
     context = {
         "event": event,
         "kinds": [(k, {lang: (k.kind, lang) in stored for lang in LANGUAGES}) for k in EDITABLE],
@@ -151,7 +153,7 @@ async def _send_test(
 ) -> None:
     """Queue the typed text, written for the sample registrant, to the staff member's own address."""
     state = app_state(request)
-    mail = emailtexts.compose_sample(state.mailer, kind, event, await _organiser(request, event), language, written)
+    mail = emailtexts.compose_sample(state.mailer, kind, event, await organiser_name(request, event), language, written)
     subject = one_line(_("[Test] %(subject)s") % {"subject": mail.subject})[:SUBJECT_MAX]
     row = outbox.row_values(
         kind="email_test", to_address=editor.email, mail_from=state.settings.mail_from, event_id=event.id,

@@ -1,4 +1,5 @@
-"""Events in the back office: the event's page, and the form that creates or edits one (operators)."""
+"""Events in the back office: the event's page, and the form that creates, edits or copies one (operators, and
+organisers an operator allowed: admin/routes.py EVENT_EDITING)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin import queries, services
-from admin.forms import event_values, new_event_values, parse_event_form, timezone_names
+from admin.forms import copy_values, event_values, new_event_values, parse_event_form, timezone_names
 from admin.pages import actor, render, staff_event
 from webinar import clock
 from webinar.attendance import queries as attendance
@@ -27,13 +28,20 @@ def _slug_taken() -> str:
 
 
 async def _form_page(
-    request: Request, event: Event | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
+    request: Request,
+    event: Event | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+    copy_of: Event | None = None,
 ) -> Response:
     async with app_state(request).db.connection() as conn:
-        organisations = await queries.all_organisations(conn)
+        ids = await _organisation_ids(request, event or copy_of)
+        organisations = [org for org in await queries.all_organisations(conn) if org.id in ids]
         versions = await event_queries.consent_versions(conn, event.id) if event else []
     context = {
         "event": event,
+        "copy_of": copy_of,
         "organisations": organisations,
         "versions": versions,
         "timezones": timezone_names(),
@@ -44,7 +52,12 @@ async def _form_page(
     return render(request, "admin/event_form.html", context, status)
 
 
-async def _organisation_ids(request: Request) -> set[int]:
+async def _organisation_ids(request: Request, event: Event | None = None) -> set[int]:
+    """The organisations the form may give the event: any for an operator; an organiser's own (the organisation of
+    an event is an operator's to change)."""
+    user = request.state.staff
+    if not user.is_operator:
+        return {event.organisation_id if event else user.organisation_id}
     async with app_state(request).db.connection() as conn:
         return {org.id for org in await queries.all_organisations(conn)}
 
@@ -114,7 +127,7 @@ async def event_edit(request: Request) -> Response:
 
 async def event_update(request: Request) -> Response:
     found = await staff_event(request)
-    data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request))
+    data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request, found))
     if data is not None:
         try:
             state = app_state(request)
@@ -124,3 +137,27 @@ async def event_update(request: Request) -> Response:
     if errors:
         return await _form_page(request, found, values, errors, status=422)
     return RedirectResponse(request.url_for("admin:event", event_id=found.id), status_code=303)
+
+
+async def event_duplicate_form(request: Request) -> Response:
+    """`GET /admin/events/{id}/duplicate`: the event form filled with the event's settings, for a copy; its dates and
+    address are to be set."""
+    found = await staff_event(request)
+    async with app_state(request).db.connection() as conn:
+        consents = await event_queries.current_consents(conn, found.id)
+    return await _form_page(request, None, copy_values(found, consents), {}, copy_of=found)
+
+
+async def event_duplicate(request: Request) -> Response:
+    """`POST /admin/events/{id}/duplicate`: store the copy (its questions, e-mail texts and evaluation too, never
+    its registrants), then show its edit form."""
+    found = await staff_event(request)
+    data, errors, values = parse_event_form(await read_form(request), await _organisation_ids(request, found))
+    if data is not None:
+        try:
+            event_id = await services.duplicate_event(app_state(request).db, actor(request), found.id, data)
+        except services.Taken:
+            errors = {"slug": _slug_taken()}
+    if errors:
+        return await _form_page(request, None, values, errors, status=422, copy_of=found)
+    return RedirectResponse(request.url_for("admin:event_edit", event_id=event_id), status_code=303)

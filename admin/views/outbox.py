@@ -27,6 +27,7 @@ OTHER_KINDS = {
     "join_link": N_("The join link, sent again"),
     "confirm_email": N_("Confirm a new e-mail address"),
     "email_test": N_("Test e-mail"),
+    editable.MESSAGE.kind: editable.MESSAGE.label,
 }
 
 

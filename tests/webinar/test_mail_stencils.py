@@ -174,3 +174,18 @@ async def test_stencils_kept_from_pass_to_pass_follow_a_changed_event(
             assert stencilled == notifications.compose(one_by_one, "reminder", version, reg, "Org")
     assert "Alt titlu" in stencilled.subject
     assert len({k[1] for k in kept if k[0] == "stencil"}) == 2  # made again for the changed event, not per pass
+
+
+async def test_staffs_message_to_registrants_is_filled_in_the_same_from_a_stencil(
+    db: DB, settings: Settings, create_event: Factory, create_registration: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event, regs = await _everyone(db, create_event, create_registration)
+    message = dataclasses.replace(
+        EDITED, kind="message", language="", body=EDITED.body + "\nReluarea: {replay_link}; {certificate_link}."
+    )
+    move_clock(monkeypatch, REAL_NOW().replace(microsecond=0))
+    pairs, memo = _both(settings, "message", event, regs, written=message)  # every language: one text for all
+    for ordinary, stencilled in pairs:
+        assert stencilled == ordinary and stencilled.ics is None
+    assert "Reluarea: http://testserver/events/" in pairs[0][0].text  # the replay plays behind the person's own link
+    _used(memo)

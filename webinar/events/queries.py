@@ -180,6 +180,7 @@ class Organisation:
     slug: str
     contact_email: str
     created_at: dt.datetime
+    organisers_edit_events: bool = False  # its organisers may create, edit, duplicate and cancel its events
 
 
 def _event(row: object) -> Event:
@@ -261,6 +262,12 @@ async def organisation(conn: Connection, organisation_id: int) -> Organisation |
     """One organisation."""
     row = await conn.fetch_one(organisations.select().where(organisations.c.id == organisation_id))
     return to_dataclass(Organisation, row) if row else None
+
+
+async def organisers_edit_events(conn: Connection, organisation_id: int) -> bool:
+    """Whether the organisation's organisers may create, edit, duplicate and cancel its events."""
+    query = sa.select(organisations.c.organisers_edit_events).where(organisations.c.id == organisation_id)
+    return bool(await conn.fetch_val(query))
 
 
 @dataclass(frozen=True)

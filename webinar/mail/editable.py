@@ -97,3 +97,11 @@ EDITABLE: tuple[Editable, ...] = (
 )  # fmt: skip
 BY_KEY = {e.key: e for e in EDITABLE}
 BY_KIND = {e.kind: e for e in EDITABLE}
+
+# Staff's own message to an event's registrants (/admin/events/{id}/message): not a kind of the editor, but checked and
+# written the same way, with every placeholder of SPEC §12 (a link the registrant has none of is left empty).
+MESSAGE = Editable(
+    "message", "message", N_("Message to the registrants"),
+    N_("When staff e-mail the event's registrants (all of them, or those of one status)."),
+    ("join_link", "cancel_link", "replay_link", "certificate_link"),
+)  # fmt: skip

@@ -47,6 +47,7 @@ class Message:
     sent_at: dt.datetime | None
     last_error: str | None
     expires_at: dt.datetime | None
+    event_message_id: int | None = None  # one of staff's messages to the event's registrants (registration/messages.py)
 
     @property
     def composed(self) -> bool:
@@ -138,6 +139,7 @@ async def enqueue_many(
     mail_from: str,
     event_id: int,
     at: dt.datetime | None = None,
+    event_message_id: int | None = None,
 ) -> int:
     """Queue one e-mail of `kind` to each row of `recipients` (a SELECT of a registration id and an address, in that
     order), left for the sender to compose, with one INSERT … SELECT inside the caller's transaction: however many
@@ -157,6 +159,8 @@ async def enqueue_many(
         "headers_json": sa.literal("{}"), "message_id": message_id, "status": sa.literal("queued"),
         "attempts": sa.literal(0), "created_at": when, "next_attempt_at": when,
     }  # fmt: skip
+    if event_message_id is not None:
+        values["event_message_id"] = sa.literal(event_message_id, sa.BigInteger)
     await conn.execute(outbox.insert().from_select(list(values), sa.select(*values.values())))
     return queued
 

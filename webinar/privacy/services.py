@@ -29,7 +29,7 @@ from webinar.mail.render import Mailer, one_line, render_email
 from webinar.privacy import queries
 from webinar.privacy.erasure import Erased, Requester, erase
 from webinar.privacy.forms import Correction
-from webinar.registration import imports, notifications, questionnaire, seats
+from webinar.registration import imports, messages, notifications, questionnaire, seats
 from webinar.registration import queries as registration_queries
 from webinar.registration.fields import FIELDS
 from webinar.registration.forms import PersonalDetails
@@ -344,11 +344,12 @@ async def erase_one(db: DB, settings: Settings, event: Event, registration_id: i
 
 
 async def purge_event(db: DB, event: Event, requester: Requester) -> int:
-    """Erase every registration of an event, remove its e-mail texts and mark it purged, in one transaction; returns
-    how many were erased."""
+    """Erase every registration of an event, remove its e-mail texts and staff's messages and mark it purged, in one
+    transaction; returns how many were erased."""
     async with db.transaction() as conn:
         erased = await erase_all(conn, event, requester)
         await texts.remove_all(conn, event.id)  # nobody is left to write to; the texts name the staff who wrote them
+        await messages.remove_all(conn, event.id)  # so do the messages (their e-mails stay, as the queue keeps them)
         await conn.execute(events.update().where(events.c.id == event.id).values(purged_at=now()))
         await audit.record(
             conn,

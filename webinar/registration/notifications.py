@@ -35,6 +35,7 @@ from webinar.mail.render import (
     render_written,
 )  # fmt: skip
 from webinar.mail.texts import EmailText
+from webinar.registration import messages
 from webinar.registration import queries as registration_queries
 from webinar.registration.queries import Registration
 from webinar.settings import Settings
@@ -49,6 +50,7 @@ WITH_JOIN_LINK = ("confirmation", "approved", "update", "reminder")
 # The e-mails that tell a registrant where they stand carry the link to cancel, while they still may.
 WITH_CANCEL_LINK = (
     "confirmation", "received", "approved", "waitlisted", "promoted", "already_registered", "update", "reminder",
+    "message",
 )  # fmt: skip
 WITH_PLACE = ("waitlisted", "already_registered")  # a waitlisted registrant is told their place in line
 # Once an event is cancelled, the e-mails still queued for it go only if they are the cancellation itself or answer
@@ -57,7 +59,7 @@ STILL_SENT_WHEN_CANCELLED = ("event_cancelled", "cancelled", "rejected")
 KINDS = (
     "confirmation", "received", "approved", "rejected", "already_registered", "join_link", "waitlisted", "promoted",
     "cancelled", "update", "event_cancelled", "reminder", "followup_attended", "followup_missed",
-    "confirm_registration",
+    "confirm_registration", "message",
 )  # fmt: skip
 # The scheduled e-mails (registration/reminders.py) go to approved registrants only, and a reminder only before the
 # start: one queued earlier is withheld when it is written (or retried) too late.
@@ -163,7 +165,8 @@ def personal_context(
     with_link = going_ahead and _with_join_link(kind, reg)
     url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
     may_cancel = going_ahead and kind in WITH_CANCEL_LINK and reg.status in CANCELLABLE and now() < event.ends_at
-    replay, certificate = after_links(mailer.settings, kind, event, reg) if kind in SCHEDULED else (None, None)
+    with_after = kind in SCHEDULED or kind == messages.KIND  # staff's message may point to the replay, the certificate
+    replay, certificate = after_links(mailer.settings, kind, event, reg) if with_after else (None, None)
     return {
         "registration": reg,
         "join_url": url,
@@ -223,6 +226,7 @@ def compose(
     (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
     on the waiting list)."""
     assert kind in KINDS and reg.email
+    assert kind != messages.KIND or written is not None, "staff's message is their text: there is no template of ours"
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
     context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url, logo)
@@ -417,7 +421,14 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
     if (reason := not_to_send(msg.kind, event, reg)) is not None:
         return Dropped(reason)
     place = await registration_queries.place_in_line(conn, reg) if msg.kind in WITH_PLACE else None
-    written = await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+    if msg.kind == messages.KIND:
+        written = await _message_of(conn, mailer, msg.event_message_id)
+        if written is None:
+            return Dropped("the message is gone")
+    else:
+        written = (
+            await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
+        )
     if mailer.memo is not None and msg.kind not in WITH_PLACE:  # one of a pass's e-mails: many alike
         return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written, logo)
     return compose(mailer, msg.kind, event, reg, organiser, place, written, logo)
@@ -451,6 +462,21 @@ async def _registration_of(conn: Connection, mailer: Mailer, msg: outbox.Message
         mailer.memo.update({("registration", msg.event_id, i): found.get(i) for i in wanted})
     reg: Registration | None = mailer.memo.pop(key)  # each message of a pass is written once
     return reg
+
+
+async def _message_of(conn: Connection, mailer: Mailer, message_id: int | None) -> EmailText | None:
+    """Staff's message to the registrants, read once per sender's pass."""
+    if message_id is None:
+        return None
+    key = ("message", message_id)
+    if mailer.memo is not None and key in mailer.memo:
+        kept: EmailText | None = mailer.memo[key]
+        return kept
+    found = await messages.by_id(conn, message_id)
+    written = found.as_text() if found else None
+    if mailer.memo is not None:
+        mailer.memo[key] = written
+    return written
 
 
 async def _text_of(conn: Connection, mailer: Mailer, event_id: int, kind: str, language: str) -> EmailText | None:
