@@ -184,6 +184,9 @@ events = sa.Table(
     # opt-in); how many devices may have the stream page open at once per registrant (one more takes over).
     sa.Column("confirm_email", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("devices", sa.Integer, nullable=False, server_default="1"),
+    # The sites whose pages may frame the event's registration form (SPEC §14, webinar/events/embed.py): origins,
+    # one per line, normalised; '' for none (the embed page is then framed nowhere).
+    sa.Column("embed_origins", sa.Text, nullable=False, server_default=""),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
