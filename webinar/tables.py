@@ -262,6 +262,8 @@ registrations = sa.Table(
     sa.UniqueConstraint("event_id", "email_normalised", name="uq_registrations_event_email"),
 )
 sa.Index("ix_registrations_event_status", registrations.c.event_id, registrations.c.status)
+# The API's pages of an event's registrations by id (webinar/api/queries.py): a range scan from the cursor.
+sa.Index("ix_registrations_event_id", registrations.c.event_id, registrations.c.id)
 
 consent_records = sa.Table(
     "consent_records",
