@@ -105,3 +105,18 @@ async def test_a_post_from_another_sites_page_is_refused(client: httpx.AsyncClie
     )
     assert response.status_code == 403  # the framing site may show the form, not post it itself
     assert await registration_rows(db) == []
+
+
+async def test_a_full_event_with_a_waiting_list_takes_the_embeds_registration_on_it(
+    client: httpx.AsyncClient, create_event, create_registration, db: DB
+) -> None:
+    event_id = await create_event(slug="full", embed_origins=SITES, capacity=1, waitlist=True)
+    await create_registration(event_id, status="approved")
+    hidden = await _embed_form(client, "full")
+    page = await client.get("/events/full/embed")
+    assert 'id="waitlist-notice"' in page.text and "Join the waiting list" in page.text
+    response = await client.post("/events/full/embed", data={**person(), **hidden})
+    assert response.status_code == 303
+    done = await client.get(response.headers["location"])
+    assert "waiting list" in done.text and _ancestors(done) == "https://www.example.ro http://localhost:8123"
+    assert [r["status"] for r in await registration_rows(db)] == ["approved", "waitlisted"]
