@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from webinar.attendance import checks
 from webinar.events import embed
-from webinar.events.queries import Event
+from webinar.events.queries import Consents, Event
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
@@ -308,6 +308,16 @@ def _read_organisation(reader: FieldReader, organisation_ids: Collection[int]) -
     return int(value)
 
 
+def _read_consent_texts(reader: FieldReader, language: str) -> dict[str, str]:
+    """The consent wording in each language: either may be left empty (a page in that language then shows the
+    other's), not both."""
+    texts = {lang: reader.text(f"consent_text_{lang}", 10_000, required=False, multiline=True) for lang in LANGUAGES}
+    if not any(texts.values()) and not any(f"consent_text_{lang}" in reader.errors for lang in LANGUAGES):
+        name = f"consent_text_{language if language in LANGUAGES else LANGUAGES[0]}"
+        reader.errors[name] = _("Write the consent text in at least one language.")
+    return texts
+
+
 def parse_event_form(
     form: FormData, organisation_ids: Collection[int]
 ) -> tuple[EventInput | None, dict[str, str], dict[str, Any]]:
@@ -328,7 +338,7 @@ def parse_event_form(
     approval, login = r.choice("approval", APPROVALS), r.choice("login", LOGINS)
     modes = {name: r.choice(name, FIELD_MODES) for name in MODE_FIELDS}
     min_age = r.integer("min_age", 1, 120, optional=True)
-    consent_text = r.text("consent_text", 10_000, multiline=True)
+    consent_texts = _read_consent_texts(r, language)
     retention_days = r.integer("retention_days", 1, 3650)
     attendance_minutes, presence_checks = _read_attendance(r, times)
     replay_url, replay_until = _read_replay(r, times["ends_at"])
@@ -376,7 +386,8 @@ def parse_event_form(
         credits=credits,
         certificates=certificates,
         certificate_series=certificate_series,
-        consent_text=consent_text,
+        consent_text_ro=consent_texts["ro"],
+        consent_text_en=consent_texts["en"],
         **modes,
     )
     return data, {}, r.values
@@ -396,7 +407,8 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         login="link",
         **default_modes(),
         min_age="16",
-        consent_text=DEFAULT_CONSENT_TEXT[language],
+        consent_text_ro=DEFAULT_CONSENT_TEXT["ro"],
+        consent_text_en=DEFAULT_CONSENT_TEXT["en"],
         retention_days="90",
         listed=False,
         waitlist=False,
@@ -416,13 +428,18 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
     return values
 
 
+def _text_of(consents: Consents, language: str) -> str:
+    found = consents.of(language)
+    return found.text if found else ""
+
+
 def _last_day(event: Event) -> str:
     """The replay's last day as the form shows it (YYYY-MM-DD in the event's time zone)."""
     last = event.replay_last_day
     return last.astimezone(zoneinfo.ZoneInfo(event.timezone)).date().isoformat() if last else ""
 
 
-def event_values(event: Event, consent_text: str) -> dict[str, Any]:
+def event_values(event: Event, consents: Consents) -> dict[str, Any]:
     """The form's values for an existing event, times shown in its own time zone."""
     values: dict[str, Any] = {
         name: getattr(event, name)
@@ -441,7 +458,8 @@ def event_values(event: Event, consent_text: str) -> dict[str, Any]:
         capacity="" if event.capacity is None else str(event.capacity),
         min_age="" if event.min_age is None else str(event.min_age),
         retention_days=str(event.retention_days),
-        consent_text=consent_text,
+        consent_text_ro=_text_of(consents, "ro"),
+        consent_text_en=_text_of(consents, "en"),
         reminders=event.reminders,
         followup_after_minutes="" if event.followup_after_minutes is None else str(event.followup_after_minutes),
         attendance_minutes="" if event.attendance_minutes is None else str(event.attendance_minutes),

@@ -22,6 +22,7 @@ from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events import services as event_services
 from webinar.events.services import EventInput
+from webinar.i18n import LANGUAGES
 from webinar.registration import notices, seats
 from webinar.registration import queries as registration_queries
 from webinar.settings import Settings
@@ -137,7 +138,8 @@ async def _with_slug(conn: Connection, data: EventInput, event_id: int | None) -
 
 
 async def create_event(db: DB, actor: Actor, data: EventInput) -> int:
-    """Store a new event with version 1 of its consent text; Taken('slug') when the slug is used."""
+    """Store a new event with the first version of its consent text in each language given; Taken('slug') when the
+    slug is used."""
     async with _taken_on_duplicate("slug"), db.transaction() as conn:
         data = await _with_slug(conn, data, None)
         event_id = await event_services.create_event(conn, data)
@@ -150,21 +152,24 @@ async def create_event(db: DB, actor: Actor, data: EventInput) -> int:
 
 async def _changed_fields(conn: Connection, event_id: int, data: EventInput) -> list[str]:
     old = await event_queries.by_id(conn, event_id)
-    consent = await event_queries.current_consent(conn, event_id)
+    consents = await event_queries.current_consents(conn, event_id)
+    texts = {f"consent_text_{lang}": lang for lang in LANGUAGES}
     changed = [
         f.name
         for f in dataclasses.fields(data)
-        if f.name != "consent_text" and getattr(old, f.name) != getattr(data, f.name)
+        if f.name not in texts and getattr(old, f.name) != getattr(data, f.name)
     ]
-    if consent is None or consent.text != data.consent_text:
-        changed.append("consent_text")
+    for name, lang in texts.items():
+        current = consents.of(lang)
+        if (current.text if current else "") != data.consent_text(lang):
+            changed.append(name)
     return changed
 
 
 async def update_event(db: DB, settings: Settings, actor: Actor, event_id: int, data: EventInput) -> list[str]:
-    """Change an event (a new consent text becomes a new version); returns the names of the fields that changed. Seats
-    a larger capacity adds go to the waiting list's first, and a new time or stream is e-mailed to the approved
-    registrants (registration/notices.py), in the same transaction."""
+    """Change an event (a language's new consent text becomes a new version of it); returns the names of the fields
+    that changed. Seats a larger capacity adds go to the waiting list's first, and a new time or stream is e-mailed
+    to the approved registrants (registration/notices.py), in the same transaction."""
     async with _taken_on_duplicate("slug"), db.transaction() as conn:
         await registration_queries.lock_seats(conn, event_id)  # before the row is changed: the order of every path
         data = await _with_slug(conn, data, event_id)

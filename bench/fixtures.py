@@ -60,7 +60,7 @@ def event_input(org_id: int, slug: str, **changes: object) -> EventInput:
         **default_modes(member_id="optional"), min_age=16, retention_days=90, listed=False, waitlist=False,
         attendance_minutes=None, presence_checks=0, replay_url="", replay_until=None,
         credits="", certificates=False, certificate_series="",
-        consent_text=DEFAULT_CONSENT_TEXT["ro"],
+        consent_text_ro=DEFAULT_CONSENT_TEXT["ro"], consent_text_en="",
     )  # fmt: skip
     values.update(changes)
     return EventInput(**values)  # type: ignore[arg-type]
@@ -114,8 +114,9 @@ async def add_registrants(url: str, event_id: int, tag: str, count: int, passwor
         rows = await conn.fetch("SELECT id FROM registrations WHERE event_id = $1 ORDER BY id", event_id)
         await conn.execute(
             "INSERT INTO consent_records (registration_id, event_id, purpose, action, consent_text_id, text_version,"
-            " text_sha256, recorded_at, ip) SELECT r.id, r.event_id, 'processing', 'given', c.id, c.version,"
-            " c.sha256, r.created_at, '10.0.0.1' FROM registrations r JOIN consent_texts c ON c.event_id = r.event_id"
+            " text_sha256, text_language, recorded_at, ip) SELECT r.id, r.event_id, 'processing', 'given', c.id,"
+            " c.version, c.sha256, c.language, r.created_at, '10.0.0.1'"
+            " FROM registrations r JOIN consent_texts c ON c.event_id = r.event_id"
             " WHERE r.event_id = $1",
             event_id,
         )

@@ -200,7 +200,8 @@ def event_input(organisation_id: int, **overrides: Any) -> EventInput:
         "credits": "",
         "certificates": False,
         "certificate_series": "",
-        "consent_text": DEFAULT_CONSENT_TEXT["ro"],
+        "consent_text_ro": DEFAULT_CONSENT_TEXT["ro"],
+        "consent_text_en": "",  # an English page shows the Romanian text (tests/webinar/test_consent_languages.py)
     }
     values.update(overrides)
     return EventInput(**values)

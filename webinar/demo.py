@@ -61,7 +61,8 @@ def _demo_event(organisation_id: int, base_url: str) -> EventInput:
         credits="",
         certificates=False,
         certificate_series="",
-        consent_text=DEFAULT_CONSENT_TEXT["ro"],
+        consent_text_ro=DEFAULT_CONSENT_TEXT["ro"],
+        consent_text_en=DEFAULT_CONSENT_TEXT["en"],
     )
 
 

@@ -224,11 +224,15 @@ consent_texts = sa.Table(
     metadata,
     _id(),
     sa.Column("event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # Versions are numbered across the event's languages, so that a version names one wording in one language; the
+    # current text of a language is its newest version, none when that one is empty (the organiser removed it).
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("language", sa.String(2), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     _created(),
     sa.UniqueConstraint("event_id", "version", name="uq_consent_texts_event_version"),
+    sa.CheckConstraint("language IN ('ro', 'en')", name="language"),
 )
 
 registrations = sa.Table(
@@ -276,12 +280,15 @@ consent_records = sa.Table(
     sa.Column("consent_text_id", BigId, sa.ForeignKey("consent_texts.id", ondelete="RESTRICT"), nullable=True),
     sa.Column("text_version", sa.Integer, nullable=True),
     sa.Column("text_sha256", sa.String(64), nullable=True),
+    # The language of the text ticked (the one shown, which may be the other language when the organiser wrote one).
+    sa.Column("text_language", sa.String(2), nullable=True),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Column("ip", sa.String(45), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
     # The staff member who recorded it for the person: who imported them (NULL: the person themselves).
     sa.Column("recorded_by", BigId, sa.ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("purpose IN ('processing', 'marketing', 'age')", name="purpose"),
+    sa.CheckConstraint("text_language IS NULL OR text_language IN ('ro', 'en')", name="text_language"),
     sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CONSENT_ACTIONS) + ")", name="action"),
 )
 sa.Index("ix_consent_records_registration", consent_records.c.registration_id)

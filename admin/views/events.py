@@ -53,12 +53,12 @@ async def _organisation_ids(request: Request) -> set[int]:
 async def _event_page(request: Request, found: Event, errors: dict[str, str], status: int = 200) -> Response:
     async with app_state(request).db.connection() as conn:
         counts = await event_queries.registration_counts(conn, found.id)
-        consent = await event_queries.current_consent(conn, found.id)
+        consents = await event_queries.current_consents(conn, found.id)
         organisation = await event_queries.organisation(conn, found.organisation_id)
         watching = await live_now(conn, found.id, app_state(request).settings.presence_timeout_seconds)
         # Nobody has attended before the start: no need to run the verdict over the event's sessions.
         qualifying = await attendance.qualifying_count(conn, found) if clock.now() >= found.starts_at else 0
-    context = {"event": found, "counts": counts, "consent": consent, "organisation": organisation}
+    context = {"event": found, "counts": counts, "consents": consents, "organisation": organisation}
     context |= {
         "watching_now": watching,
         "qualifying": qualifying,
@@ -118,8 +118,8 @@ async def event_create(request: Request) -> Response:
 async def event_edit(request: Request) -> Response:
     found = await staff_event(request)
     async with app_state(request).db.connection() as conn:
-        consent = await event_queries.current_consent(conn, found.id)
-    return await _form_page(request, found, event_values(found, consent.text if consent else ""), {})
+        consents = await event_queries.current_consents(conn, found.id)
+    return await _form_page(request, found, event_values(found, consents), {})
 
 
 async def event_update(request: Request) -> Response:

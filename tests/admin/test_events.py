@@ -38,7 +38,8 @@ def event_form(organisation_id: int, /, **overrides: Any) -> dict[str, str]:
         "field_organisation": "required",
         "field_phone": "hidden",
         "min_age": "16",
-        "consent_text": DEFAULT_CONSENT_TEXT["ro"],
+        "consent_text_ro": DEFAULT_CONSENT_TEXT["ro"],
+        "consent_text_en": "",
         "retention_days": "90",
         "listed": "1",
     }
@@ -61,7 +62,7 @@ async def test_operator_creates_an_event_and_its_public_page_answers(
     async with db.connection() as conn:
         event = await event_queries.by_slug(conn, "conferinta-nationala-2030")
         assert event is not None
-        consent = await event_queries.current_consent(conn, event.id)
+        consent = (await event_queries.current_consents(conn, event.id)).of("ro")
     assert response.headers["location"].endswith(f"/admin/events/{event.id}")
     # 14:00 in Bucharest in March is EET (UTC+2); 12:00 closes the registration two hours earlier.
     assert event.starts_at == dt.datetime(2030, 3, 5, 12, 0, tzinfo=dt.UTC)
@@ -122,7 +123,7 @@ BAD_EVENTS = [
     ({"min_age": "9" * 5000}, "Enter a whole number from 1 to 120."),
     ({"language": "fr"}, "Choose one of the options."),
     ({"field_phone": "sometimes"}, "Choose one of the options."),
-    ({"consent_text": ""}, "This field is required."),
+    ({"consent_text_ro": "", "consent_text_en": ""}, "Write the consent text in at least one language."),
     ({"title": "Bad\x00title"}, "Remove the control characters from this field."),
     ({"organisation_id": "999999"}, "Choose the organisation."),
 ]
@@ -171,18 +172,21 @@ async def test_editing_the_consent_text_adds_version_2_and_keeps_1(operator_clie
     assert page.status_code == 200
     assert 'value="Before"' in page.text and "Version 1" in page.text
     new_text = "Sunt de acord cu prelucrarea datelor mele (text nou)."
-    form = event_form(event.organisation_id, title="After", slug="edited", consent_text=new_text)
+    form = event_form(event.organisation_id, title="After", slug="edited", consent_text_ro=new_text)
     token = await csrf_for(http, f"/admin/events/{event_id}/edit")
     response = await http.post(f"/admin/events/{event_id}", data={**form, "csrf_token": token})
     assert response.status_code == 303
     async with db.connection() as conn:
         versions = await event_queries.consent_versions(conn, event_id)
         changed = await event_queries.by_id(conn, event_id)
-    assert [(v.version, v.text) for v in versions] == [(2, new_text), (1, DEFAULT_CONSENT_TEXT["ro"])]
+    assert [(v.version, v.language, v.text) for v in versions] == [
+        (2, "ro", new_text),
+        (1, "ro", DEFAULT_CONSENT_TEXT["ro"]),
+    ]
     assert changed is not None and changed.title == "After"
     entry = (await audit_entries(db, "event.updated"))[-1]
     assert entry["_event_id"] == event_id
-    assert {"title", "consent_text", "starts_at"} <= set(entry["changed"]) and "slug" not in entry["changed"]
+    assert {"title", "consent_text_ro", "starts_at"} <= set(entry["changed"]) and "slug" not in entry["changed"]
     page = await http.get(f"/admin/events/{event_id}/edit")
     assert "Version 2" in page.text and "Version 1" in page.text
 
@@ -194,7 +198,9 @@ async def test_bad_edit_is_422_and_changes_nothing(operator_client, db, create_e
     assert before is not None
     http = await operator_client()
     token = await csrf_for(http, f"/admin/events/{event_id}/edit")
-    form = event_form(before.organisation_id, title="Changed", ends_at="2030-03-05T10:00", consent_text="Other text.")
+    form = event_form(
+        before.organisation_id, title="Changed", ends_at="2030-03-05T10:00", consent_text_ro="Other text."
+    )
     response = await http.post(f"/admin/events/{event_id}", data={**form, "csrf_token": token})
     assert response.status_code == 422
     assert "The event must end after it starts." in response.text
@@ -222,13 +228,16 @@ async def test_paragraphs_typed_in_a_browser_keep_their_crlf_blank_lines(
 ) -> None:
     org_id = await create_organisation()
     http = await operator_client()
-    typed = {"description": "Despre știință.\r\n\r\nȘi tehnologie.\r\nPe același rând.", "consent_text": "Unu.\r\nDoi."}
+    typed = {
+        "description": "Despre știință.\r\n\r\nȘi tehnologie.\r\nPe același rând.",
+        "consent_text_ro": "Unu.\r\nDoi.",
+    }
     response = await _post_new(http, org_id, slug="crlf", **typed)
     assert response.status_code == 303
     async with db.connection() as conn:
         event = await event_queries.by_slug(conn, "crlf")
         assert event is not None
-        consent = await event_queries.current_consent(conn, event.id)
+        consent = (await event_queries.current_consents(conn, event.id)).of("ro")
     assert event.description == "Despre știință.\n\nȘi tehnologie.\nPe același rând."
     assert consent is not None and consent.text == "Unu.\nDoi."
     page = await client.get("/events/crlf")

@@ -51,8 +51,8 @@ async def _edit(http: httpx.AsyncClient, db: DB, event_id: int, **changes: Any) 
     """POST the event's edit form with its current values and `changes` (times as the form writes them)."""
     event = await load_event(db, event_id)
     async with db.connection() as conn:
-        consent = await event_queries.current_consent(conn, event_id)
-    values = event_values(event, consent.text if consent else "") | changes
+        consents = await event_queries.current_consents(conn, event_id)
+    values = event_values(event, consents) | changes
     form = {k: ("1" if v is True else str(v)) for k, v in values.items() if v is not False and v is not None}
     token = await csrf_for(http, f"/admin/events/{event_id}/edit")
     return await http.post(f"/admin/events/{event_id}", data={**form, "csrf_token": token})

@@ -12,9 +12,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
-from tests.webinar.test_migrations import _run, blank_url  # noqa: F401 - the fixture
+from tests.webinar.test_migrations import _run, blank_url, old_rows  # noqa: F401 - the fixture
 from webinar import migrate
-from webinar.tables import events, organisations, proof_solutions
+from webinar.tables import proof_solutions
 
 BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0012").down_revision
 
@@ -26,13 +26,9 @@ def test_0012_upgrades_a_database_with_events_and_back(blank_url: str) -> None: 
     asyncio.run(
         _run(
             blank_url,
-            organisations.insert().values(id=1, name="Org", slug="org", contact_email="dpo@example.org", created_at=AT),
-            events.insert().values(
-                id=1, organisation_id=1, title="Vechi", slug="vechi", starts_at=AT, ends_at=AT + dt.timedelta(hours=1),
-                created_at=AT, updated_at=AT,
-            ),
+            *old_rows()[:2],  # the organisation and its event
         )
-    )  # fmt: skip
+    )
     migrate.upgrade(blank_url, "0012")
     assert asyncio.run(migrate.current_revision(blank_url)) == "0012"
     spend = proof_solutions.insert().values(challenge="ab" * 32, expires_at=AT)

@@ -1,4 +1,4 @@
-"""Migration 0014 (embed origins, the registrations' paging index) over a database that already holds an event, on
+"""Migration 0015 (embed origins, the registrations' paging index) over a database that already holds an event, on
 both engines: the event gets no embed origins (framed nowhere), takes a list of them, the index is there, and the
 column and the index go on the way down."""
 
@@ -16,14 +16,14 @@ from webinar import migrate
 from webinar.db import alembic_url
 from webinar.tables import events
 
-BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0014").down_revision
+BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0015").down_revision
 
 
-def test_0014_upgrades_a_database_with_events_and_back(blank_url: str) -> None:  # noqa: F811
+def test_0015_upgrades_a_database_with_events_and_back(blank_url: str) -> None:  # noqa: F811
     migrate.upgrade(blank_url, BEFORE)
     asyncio.run(_run(blank_url, *old_rows()[:2]))  # the organisation and its event
-    migrate.upgrade(blank_url, "0014")
-    assert asyncio.run(migrate.current_revision(blank_url)) == "0014"
+    migrate.upgrade(blank_url, "0015")
+    assert asyncio.run(migrate.current_revision(blank_url)) == "0015"
     [before] = asyncio.run(_run(blank_url, sa.select(events.c.title, events.c.embed_origins)))
     assert before == [("Vechi", "")]
     listed = events.update().values(embed_origins="https://www.example.ro\nhttp://localhost:8080")

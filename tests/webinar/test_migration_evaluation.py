@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.exc import IntegrityError
 
-from tests.webinar.test_migrations import _run, blank_url  # noqa: F401 - the fixture
+from tests.webinar.test_migrations import _run, blank_url, old_rows  # noqa: F401 - the fixture
 from webinar import migrate
-from webinar.tables import evaluation_results, events, organisations, registrations
+from webinar.tables import evaluation_results, events
 
 AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -27,27 +27,7 @@ def test_0010_upgrades_a_database_with_events_and_back(blank_url: str) -> None: 
     asyncio.run(
         _run(
             blank_url,
-            organisations.insert().values(id=1, name="Org", slug="org", contact_email="dpo@example.org", created_at=AT),
-            events.insert().values(
-                id=1,
-                organisation_id=1,
-                title="Vechi",
-                slug="vechi",
-                starts_at=AT,
-                ends_at=AT + dt.timedelta(hours=1),
-                created_at=AT,
-                updated_at=AT,
-            ),
-            registrations.insert().values(
-                id=1,
-                event_id=1,
-                email="p1@example.org",
-                first_name="Ana",
-                last_name="Pop",
-                status="approved",
-                created_at=AT,
-                updated_at=AT,
-            ),
+            *old_rows(),
         )
     )
     migrate.upgrade(blank_url, "0010")

@@ -275,8 +275,8 @@ async def test_changed_consent_text_re_shows_the_form_with_the_new_text(
     event_id = await create_event(slug="consent")
     hidden = await open_form(client, "consent")
     async with db.transaction() as conn:
-        await _add_consent_version(conn, event_id, "Textul nou al consimțământului.")
-        assert (await event_queries.current_consent(conn, event_id)).version == 2
+        await _add_consent_version(conn, event_id, "ro", "Textul nou al consimțământului.")
+        assert (await event_queries.current_consents(conn, event_id)).of("ro").version == 2
     assert event_services  # the module under test for versions
     response = await client.post("/events/consent/register", data={**person(), **hidden})
     assert response.status_code == 422
@@ -356,7 +356,7 @@ async def test_a_new_consent_text_is_shown_despite_the_kept_copy(
     hidden = await open_form(client, "kept-consent")
     assert (await client.post("/events/kept-consent/register", data={**person(), **hidden})).status_code == 303
     async with db.transaction() as conn:  # a new version does not touch the event row
-        await _add_consent_version(conn, event_id, "Al doilea text al consimțământului.")
+        await _add_consent_version(conn, event_id, "ro", "Al doilea text al consimțământului.")
     late = await client.post("/events/kept-consent/register", data={**person(email="late@example.org"), **hidden})
     assert late.status_code == 422 and 'name="consent_version" value="2"' in late.text
     assert len(await registration_rows(db)) == 1
@@ -388,16 +388,17 @@ async def test_the_hot_path_registers_on_a_kept_copy_and_refuses_a_stale_one(app
 
     event_id = await create_event(slug="hot")
     ctx = await batch.Contexts().get(db, "hot")
-    assert ctx is not None and ctx.consent is not None and batch.may_write(ctx.event, ctx.consent)
+    assert ctx is not None and ctx.consents and batch.may_write(ctx.event, ctx.consents)
+    consent = ctx.consents.of("ro")
     meta, limit = RequestMeta("10.0.0.1", "test"), Limit("register:test", 20, dt.timedelta(minutes=10), "s" * 32)
     writer = batch.Writer(db)
 
     async def attempt(email: str) -> str:
-        assert ctx is not None and ctx.consent is not None
-        form = FormData({**person(email=email), "consent_version": str(ctx.consent.version)})
-        data, errors = forms.parse(form, ctx.event, ctx.consent, ctx.questions)
+        assert ctx is not None and consent is not None
+        form = FormData({**person(email=email), "consent_version": str(consent.version)})
+        data, errors = forms.parse(form, ctx.event, ctx.consents, ctx.questions)
         assert data is not None, errors
-        new = rows.new_registration(app.state.settings, ctx.event, ctx.consent, data, meta, "en", clock_now())
+        new = rows.new_registration(app.state.settings, ctx.event, consent, data, meta, "en", clock_now())
         return await writer.write(batch.Submission(new, ctx.event.updated_at, data.consent_version, limit))
 
     assert await attempt("first@example.org") == batch.REGISTERED  # the copy's updated_at matches the row's

@@ -62,10 +62,26 @@ EVENT = _object(
 )  # fmt: skip
 EVENT_DETAIL = {
     **EVENT,
-    "required": [*EVENT["required"], "consent_version", "fields", "questions"],
+    "required": [*EVENT["required"], "consent_version", "consent_texts", "fields", "questions"],
     "properties": {
         **EVENT["properties"],
-        "consent_version": {"type": ["integer", "null"], "description": "Send it with consent `given`."},
+        "consent_version": {
+            "type": ["integer", "null"],
+            "description": "The current consent text in the event's language (else the other's): send it with consent "
+            "`given`, or the version of `consent_texts` the person read.",
+        },
+        "consent_texts": {
+            "type": "array",
+            "description": "The current consent text in each language the organiser wrote it in.",
+            "items": _object(
+                {
+                    "language": {"type": "string", "enum": ["ro", "en"]},
+                    "version": {"type": "integer"},
+                    "text": STRING,
+                    "sha256": STRING,
+                }
+            ),
+        },
         "fields": _object({name: _FIELD_MODE for name in ("job_title", "member_id", "organisation", "phone")}),
         "questions": {"type": "array", "items": ref("Question")},
     },
@@ -92,7 +108,8 @@ NEW_REGISTRATION = {
             "member_id": _OPTIONAL_TEXT, "organisation": _OPTIONAL_TEXT,
             "phone": {"type": ["string", "null"], "maxLength": 40},
             "consent": {"type": "string", "enum": ["given", "imported"],
-                        "description": "`given`: the person agreed to the consent text of `consent_version` (needed); "
+                        "description": "`given`: the person agreed to the consent text of `consent_version` (needed: a "
+                                       "current version in either language, recorded with its language); "
                                        "`imported`: from the organisation's own list (its basis, not a consent here)."},
             "consent_version": {"type": "integer", "minimum": 1},
             "marketing": {"type": "boolean"}, "age_confirmed": {"type": "boolean"},

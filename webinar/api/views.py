@@ -78,10 +78,14 @@ async def list_events(call: Call) -> Response:
 async def get_event(call: Call) -> Response:
     event = await _event(call)
     async with app_state(call.request).db.connection() as conn:
-        consent = await event_queries.current_consent(conn, event.id)
+        consents = await event_queries.current_consents(conn, event.id)
         asked = await registration_queries.questions_of(conn, event.id)
+    shown = consents.shown(event.language)
     detail = event_json(call, event) | {
-        "consent_version": consent.version if consent else None,
+        "consent_version": shown.version if shown else None,
+        "consent_texts": [
+            {"language": t.language, "version": t.version, "text": t.text, "sha256": t.sha256} for t in consents.texts
+        ],
         "fields": {name: event.field_mode(name) for name in FIELD_NAMES},
         "questions": [
             {"id": q.id, "label": q.label(event.language), "kind": q.kind, "required": q.required,

@@ -147,9 +147,32 @@ class ConsentText:
     id: int
     event_id: int
     version: int
+    language: str
     text: str
     sha256: str
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Consents:
+    """An event's current processing-consent texts, one per language the organiser wrote it in (ro, en)."""
+
+    texts: tuple[ConsentText, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.texts)
+
+    def of(self, language: str) -> ConsentText | None:
+        """The current text in this language, if the organiser wrote one."""
+        return next((t for t in self.texts if t.language == language), None)
+
+    def shown(self, language: str) -> ConsentText | None:
+        """The text a page in `language` shows (and records when ticked): its own, else the other language's."""
+        return self.of(language) or next(iter(self.texts), None)
+
+    def by_version(self, version: int) -> ConsentText | None:
+        """The current text of this version, whichever its language (None: an old, removed or made-up version)."""
+        return next((t for t in self.texts if t.version == version), None)
 
 
 @dataclass(frozen=True)
@@ -199,26 +222,37 @@ async def upcoming_listed(conn: Connection, at: dt.datetime, limit: int = 50) ->
     return [_event(r) for r in rows]
 
 
-def current_consent_version(event_id: Any) -> sa.ScalarSelect[int]:
-    """The version of the event's current processing-consent text: its newest. The rule, once, for every reader
-    (the event page, both registration paths, the back office)."""
-    ct = consent_texts.alias("current_ct")
-    return sa.select(sa.func.max(ct.c.version)).where(ct.c.event_id == event_id).scalar_subquery()
+def is_current_consent(ct: sa.FromClause = consent_texts) -> sa.ColumnElement[bool]:
+    """Whether a `consent_texts` row (of `ct`, the table or an alias) is a current text of its event: the newest
+    version in its language, and not emptied. The rule, once, for every reader (the event page, both registration
+    paths, the API, the back office)."""
+    newer = consent_texts.alias("newer_ct")
+    return sa.and_(
+        ct.c.text != "",
+        ~sa.exists().where(
+            newer.c.event_id == ct.c.event_id, newer.c.language == ct.c.language, newer.c.version > ct.c.version
+        ),
+    )
 
 
-def is_current_consent(event_id: Any) -> sa.ColumnElement[bool]:
-    """Whether a `consent_texts` row is the current text of the event (to join it)."""
-    return sa.and_(consent_texts.c.event_id == event_id, consent_texts.c.version == current_consent_version(event_id))
+def is_current_consent_version(event_id: Any, version: Any) -> sa.Exists:
+    """Whether `version` (a value or a column) is one of the event's current consent texts, in either language."""
+    ct = consent_texts.alias("posted_ct")
+    return sa.exists().where(ct.c.event_id == event_id, ct.c.version == version, is_current_consent(ct))
 
 
-async def current_consent(conn: Connection, event_id: int) -> ConsentText | None:
-    """The current version of the event's processing-consent text."""
-    row = await conn.fetch_one(consent_texts.select().where(is_current_consent(event_id)))
-    return to_dataclass(ConsentText, row) if row else None
+async def current_consents(conn: Connection, event_id: int) -> Consents:
+    """The event's current processing-consent texts, one per language it has one in (Romanian first)."""
+    rows = await conn.fetch_all(
+        consent_texts.select()
+        .where(consent_texts.c.event_id == event_id, is_current_consent())
+        .order_by(consent_texts.c.language.desc())  # 'ro' before 'en'
+    )
+    return Consents(tuple(to_dataclass(ConsentText, r) for r in rows))
 
 
 async def consent_versions(conn: Connection, event_id: int) -> list[ConsentText]:
-    """Every version of the event's consent text, newest first."""
+    """Every version of the event's consent texts (both languages), newest first."""
     rows = await conn.fetch_all(
         consent_texts.select().where(consent_texts.c.event_id == event_id).order_by(consent_texts.c.version.desc())
     )

@@ -1,4 +1,4 @@
-"""Creating and changing events; each change of the consent wording becomes a new, hashed version."""
+"""Creating and changing events; each change of a language's consent wording becomes a new, hashed version."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from databases.core import Connection
 from webinar.clock import now
 from webinar.events import queries
 from webinar.events.queries import EventFields
+from webinar.i18n import LANGUAGES
 from webinar.tables import consent_texts, events
 from webinar.text import one_line_end
 
@@ -28,9 +29,15 @@ DEFAULT_CONSENT_TEXT = {
 
 @dataclass(frozen=True)
 class EventInput(EventFields):
-    """An event's editable data, validated, plus the consent wording to show on its form."""
+    """An event's editable data, validated, plus the consent wording to show on its form in each language (either
+    may be empty, not both: a page in a language without one shows the other's)."""
 
-    consent_text: str
+    consent_text_ro: str
+    consent_text_en: str
+
+    def consent_text(self, language: str) -> str:
+        """The consent wording given in `language` ('' when none)."""
+        return self.consent_text_ro if language == "ro" else self.consent_text_en
 
 
 def consent_hash(text: str) -> str:
@@ -38,15 +45,21 @@ def consent_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-async def _add_consent_version(conn: Connection, event_id: int, text: str) -> None:
-    latest = await queries.current_consent(conn, event_id)
+async def _add_consent_version(conn: Connection, event_id: int, language: str, text: str) -> None:
+    """A new version of the language's text when its wording changed (an emptied one too: it is shown no more),
+    numbered after every version of the event's texts in any language, so a version names one wording."""
+    ct = consent_texts
+    newest = sa.select(ct.c.text).where(ct.c.event_id == event_id, ct.c.language == language)
+    latest = await conn.fetch_val(newest.order_by(ct.c.version.desc()).limit(1))
     # A text stored with a browser's CRLF before line ends were made LF on input is the same wording.
-    if latest is not None and one_line_end(latest.text) == one_line_end(text):
+    if one_line_end(latest or "") == one_line_end(text):
         return
+    highest = await conn.fetch_val(sa.select(sa.func.max(ct.c.version)).where(ct.c.event_id == event_id))
     await conn.execute(
-        consent_texts.insert().values(
+        ct.insert().values(
             event_id=event_id,
-            version=(latest.version + 1) if latest else 1,
+            version=(highest or 0) + 1,
+            language=language,
             text=text,
             sha256=consent_hash(text),
             created_at=now(),
@@ -54,24 +67,33 @@ async def _add_consent_version(conn: Connection, event_id: int, text: str) -> No
     )
 
 
-async def create_event(conn: Connection, data: EventInput) -> int:
-    """Store a new event and the first version of its consent text; returns its id."""
+async def _add_consent_versions(conn: Connection, event_id: int, data: EventInput) -> None:
+    for language in LANGUAGES:
+        await _add_consent_version(conn, event_id, language, data.consent_text(language))
+
+
+def _event_values(data: EventInput) -> dict[str, object]:
     values = asdict(data)
-    consent = values.pop("consent_text")
+    for language in LANGUAGES:
+        del values[f"consent_text_{language}"]
+    return values
+
+
+async def create_event(conn: Connection, data: EventInput) -> int:
+    """Store a new event and the first version of its consent text in each language given; returns its id."""
+    values = _event_values(data)
     at = now()
     event_id: int = await conn.fetch_val(
         events.insert().values(**values, created_at=at, updated_at=at).returning(events.c.id)
     )
-    await _add_consent_version(conn, event_id, consent)
+    await _add_consent_versions(conn, event_id, data)
     return event_id
 
 
 async def update_event(conn: Connection, event_id: int, data: EventInput) -> None:
-    """Change an event; a changed consent text is stored as a new version, earlier ones are kept."""
-    values = asdict(data)
-    consent = values.pop("consent_text")
-    await conn.execute(events.update().where(events.c.id == event_id).values(**values, updated_at=now()))
-    await _add_consent_version(conn, event_id, consent)
+    """Change an event; a language's changed consent text is stored as a new version of it, earlier ones are kept."""
+    await conn.execute(events.update().where(events.c.id == event_id).values(**_event_values(data), updated_at=now()))
+    await _add_consent_versions(conn, event_id, data)
 
 
 async def unique_slug(conn: Connection, base: str, except_id: int | None = None) -> str:

@@ -25,6 +25,7 @@ class ConsentWithText:
     recorded_at: dt.datetime
     text_version: int | None
     text_sha256: str | None
+    text_language: str | None  # the language of the wording ticked ('ro', 'en')
     text: str | None
     ip: str | None
     user_agent: str | None
@@ -67,6 +68,7 @@ async def consents_with_text(conn: Connection, registration_id: int) -> list[Con
             consent_records.c.recorded_at,
             consent_records.c.text_version,
             consent_records.c.text_sha256,
+            consent_records.c.text_language,
             consent_texts.c.text,
             consent_records.c.ip,
             consent_records.c.user_agent,

@@ -1,10 +1,11 @@
 """Registrations written in one trip: on PostgreSQL many in one statement (group commit), on SQLite one per hand-off.
 
 `services.Registrar` sends here the registrations that may be written without a lock: those of an event without
-a capacity, open, whose form was checked against a short-lived per-process copy of the event, its consent text and
+a capacity, open, whose form was checked against a short-lived per-process copy of the event, its consent texts and
 its questions (`Contexts`). The write proves the copy is still current — the same `updated_at` (which every change
-of its questions bumps too: registration/questionnaire.py), not purged, the same current consent text — so an
-edited, purged or deleted event, changed questions, or a new consent text, inserts nothing. With it, in the same
+of its questions bumps too: registration/questionnaire.py), not purged, the consent text ticked still current in its
+language — so an edited, purged or deleted event, changed questions, or a new text in the language ticked, inserts
+nothing. With it, in the same
 transaction, the per-address rate limit is counted. Every row written is one of `rows.NewRegistration`'s, and each
 rule (the rate limit's count, an address registered once, the consent text's currency) is the one the locking
 path uses, so the two paths store the same rows (tests/webinar/test_registration_paths.py).
@@ -33,8 +34,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
-from webinar.events.queries import ConsentText, Event, current_consent_version, is_current_consent
+from webinar.events.queries import Consents, ConsentText, Event, is_current_consent, is_current_consent_version
 from webinar.groupwrite import GroupWriter
+from webinar.i18n import LANGUAGES
 from webinar.registration.queries import questions_query
 from webinar.registration.questions import Question
 from webinar.registration.rows import NewRegistration, insert_new
@@ -48,10 +50,22 @@ from webinar.webhooks import queue as webhooks
 # (STALE). Either way the caller goes on with the locking path, on the event read afresh.
 REGISTERED, NOT_NEW, STALE = "registered", "not_new", "stale"
 
-_CONSENT_FIELDS = ("id", "version", "text", "sha256", "created_at")
+_CONSENT_FIELDS = ("id", "version", "language", "text", "sha256", "created_at")
+_TEXTS = {lang: consent_texts.alias(f"consent_{lang}") for lang in LANGUAGES}  # the current text in each language
+
+
+def _with_current_texts() -> sa.FromClause:
+    """Events joined with their current consent text in each language (none where there is none)."""
+    joined: sa.FromClause = events
+    for lang, ct in _TEXTS.items():
+        on = sa.and_(ct.c.event_id == events.c.id, ct.c.language == lang, is_current_consent(ct))
+        joined = joined.outerjoin(ct, on)
+    return joined
+
+
 _CONTEXT = Prepared(
-    sa.select(events, *(consent_texts.c[f].label(f"consent_{f}") for f in _CONSENT_FIELDS))
-    .select_from(events.outerjoin(consent_texts, is_current_consent(events.c.id)))
+    sa.select(events, *(ct.c[f].label(f"consent_{lang}_{f}") for lang, ct in _TEXTS.items() for f in _CONSENT_FIELDS))
+    .select_from(_with_current_texts())
     .where(events.c.slug == sa.bindparam("slug"))
 )
 _QUESTIONS = Prepared(questions_query(sa.bindparam("event_id")))
@@ -59,10 +73,10 @@ _QUESTIONS = Prepared(questions_query(sa.bindparam("event_id")))
 
 @dataclass(frozen=True)
 class EventContext:
-    """What registering needs of an event: the event, its current consent text and the questions it asks."""
+    """What registering needs of an event: the event, its current consent texts and the questions it asks."""
 
     event: Event
-    consent: ConsentText | None
+    consents: Consents
     questions: tuple[Question, ...] = ()
 
 
@@ -93,34 +107,35 @@ class Contexts:
 
 
 async def load(db: DB, slug: str) -> EventContext | None:
-    """The event by slug with its current consent text (one statement), then its questions (another). In that
+    """The event by slug with its current consent texts (one statement), then its questions (another). In that
     order: questions changed in between come with the older `updated_at`, so the copy is stale for the write,
     never current with questions older than it."""
     row = await db.one(_CONTEXT, {"slug": slug})
     if row is None:
         return None
-    consent = None
-    if row["consent_id"] is not None:
-        values = {f: row[f"consent_{f}"] for f in _CONSENT_FIELDS} | {"event_id": row["id"]}
-        consent = to_dataclass(ConsentText, values)
+    texts = tuple(
+        to_dataclass(ConsentText, {f: row[f"consent_{lang}_{f}"] for f in _CONSENT_FIELDS} | {"event_id": row["id"]})
+        for lang in LANGUAGES
+        if row[f"consent_{lang}_id"] is not None
+    )
     asked = tuple(to_dataclass(Question, q) for q in await db.all(_QUESTIONS, {"event_id": row["id"]}))
-    return EventContext(to_dataclass(Event, row), consent, asked)
+    return EventContext(to_dataclass(Event, row), Consents(texts), asked)
 
 
-def may_write(event: Event, consent: ConsentText | None) -> bool:
+def may_write(event: Event, consents: Consents) -> bool:
     """Whether a registration for this event may be written here: seats need the locking path's count."""
-    return event.capacity is None and consent is not None and event.purged_at is None and not event.cancelled
+    return event.capacity is None and bool(consents) and event.purged_at is None and not event.cancelled
 
 
 def as_read(event_id: Any, updated_at: Any, consent_version: Any) -> sa.Exists:
     """Whether the event is still the copy a form was checked against (values or columns): the same `updated_at`,
-    not purged, and `consent_version` still its current consent text."""
+    not purged, and `consent_version` still one of its current consent texts (in either language)."""
     return sa.exists().where(
         events.c.id == event_id,
         events.c.updated_at == updated_at,
         events.c.purged_at.is_(None),
         events.c.status == "scheduled",
-        current_consent_version(events.c.id) == consent_version,
+        is_current_consent_version(events.c.id, consent_version),
     )
 
 

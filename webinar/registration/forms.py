@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from starlette.datastructures import FormData
 
-from webinar.events.queries import ConsentText, Event
+from webinar.events.queries import Consents, Event
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.registration.fields import FIELDS, NAMES
@@ -30,12 +30,14 @@ def stale_consent_message() -> str:
     return _("The consent text changed while you were filling in the form. Please read the new text and agree again.")
 
 
-def _consents(event: Event, form: FormData, consent: ConsentText, errors: dict[str, str]) -> int:
+def _consents(event: Event, form: FormData, consents: Consents, errors: dict[str, str]) -> int:
+    """The version of the consent text ticked: one of the event's current texts, in either language (the one the
+    form showed); an old, removed or made-up version is refused."""
     version_raw = text(form, "consent_version")
-    version = int(version_raw) if version_raw.isdigit() and len(version_raw) < 9 else 0
+    version = int(version_raw) if version_raw.isascii() and version_raw.isdigit() and len(version_raw) < 9 else 0
     if not form.get("consent_processing"):
         errors["consent_processing"] = _("Please agree to the processing of your data, or we cannot register you.")
-    elif version != consent.version:
+    elif consents.by_version(version) is None:
         errors["consent_processing"] = stale_consent_message()
     if event.min_age and not form.get("age_confirmed"):
         errors["age_confirmed"] = ngettext(
@@ -65,7 +67,7 @@ class RegistrationData(PersonalDetails):
     """A valid registration as typed, ready for the service. It has no password: one is set only once the mailbox
     is proven, after a join-link login (access/password.py), never on this unverified form."""
 
-    consent_version: int
+    consent_version: int  # the consent text ticked (its language is the text's): events/queries.py Consents
     marketing: bool
     age_confirmed: bool
     answers: Mapping[int, str]  # the event's custom questions answered: question id → stored text
@@ -82,14 +84,14 @@ def parse_details(form: FormData, event: Event, errors: dict[str, str]) -> Perso
 
 
 def parse(
-    form: FormData, event: Event, consent: ConsentText, questions: Sequence[Question]
+    form: FormData, event: Event, consents: Consents, questions: Sequence[Question]
 ) -> tuple[RegistrationData | None, dict[str, str]]:
     """Validate a submission against the event and the questions it asks; returns the data, or None and a message
     per bad field."""
     errors: dict[str, str] = {}
     details = parse_details(form, event, errors)
     answers = parse_answers(form, questions, errors)
-    version = _consents(event, form, consent, errors)
+    version = _consents(event, form, consents, errors)
     if errors:
         return None, errors
     data = RegistrationData(

@@ -61,6 +61,7 @@ class ConsentRecord:
     consent_text_id: int | None
     text_version: int | None
     text_sha256: str | None
+    text_language: str | None  # the language of the text ticked ('ro', 'en'; None without a text)
     recorded_at: dt.datetime
     ip: str | None
     user_agent: str | None

@@ -77,10 +77,11 @@ def registration_values(
 def consent_values(
     event_id: int, consent: ConsentText, data: RegistrationData, meta: RequestMeta, at: dt.datetime
 ) -> list[dict[str, Any]]:
-    """The `consent_records` rows a registration gives: processing (with the text's version), marketing, age."""
+    """The `consent_records` rows a registration gives: processing (with the text's version, hash and language),
+    marketing, age."""
     base = {"event_id": event_id, "action": "given", "recorded_at": at}
     base |= {"ip": meta.ip[:45] or None, "user_agent": meta.user_agent[:500] or None}
-    no_text = {"consent_text_id": None, "text_version": None, "text_sha256": None}
+    no_text = {"consent_text_id": None, "text_version": None, "text_sha256": None, "text_language": None}
     rows = [
         base
         | {
@@ -88,6 +89,7 @@ def consent_values(
             "consent_text_id": consent.id,
             "text_version": consent.version,
             "text_sha256": consent.sha256,
+            "text_language": consent.language,
         }
     ]
     if data.marketing:
@@ -103,7 +105,8 @@ def imported_consent(event_id: int, staff_id: int | None, at: dt.datetime) -> di
     browser, because the person gave nothing here."""
     return {
         "event_id": event_id, "purpose": "processing", "action": IMPORTED, "recorded_at": at, "recorded_by": staff_id,
-        "consent_text_id": None, "text_version": None, "text_sha256": None, "ip": None, "user_agent": None,
+        "consent_text_id": None, "text_version": None, "text_sha256": None, "text_language": None, "ip": None,
+        "user_agent": None,
     }  # fmt: skip
 
 

@@ -102,7 +102,7 @@ class Registrar:
         self.proofs = proof.Proofs(mailer.settings)
 
     async def context(self, slug: str) -> batch.EventContext | None:
-        """The event with this slug and its consent text, as recently read (None when there is no such event)."""
+        """The event with this slug and its consent texts, as recently read (None when there is no such event)."""
         return await self.contexts.get(self.db, slug)
 
     def limit(self, event_id: int, ip: str) -> Limit:
@@ -186,11 +186,12 @@ class Registrar:
     ) -> batch.Submission | None:
         """The submission to write without a lock, when the kept copy of the event allows it and the form is
         valid against it; None otherwise."""
-        event, consent = ctx.event, ctx.consent
-        if consent is None or not batch.may_write(event, consent) or window_state(event, now()) != "open":
+        event = ctx.event
+        if not batch.may_write(event, ctx.consents) or window_state(event, now()) != "open":
             return None
-        data, _errors = forms.parse(form, event, consent, ctx.questions)
-        if data is None:
+        data, _errors = forms.parse(form, event, ctx.consents, ctx.questions)
+        consent = ctx.consents.by_version(data.consent_version) if data is not None else None
+        if data is None or consent is None:
             return None
         new = self._rows(event, consent, data, meta, language)
         return batch.Submission(new, event.updated_at, data.consent_version, limit)
@@ -214,13 +215,13 @@ class Registrar:
         event = ctx.event
         async with self.db.connection() as conn:
             state = await registration_state(conn, event)
-            consent = await event_queries.current_consent(conn, event.id)
+            consents = await event_queries.current_consents(conn, event.id)
         if state not in TAKES_REGISTRATIONS:
             return Outcome(CLOSED, event, state=state)
-        if consent is None:
+        if not consents:
             return Outcome(UNAVAILABLE, event)
         form_state = "waitlist" if state == "waitlist" else "open"
-        data, errors = forms.parse(form, event, consent, ctx.questions)
+        data, errors = forms.parse(form, event, consents, ctx.questions)
         if data is None:
             return Outcome(INVALID, event, errors, state=form_state)
         kind = await self.write_locked(event, data, meta, language)
@@ -240,8 +241,9 @@ class Registrar:
         async with self.db.transaction() as conn:
             if window_state(event, now()) != "open":
                 return CLOSED
-            consent = await event_queries.current_consent(conn, event.id)
-            if consent is None or (not imported and consent.version != data.consent_version):
+            consents = await event_queries.current_consents(conn, event.id)
+            consent = consents.by_version(data.consent_version)  # the text ticked, in whichever language
+            if not consents or (not imported and consent is None):
                 return STALE_CONSENT
             # Seats as they are while held: a capacity or approval mode changed since `event` was read counts.
             held = await queries.lock_seats(conn, event.id)
@@ -258,6 +260,7 @@ class Registrar:
             if imported:
                 new = rows.new_imported(self.mailer.settings, seated, data, None, now(), status)
             else:
+                assert consent is not None  # a consent given is one of the current texts: STALE_CONSENT otherwise
                 new = self._rows(seated, consent, data, meta, language, status)
             if earlier is not None:
                 await _register_again(conn, event, earlier, new, meta)

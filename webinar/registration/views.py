@@ -50,7 +50,7 @@ async def render_event(
 ) -> Response:
     """The event page with its registration form (or the reason there is none); the proof of work on it when this
     address has made many attempts (or `proof`). `embedded`: the same form in the compact page for an iframe."""
-    choose_language(request, event.language)
+    language = choose_language(request, event.language)
     asked = await queries.questions_of(conn, event.id)
     if not proof:
         ip = client_ip(request, app_state(request).settings.trusted_proxies)
@@ -58,7 +58,8 @@ async def render_event(
     context = {
         "event": event,
         "organisation": await event_queries.organisation(conn, event.organisation_id),
-        "consent": await event_queries.current_consent(conn, event.id),
+        # The text in the page's language, else the other's: the one shown is the one a tick records (its version).
+        "consent": (await event_queries.current_consents(conn, event.id)).shown(language),
         "state": state or await services.registration_state(conn, event),
         "values": forms.typed_values(form),
         "errors": errors or {},
@@ -108,7 +109,7 @@ async def embed_register(request: Request) -> Response:
 async def _submit(request: Request, embedded: bool) -> Response:
     registrar: services.Registrar = app_state(request).registrar
     slug = request.path_params["slug"]
-    ctx = await registrar.context(slug)  # the event and its consent text, often without a query
+    ctx = await registrar.context(slug)  # the event and its consent texts, often without a query
     if ctx is None or ctx.event.purged_at is not None:
         raise HTTPException(404)
     if embedded:

@@ -1,7 +1,7 @@
 """embed origins and paging registrations: the sites allowed to frame an event's form; an index for the API's pages
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 22:40:00.000000
 
 One event column with a server default (SPEC §14, webinar/events/embed.py): every existing event gets '' — its embed
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
