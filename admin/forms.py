@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import FormData
 
 from webinar.attendance import checks
+from webinar.events import embed
 from webinar.events.queries import Consents, Event
 from webinar.events.services import DEFAULT_CONSENT_TEXT, EventInput
 from webinar.i18n import gettext as _
@@ -287,6 +288,17 @@ def _read_certificates(reader: FieldReader) -> tuple[str, bool, str]:
     return credits, issued, series
 
 
+def _read_embed_origins(reader: FieldReader) -> str:
+    """The sites allowed to frame the event's registration form, one origin per line (webinar/events/embed.py)."""
+    value = reader.text("embed_origins", embed.MOST_ORIGINS * (embed.MOST_LENGTH + 1), required=False, multiline=True)
+    if "embed_origins" in reader.errors:
+        return value
+    value, problem = embed.parse_origins(value)
+    if problem:
+        reader.errors["embed_origins"] = problem
+    return value
+
+
 def _read_organisation(reader: FieldReader, organisation_ids: Collection[int]) -> int:
     value = text(reader.form, "organisation_id")
     reader.values["organisation_id"] = value
@@ -334,6 +346,7 @@ def parse_event_form(
     listed, waitlist = (r.form.get(name) is not None for name in ("listed", "waitlist"))
     confirm_email = r.form.get("confirm_email") is not None
     devices = r.integer("devices", 1, MOST_DEVICES, optional=True) or 1  # empty (or an older form): one
+    embed_origins = _read_embed_origins(r)
     reminders = r.offsets("reminders")
     followup = r.integer("followup_after_minutes", 0, MAX_FOLLOWUP_MINUTES, optional=True)
     r.values.update(listed=listed, waitlist=waitlist, confirm_email=confirm_email)
@@ -363,6 +376,7 @@ def parse_event_form(
         waitlist=waitlist,
         confirm_email=confirm_email,
         devices=devices,
+        embed_origins=embed_origins,
         reminders=reminders,
         followup_after_minutes=followup,
         attendance_minutes=attendance_minutes,
@@ -400,6 +414,7 @@ def new_event_values(organisation_id: int | None = None, language: str = "ro") -
         waitlist=False,
         confirm_email=False,
         devices="1",
+        embed_origins="",
         reminders=DEFAULT_REMINDERS,
         followup_after_minutes=str(DEFAULT_FOLLOWUP_MINUTES),
         attendance_minutes="",
@@ -450,6 +465,7 @@ def event_values(event: Event, consents: Consents) -> dict[str, Any]:
         attendance_minutes="" if event.attendance_minutes is None else str(event.attendance_minutes),
         presence_checks=str(event.presence_checks),
         devices=str(event.devices),
+        embed_origins=event.embed_origins,
         replay_url=event.replay_url,
         replay_until=_last_day(event),
         credits=event.credits,

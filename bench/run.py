@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import attendance, certificates, crowds, export, fixtures, reminders, scenarios, watch
+from bench import api, attendance, certificates, crowds, export, fixtures, reminders, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
@@ -28,7 +28,7 @@ _OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101 + _OFFSET, 8102 + _OFFSET, 8103 + _OFFSET
 SCENARIOS = (
     "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login",
-    "reminders", "crowds",
+    "reminders", "crowds", "api",
 )  # fmt: skip
 
 
@@ -81,6 +81,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         },
         "bench-certificates": certificates.EVENT,
         crowds.SLUG: {},
+        api.SLUG: {},
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -108,12 +109,13 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         asyncio.run(fixtures.add_attendance_data(db_url, ids["bench-attendance"], *attendance_n))
     if "certificates" in run:
         asyncio.run(certificates.add_certificate_data(db_url, ids["bench-certificates"], certificates.COUNT))
+    token = asyncio.run(api.add_data(db_url, settings, ids[api.SLUG])) if "api" in run else ""
     cookies = asyncio.run(
         fixtures.add_attendee_sessions(db_url, str(settings.secret_key), ids["bench-watch"], watch_ids)
     )
     return {"ids": ids, "join_ids": join_ids, "viewers": list(zip(watch_ids, cookies, strict=True)),
             "sessions": sessions, "registrants": registrants, "attendance": attendance_n,
-            "answers": answers}  # fmt: skip
+            "answers": answers, "api_token": token}  # fmt: skip
 
 
 def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
@@ -188,6 +190,9 @@ def main() -> int:
         if "certificates" in run:
             print("certificates", flush=True)
             rows.append(certificates.run(server, data["ids"]["bench-certificates"], certificates.COUNT))
+        if "api" in run:
+            print("api", flush=True)
+            rows.append(api.run(server, db_url, data["api_token"], data["ids"][api.SLUG]))
         if "login" in run:
             print("login", flush=True)
             emails = [f"p{i}@login.example" for i in range(1, 201)]

@@ -28,6 +28,11 @@ routes = [
     Route("/readyz", readyz, name="readyz"),
     Route("/events/{slug}", registration_views.event_page, name="event"),
     Route("/events/{slug}/registered", registration_views.registered, methods=["GET"], name="registered"),
+    Route("/events/{slug}/embed", registration_views.embed_page, methods=["GET"], name="embed"),
+    Route("/events/{slug}/embed", registration_views.embed_register, methods=["POST"], name="embed_register"),
+    Route(
+        "/events/{slug}/embed/registered", registration_views.embed_registered, methods=["GET"], name="embed_registered"
+    ),
     Route("/events/{slug}/calendar.ics", registration_views.calendar_file, methods=["GET"], name="calendar"),
     Route("/events/{slug}/login", access_views.login_page, methods=["GET"], name="login_form"),
     Route("/events/{slug}/login", access_views.login, methods=["POST"], name="login"),

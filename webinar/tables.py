@@ -186,6 +186,9 @@ events = sa.Table(
     # opt-in); how many devices may have the stream page open at once per registrant (one more takes over).
     sa.Column("confirm_email", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("devices", sa.Integer, nullable=False, server_default="1"),
+    # The sites whose pages may frame the event's registration form (SPEC §14, webinar/events/embed.py): origins,
+    # one per line, normalised; '' for none (the embed page is then framed nowhere).
+    sa.Column("embed_origins", sa.Text, nullable=False, server_default=""),
     _created(),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("purged_at", UTCDateTime, nullable=True),
@@ -265,6 +268,8 @@ registrations = sa.Table(
     sa.UniqueConstraint("event_id", "email_normalised", name="uq_registrations_event_email"),
 )
 sa.Index("ix_registrations_event_status", registrations.c.event_id, registrations.c.status)
+# The API's pages of an event's registrations by id (webinar/api/queries.py): a range scan from the cursor.
+sa.Index("ix_registrations_event_id", registrations.c.event_id, registrations.c.id)
 
 consent_records = sa.Table(
     "consent_records",

@@ -14,6 +14,7 @@ from admin.forms import copy_values, event_values, new_event_values, parse_event
 from admin.pages import actor, render, staff_event
 from webinar import clock
 from webinar.attendance import queries as attendance
+from webinar.events import embed
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
@@ -76,8 +77,17 @@ async def _event_page(request: Request, found: Event, errors: dict[str, str], st
         "qualifying": qualifying,
         "errors": errors,
         "over": clock.now() >= found.ends_at,
+        "embed": _embed(request, found),
     }
     return render(request, "admin/event.html", context, status)
+
+
+def _embed(request: Request, found: Event) -> dict[str, Any]:
+    """The embed section of the event's page: the sites allowed, and the code to paste into one of their pages."""
+    path = request.app.url_path_for("embed", slug=found.slug)
+    url = str(app_state(request).settings.base_url).rstrip("/") + path
+    frame, resizer = embed.snippet(url, _("Registration: %(title)s") % {"title": found.title})
+    return {"origins": embed.origins(found.embed_origins), "url": url, "frame": frame, "resizer": resizer}
 
 
 async def event(request: Request) -> Response:

@@ -9,7 +9,8 @@ import json
 import sqlalchemy as sa
 
 from tests.admin.helpers import audit_entries, count
-from webinar.tables import consent_records, outbox, registrations
+from tests.webinar.question_helpers import add_questions
+from webinar.tables import answers, consent_records, outbox, registrations
 
 PERSON = {"email": "Ana.Pop@Example.org", "first_name": "Ana", "last_name": "Pop", "age_confirmed": True}
 
@@ -142,3 +143,36 @@ async def test_pages_follow_the_cursor_and_the_status_filter(
         ):  # fmt: skip
             bad = await api.get(f"/events/{event_id}/registrations", params=params)
             assert bad.status_code == 422 and field in bad.json()["errors"], bad.text
+
+
+async def test_a_page_is_each_registration_as_read_alone_with_only_its_own_answers(
+    create_organisation, create_event, create_registration, create_token, api_client, db
+):
+    org_id = await create_organisation()
+    one, other = [await create_event(organisation_id=org_id) for _ in range(2)]
+    [asked_one] = await add_questions(db, one, {"kind": "text", "label_en": "Specialty"})
+    [asked_other] = await add_questions(db, other, {"kind": "text", "label_en": "City"})
+    ids: dict[int, list[int]] = {one: [], other: []}
+    for n in range(6):  # interleaved: another event's registrations lie between this one's ids
+        for event_id, question in ((one, asked_one), (other, asked_other)):
+            reg = await create_registration(event_id, status="approved" if n % 2 else "pending")
+            ids[event_id].append(reg)
+            async with db.connection() as conn:
+                await conn.execute(answers.insert().values(registration_id=reg, question_id=question, value=f"a{reg}"))
+    async with api_client(await create_token(org_id)) as api:
+        for params in ({"limit": 4}, {"limit": 4, "status": "approved"}):
+            listed, cursor = [], None
+            while True:
+                page = (
+                    await api.get(
+                        f"/events/{one}/registrations", params=params | ({"cursor": cursor} if cursor else {})
+                    )
+                ).json()
+                listed += page["data"]
+                if not (cursor := page["next_cursor"]):
+                    break
+            expected = ids[one] if "status" not in params else ids[one][1::2]
+            assert [r["id"] for r in listed] == expected
+            for r in listed:
+                assert r["answers"] == {str(asked_one): f"a{r['id']}"}
+                assert r == (await api.get(f"/registrations/{r['id']}")).json()  # every field, as read alone

@@ -35,7 +35,7 @@ def _record(record_id: int, registration_id: int, event_id: int, purpose: str, t
     )  # fmt: skip
 
 
-def test_0015_gives_existing_texts_and_records_their_event_language_and_back(blank_url: str) -> None:  # noqa: F811
+def test_0014_gives_existing_texts_and_records_their_event_language_and_back(blank_url: str) -> None:  # noqa: F811
     migrate.upgrade(blank_url, BEFORE)
     asyncio.run(
         _run(

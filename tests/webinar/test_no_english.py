@@ -150,7 +150,7 @@ async def test_every_public_page_of_a_romanian_event_is_romanian(
     client.headers["accept-language"] = "en-GB,en"  # an English browser: the event's language wins
     client.cookies.set(COOKIE_NAME, "ro")  # for the home page, which has no event
     pages = ["/", f"/events/{event.slug}", f"/events/{event.slug}/privacy", f"/events/{event.slug}/login"]
-    pages.append(f"/events/{event.slug}/registered")
+    pages += [f"/events/{event.slug}/{path}" for path in ("registered", "embed", "embed/registered")]
     found = {path: english_in(visible_text((await client.get(path)).text)) for path in pages}
     await join(client, settings, event, reg)
     texts = {}

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from altcha.v1 import Challenge, ChallengeOptions, Payload, create_challenge, solve_challenge
 
-from tests.conftest import csrf_for
+from tests.conftest import csrf_for, csrf_from
 from tests.webinar.access_helpers import load_event, on_now
 from tests.webinar.moved_clock import MovedClock
 from tests.webinar.regutil import counts, open_form, outbox_rows, person
@@ -289,3 +289,22 @@ async def test_password_login_past_the_threshold_needs_a_proof(client, db, creat
         f"/events/{event.slug}/login", data={**right, "altcha": await solved(client, event.slug, "login")}
     )
     assert response.status_code == 303 and response.headers["location"].endswith("/watch")
+
+
+async def test_the_embedded_form_counts_with_the_event_page_and_asks_for_the_same_proof(
+    client: httpx.AsyncClient, create_event, db: DB
+) -> None:
+    await create_event(slug="busy-embed", embed_origins="https://www.example.ro")
+    hidden = await open_form(client, "busy-embed")
+    await fill_up(client, "busy-embed", hidden)  # through the event page: the same address, the same count
+    page = await client.get("/events/busy-embed/embed")
+    assert WIDGET in page.text and "/static/vendor/altcha/altcha.js" in page.text
+    embedded = {**hidden, "csrf_token": csrf_from(page.text)}
+    before = await counts(db)
+    refused = await client.post("/events/busy-embed/embed", data={**person(email="late@example.org"), **embedded})
+    assert refused.status_code == 422 and NEEDED in refused.text and WIDGET in refused.text
+    assert 'class="embed"' in refused.text and await counts(db) == before
+    data = {**person(email="late@example.org"), **embedded, "altcha": await solved(client, "busy-embed")}
+    done = await client.post("/events/busy-embed/embed", data=data)
+    assert done.status_code == 303 and done.headers["location"].endswith("/events/busy-embed/embed/registered")
+    assert (await counts(db))[0] == before[0] + 1 and await spent(db) == 1

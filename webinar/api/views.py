@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -96,13 +97,17 @@ async def get_event(call: Call) -> Response:
 
 
 async def list_registrations(call: Call) -> Response:
-    event = await _event(call)
     (after,) = read_cursor(call.params["cursor"], int) or (0,)
-    size = call.params["limit"]
-    async with app_state(call.request).db.connection() as conn:
-        found = await queries.registrations_after(conn, event.id, call.params["status"], after, size + 1)
-        page = found[:size]
-        given = await registration_queries.answers_for(conn, [r["id"] for r in page])
+    size, status, event_id = call.params["limit"], call.params["status"], call.params["event_id"]
+    db = app_state(call.request).db
+    # Three reads at once, one round trip's wait instead of three (a client syncing pages waits for each): nothing
+    # read leaves unless the token sees the event (_event raises the 404 first).
+    _, found, given = await asyncio.gather(
+        _event(call),
+        queries.registrations_after(db, event_id, status, after, size + 1),
+        queries.answers_after(db, event_id, status, after, size),
+    )
+    page = found[:size]
     data = [registration_json(r, given.get(r["id"], {})) for r in page]
     return _page(data, len(found) > size, cursor(page[-1]["id"]) if page else None)
 

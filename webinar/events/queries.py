@@ -68,6 +68,8 @@ class EventFields:
     # SPEC §15 (docs/crowds.md): double opt-in, and how many devices may have the stream page open at once.
     confirm_email: bool = field(default=False, kw_only=True)
     devices: int = field(default=1, kw_only=True)
+    # SPEC §14 (webinar/events/embed.py): the origins allowed to frame /events/{slug}/embed, one per line.
+    embed_origins: str = field(default="", kw_only=True)
 
     @property
     def reminder_offsets(self) -> tuple[int, ...]:

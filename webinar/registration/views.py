@@ -1,4 +1,5 @@
-"""Public registration: the form on the event page, its submission, and the page that follows."""
+"""Public registration: the form on the event page (and embedded on the organiser's site), its submission, and the
+page that follows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webinar.events import embed
 from webinar.events import queries as event_queries
 from webinar.events.public import branded, public_event
 from webinar.events.queries import Event
@@ -20,7 +22,7 @@ from webinar.registration.questions import typed_answers
 from webinar.registration.rows import RequestMeta
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
-from webinar.web.forms import read_form
+from webinar.web.forms import embed_token, read_form
 from webinar.web.language import choose_language
 from webinar.web.urls import see_other
 
@@ -44,9 +46,10 @@ async def render_event(
     state: str | None = None,
     status_code: int = 200,
     proof: bool = False,
+    embedded: bool = False,
 ) -> Response:
     """The event page with its registration form (or the reason there is none); the proof of work on it when this
-    address has made many attempts (or `proof`)."""
+    address has made many attempts (or `proof`). `embedded`: the same form in the compact page for an iframe."""
     language = choose_language(request, event.language)
     await branded(request, event, conn)
     asked = await queries.questions_of(conn, event.id)
@@ -66,9 +69,17 @@ async def render_event(
         "answers": typed_answers(form, asked),
         "proof": proof,
     }
-    return app_state(request).templates.TemplateResponse(
-        request, "webinar/event.html", context, status_code=status_code
-    )
+    if embedded:
+        context |= {"form_action": str(request.url_for("embed_register", slug=event.slug)), "embedded": True}
+        context["form_token"] = embed_token(request, event.id)
+    page = "webinar/embed.html" if embedded else "webinar/event.html"
+    return app_state(request).templates.TemplateResponse(request, page, context, status_code=status_code)
+
+
+def allow_framing(request: Request, event: Event) -> None:
+    """Let the sites the event lists frame this response (the error page too, when one follows): CSP frame-ancestors,
+    set by the security headers middleware."""
+    request.scope.setdefault("state", {})["csp_frame_ancestors"] = embed.frame_ancestors(event.embed_origins)
 
 
 async def event_page(request: Request) -> Response:
@@ -78,19 +89,38 @@ async def event_page(request: Request) -> Response:
         return await render_event(request, conn, event)
 
 
+async def embed_page(request: Request) -> Response:
+    """GET /events/{slug}/embed: the registration form alone, for an iframe on the sites the event lists."""
+    async with app_state(request).db.connection() as conn:
+        event = await _load_event(conn, request.path_params["slug"])
+        allow_framing(request, event)
+        return await render_event(request, conn, event, embedded=True)
+
+
 async def register(request: Request) -> Response:
     """POST /events/{slug}/register."""
+    return await _submit(request, embedded=False)
+
+
+async def embed_register(request: Request) -> Response:
+    """POST /events/{slug}/embed: the embedded form, through the same registrar; its answers stay in the frame."""
+    return await _submit(request, embedded=True)
+
+
+async def _submit(request: Request, embedded: bool) -> Response:
     registrar: services.Registrar = app_state(request).registrar
     slug = request.path_params["slug"]
     ctx = await registrar.context(slug)  # the event and its consent texts, often without a query
     if ctx is None or ctx.event.purged_at is not None:
         raise HTTPException(404)
+    if embedded:
+        allow_framing(request, ctx.event)
     language = choose_language(request, ctx.event.language)  # errors, the stored language and the e-mails use it
-    form = await read_form(request)
+    form = await read_form(request, embedded=ctx.event.id if embedded else None)
     ip = client_ip(request, app_state(request).settings.trusted_proxies)
     outcome = await registrar.register(ctx, form, RequestMeta(ip, request.headers.get("user-agent", "")), language)
     if outcome.done:
-        response = see_other(request, "registered", slug=slug)
+        response = see_other(request, "embed_registered" if embedded else "registered", slug=slug)
         if outcome.later is not None:  # after the answer is sent: a duplicate answers as fast as a new one
             response.background = BackgroundTask(outcome.later)
         return response
@@ -102,22 +132,36 @@ async def register(request: Request) -> Response:
         if outcome.kind == services.INVALID:
             state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
             return await render_event(
-                request, conn, outcome.event, form, outcome.errors, state, status_code=422, proof=outcome.proof
+                request, conn, outcome.event, form, outcome.errors, state, 422, outcome.proof, embedded
             )
-        return await render_event(request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS)
+        return await render_event(
+            request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS, embedded=embedded
+        )
 
 
 async def registered(request: Request) -> Response:
     """What happens next, the same for a new registration and a repeated one (no account enumeration): it tells of
     the waiting list while the event is full and has one."""
+    return await _registered(request, "webinar/registered.html")
+
+
+async def embed_registered(request: Request) -> Response:
+    """GET /events/{slug}/embed/registered: what happens next, inside the frame."""
+    return await _registered(request, "webinar/embed_registered.html")
+
+
+async def _registered(request: Request, page: str) -> Response:
     async with app_state(request).db.connection() as conn:
         event = await _load_event(conn, request.path_params["slug"])
         state = await services.registration_state(conn, event)
         await branded(request, event, conn)
+    embedded = page == "webinar/embed_registered.html"
+    if embedded:
+        allow_framing(request, event)
     choose_language(request, event.language)
     add = calendar.links(app_state(request).settings.base_url, event)
-    context = {"event": event, "waitlist": state == "waitlist", "calendar": add}
-    return app_state(request).templates.TemplateResponse(request, "webinar/registered.html", context)
+    context = {"event": event, "waitlist": state == "waitlist", "calendar": add, "embedded": embedded}
+    return app_state(request).templates.TemplateResponse(request, page, context)
 
 
 async def calendar_file(request: Request) -> Response:

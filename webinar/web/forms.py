@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import unicodedata
 
+from itsdangerous import BadData, TimestampSigner
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +18,8 @@ from webinar.web.cookies import ensure_sid
 
 MAX_FIELDS = 100
 MAX_PART_BYTES = 256 * 1024
+# How long an embedded form's token is good for: a page on the organiser's site may stay open all day.
+EMBED_TOKEN_SECONDS = 24 * 60 * 60
 
 
 def csrf_token(request: Request) -> str:
@@ -25,17 +28,42 @@ def csrf_token(request: Request) -> str:
     return hmac.new(secret, b"csrf|" + ensure_sid(request).encode(), hashlib.sha256).hexdigest()
 
 
-async def read_form(request: Request, max_files: int = 0) -> FormData:
+def _embed_signer(request: Request) -> TimestampSigner:
+    return TimestampSigner(str(app_state(request).settings.secret_key), salt="webinar.embed-form")
+
+
+def embed_token(request: Request, event_id: int) -> str:
+    """The CSRF token of an event's embedded registration form (SPEC §14): signed, dated and bound to the event, and
+    held by no cookie, since a page framed by another site gets none (SameSite=Lax; Safari's and Firefox's
+    third-party cookie rules). A form posted from another site's page is refused by its Origin
+    (OriginCheckMiddleware); this token says the form is ours, for this event, and recent."""
+    return _embed_signer(request).sign(str(event_id)).decode()
+
+
+def _embed_token_ok(request: Request, sent: str, event_id: int) -> bool:
+    try:
+        value = _embed_signer(request).unsign(sent.encode(), max_age=EMBED_TOKEN_SECONDS)
+    except BadData:
+        return False
+    return hmac.compare_digest(value, str(event_id).encode())
+
+
+async def read_form(request: Request, max_files: int = 0, embedded: int | None = None) -> FormData:
     """The submitted form, after checking its CSRF token; 403 when it is missing or wrong. With `max_files` it may
     carry that many files (spooled to disk by the parser, their size bounded by the body limit of the path:
-    web/middleware.py); a text field stays within MAX_PART_BYTES either way."""
+    web/middleware.py); a text field stays within MAX_PART_BYTES either way. `embedded` is the event id of an
+    embedded form, whose token is `embed_token`'s instead of the browser's session-bound one."""
     try:
         form = await request.form(max_files=max_files, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES)
     except AssertionError as exc:  # python-multipart missing: a deployment bug, not the user's
         raise RuntimeError("form parsing unavailable") from exc
     sent = form.get("csrf_token")
     # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and a hostile token must be a 403.
-    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
+    if not isinstance(sent, str) or not (
+        _embed_token_ok(request, sent, embedded)
+        if embedded is not None
+        else hmac.compare_digest(sent.encode(), csrf_token(request).encode())
+    ):
         await form.close()  # a file it carried is dropped now, not when the garbage collector gets to it
         raise HTTPException(403, _("The form has expired or was not sent from this site. Please try again."))
     return form

@@ -13,10 +13,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NOWHERE = "'none'"
 
 
-def content_security_policy(frame_src: str | None = None) -> str:
-    """Our CSP: no inline script, nothing from third parties except a stream the organiser chose."""
+def content_security_policy(frame_src: str | None = None, frame_ancestors: str | None = None) -> str:
+    """Our CSP: no inline script, nothing from third parties except a stream the organiser chose, and framed by
+    nobody but the sites an event lists for its embedded form."""
     return "; ".join(
         [
             "default-src 'self'",
@@ -28,7 +30,7 @@ def content_security_policy(frame_src: str | None = None) -> str:
             "connect-src 'self' https:",
             "worker-src 'self' blob:",
             f"frame-src {frame_src}" if frame_src else "frame-src 'none'",
-            "frame-ancestors 'none'",
+            f"frame-ancestors {frame_ancestors or NOWHERE}",
             "form-action 'self'",
             "base-uri 'none'",
             "object-src 'none'",
@@ -44,22 +46,26 @@ NO_STORE = (b"cache-control", b"no-store")
 
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response (and `Cache-Control: no-store` to the PRIVATE_PATHS'); a page
-    may widen frame-src for its embed."""
+    may widen frame-src for its embed (`state.csp_frame_src`), and an embed page may be framed by the sites its event
+    lists (`state.csp_frame_ancestors`, webinar/events/embed.py): then it has no X-Frame-Options, which knows only
+    DENY or SAMEORIGIN (browsers that know frame-ancestors ignore it there anyway)."""
 
     def __init__(self, app: ASGIApp, https_only: bool) -> None:
         self.app = app
         self.https_only = https_only
-        self.headers = self._headers(None)  # the same on every page but one with an embed: built once
+        self.headers = self._headers(None, None)  # the same on every page but the embedding and embedded: built once
 
-    def _headers(self, frame_src: str | None) -> list[tuple[bytes, bytes]]:
+    def _headers(self, frame_src: str | None, frame_ancestors: str | None) -> list[tuple[bytes, bytes]]:
         headers = {
-            "content-security-policy": content_security_policy(frame_src),
+            "content-security-policy": content_security_policy(frame_src, frame_ancestors),
             "x-frame-options": "DENY",
             "x-content-type-options": "nosniff",
             "referrer-policy": "same-origin",
             "permissions-policy": "camera=(), microphone=(), geolocation=()",
             "cross-origin-opener-policy": "same-origin",
         }
+        if frame_ancestors not in (None, NOWHERE):
+            del headers["x-frame-options"]
         if self.https_only:
             headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
         return [(name.encode(), value.encode()) for name, value in headers.items()]
@@ -73,8 +79,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                frame_src = scope.get("state", {}).get("csp_frame_src")
-                ours = self._headers(frame_src) if frame_src else self.headers
+                state = scope.get("state", {})
+                frame_src, ancestors = state.get("csp_frame_src"), state.get("csp_frame_ancestors")
+                ours = self._headers(frame_src, ancestors) if frame_src or ancestors else self.headers
                 headers = message.setdefault("headers", [])
                 if private:  # whatever the page said: nothing personal is kept by a cache
                     headers = [h for h in headers if h[0].lower() != b"cache-control"] + [NO_STORE]
