@@ -1,4 +1,4 @@
-"""CSV exports written by PostgreSQL: `COPY (SELECT <one finished CSV line per row>) TO STDOUT`, streamed.
+"""Exports written by PostgreSQL: `COPY (SELECT <one finished CSV line, or sheet `<row>`, per row>) TO STDOUT`.
 
 Pulling rows through Python and the csv module runs at a fraction of COPY's speed, so on PostgreSQL the
 query itself neutralises formulas, formats times in the event's zone with their offset (to_char under the
@@ -8,20 +8,25 @@ same bytes). Each row is one text column; COPY's text format then escapes only b
 characters, so every raw LF in its output ends a row: those become CRLF, then the escapes are undone.
 The rows reach the response through a bounded queue, so memory stays flat, and a download the client
 abandons cancels the COPY and closes its connection at once. SQLite keeps the Python path.
+For .xlsx the query writes each row's `<row>` element of the sheet XML instead (inline strings, times as Excel
+day numbers in the event's local time), and reports.writer zips it as it comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from databases.core import Connection
+from openpyxl.utils import get_column_letter
 
 from reports.forms import Interval
-from reports.writer import BOM, encode_rows
+from reports.writer import BOM, DATE_STYLE, INLINE_CLOSE, INLINE_OPEN, XLSX_EPOCH, encode_rows
 from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
 from webinar.registration import fields
@@ -29,15 +34,69 @@ from webinar.registration.questions import MULTICHOICE, SHOWN_SEPARATOR, STORED_
 from webinar.tables import UNCONFIRMED
 
 QUEUE_CHUNKS = 8
+EPOCH_SECONDS = int((XLSX_EPOCH - dt.datetime(1970, 1, 1)).total_seconds())  # Excel's day 0
 _ESCAPE = re.compile(rb"\\([\\bfnrtv])")
 _UNESCAPED = {b"\\": b"\\", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+TEXT, TIME, MINUTES, NUMBER, YESNO = "text", "time", "minutes", "number", "yesno"
+# The characters XML 1.0 cannot carry (reports.writer.XML_ILLEGAL; PostgreSQL text never holds NUL), and those that
+# need escaping too: a cell with none of them, the usual case, is written without any replace.
+_XML_ILLEGAL = r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_XML_SPECIAL = r"[&<>\r\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_ENTITIES = (("'&'", "&amp;"), ("'<'", "&lt;"), ("'>'", "&gt;"), ("chr(13)", "&#13;"))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a report: its kind (how it is written) and its SQL over the report's tables (for MINUTES:
+    the session's length, an interval)."""
+
+    kind: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """A report's rows for COPY: the columns, `FROM … WHERE …`, the key the rows are ordered by and the bound
+    values; written as CSV lines (`csv`) or as the sheet's `<row>` XML (`xlsx`), each cell by the rules of
+    reports.writer, which tests/reports/test_copy_export.py holds to the same bytes."""
+
+    columns: Sequence[Column]
+    source: str
+    order: str
+    args: list[Any]
+
+    def csv(self, delimiter: str) -> tuple[str, list[Any]]:
+        """SQL for one finished CSV line per row."""
+        if delimiter not in (",", ";"):  # it is written into the SQL: only the two separators we offer
+            raise ValueError(f"unsupported delimiter {delimiter!r}")
+        cells = [csv_cell(c.kind, f"q.c{k}", delimiter) for k, c in enumerate(self.columns)]
+        line = f" || '{delimiter}' || ".join(cells)
+        return f"SELECT {line} FROM ({self._inner()}) q ORDER BY q.o", self.args  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
+
+    def xlsx(self) -> tuple[str, list[Any]]:
+        """SQL for one `<row>` of sheet XML per row, numbered from 2 (the header is row 1)."""
+        cells = " || ".join(xml_cell(c.kind, f"q.c{k}", get_column_letter(k + 1)) for k, c in enumerate(self.columns))
+        number = f", (row_number() OVER (ORDER BY {self.order}) + 1)::text AS n"
+        line = f"'<row r=\"' || q.n || '\">' || {cells} || '</row>'"
+        return f"SELECT {line} FROM ({self._inner(number)}) q ORDER BY q.o", self.args  # noqa: S608  # nosec B608 - only constants; values are bound
+
+    def _inner(self, extra: str = "") -> str:
+        picked = ", ".join(f"{c.expr} AS c{k}" for k, c in enumerate(self.columns))
+        return f"SELECT {picked}, {self.order} AS o{extra} FROM {self.source}"  # noqa: S608  # nosec B608 - only constants; values are bound
+
+
+def _neutral(expr: str) -> str:
+    """SQL for reports.writer.neutralise: a leading ' before a formula trigger."""
+    trigger = f"left({expr}, 1) IN ('-', '=', '+', '@', chr(9), chr(13))"
+    return f"(CASE WHEN {trigger} THEN '''' || {expr} ELSE {expr} END)"
 
 
 def text_cell(expr: str, delimiter: str) -> str:
     """SQL for a text cell: NULL/'' empty, formula triggers prefixed with ', quoted when the csv module would."""
     # Each test runs once per cell: the prefix ' adds nothing that needs quoting, so the value itself decides.
-    trigger = f"left({expr}, 1) IN ('-', '=', '+', '@', chr(9), chr(13))"
-    neutral = f"(CASE WHEN {trigger} THEN '''' || {expr} ELSE {expr} END)"
+    neutral = _neutral(expr)
     needs_quotes = f"{expr} ~ '[\"{delimiter}\\r\\n]'"
     quoted = f"'\"' || replace({neutral}, '\"', '\"\"') || '\"'"
     return f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {needs_quotes} THEN {quoted} ELSE {neutral} END)"
@@ -49,33 +108,76 @@ def time_cell(expr: str) -> str:
     return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({expr}, 'YYYY-MM-DD HH24:MI:SSTZH:TZM') END)"
 
 
-def minutes_cell(start: str, end: str, delimiter: str) -> str:
-    """SQL for whole-session minutes to one decimal, as `queries.minutes_between` rounds them."""
-    tenths = f"((greatest((extract(epoch FROM {end} - {start}) * 1000000)::bigint, 0) + 3000000) / 6000000)"
+def _tenths(length: str) -> str:
+    """SQL for a session's length in tenths of a minute, halves up, as `queries.minutes_between` rounds them."""
+    return f"((greatest((extract(epoch FROM {length}) * 1000000)::bigint, 0) + 3000000) / 6000000)"
+
+
+def minutes_cell(length: str, delimiter: str) -> str:
+    """SQL for whole-session minutes to one decimal (`length`: the session's length, an interval)."""
+    tenths = _tenths(length)
     point = "," if delimiter == ";" else "."
     return f"(({tenths} / 10)::text || '{point}' || ({tenths} % 10)::text)"
 
 
-def _line(cells: list[str], delimiter: str) -> str:
-    if delimiter not in (",", ";"):  # it is written into the SQL: only the two separators we offer
-        raise ValueError(f"unsupported delimiter {delimiter!r}")
-    return f" || '{delimiter}' || ".join(cells)
+def csv_cell(kind: str, expr: str, delimiter: str) -> str:
+    """SQL for one CSV cell of a column of `kind`, as reports.writer.csv_cell writes it."""
+    if kind == TEXT:
+        return text_cell(expr, delimiter)
+    if kind == TIME:
+        return time_cell(expr)
+    if kind == MINUTES:
+        return minutes_cell(expr, delimiter)
+    if kind == NUMBER:  # integers only: no decimal comma to write
+        return f"coalesce(({expr})::text, '')"
+    return f"(CASE WHEN {expr} THEN 'yes' ELSE 'no' END)"
 
 
-def _personal_cells(report: str, delimiter: str) -> list[str]:
+def xml_cell(kind: str, expr: str, letter: str) -> str:
+    """SQL for one `<c>` of a column of `kind` in row `q.n`, as reports.writer.xlsx_cell writes it."""
+    ref = f"'<c r=\"{letter}' || q.n || '"
+    if kind == TEXT:
+        return xml_text_cell(expr, ref)
+    if kind == TIME:  # Excel's day number of the local time (the session's TimeZone: the event's), to the second
+        days = f"((floor(date_part('epoch', ({expr})::timestamp))::bigint + {-EPOCH_SECONDS})::float8 / 86400)"
+        cell = f"{ref}\" s=\"{DATE_STYLE}\"><v>' || {days}::text || '</v></c>'"
+        return f"(CASE WHEN {expr} IS NULL THEN '' ELSE {cell} END)"
+    if kind == MINUTES:
+        tenths = _tenths(expr)
+        return f"({ref}\"><v>' || ({tenths} / 10)::text || '.' || ({tenths} % 10)::text || '</v></c>')"
+    if kind == NUMBER:
+        return f"(CASE WHEN {expr} IS NULL THEN '' ELSE {ref}\"><v>' || ({expr})::text || '</v></c>' END)"
+    return f"({ref}{INLINE_OPEN}' || (CASE WHEN {expr} THEN 'yes' ELSE 'no' END) || '{INLINE_CLOSE}')"
+
+
+def xml_text_cell(expr: str, ref: str) -> str:
+    """SQL for reports.writer.xml_text in an inline-string cell, left out when empty."""
+    cleaned = f"regexp_replace({expr}, '{_XML_ILLEGAL}', '', 'g')"
+    escaped = _neutral(cleaned)
+    for char, entity in _ENTITIES:
+        escaped = f"replace({escaped}, {char}, '{entity}')"
+
+    def cell(text: str) -> str:
+        return f"{ref}{INLINE_OPEN}' || {text} || '{INLINE_CLOSE}'"
+
+    return (
+        f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {expr} ~ '{_XML_SPECIAL}' THEN "
+        f"(CASE WHEN {cleaned} = '' THEN '' ELSE {cell(escaped)} END) ELSE {cell(_neutral(expr))} END)"
+    )
+
+
+def _personal(report: str) -> list[Column]:
     # The declared names are identifiers of our own (registration/fields.py), never anything a request sent.
-    return [text_cell(f"r.{field.name}", delimiter) for field in fields.report_fields(report)]
+    return [Column(TEXT, f"r.{field.name}") for field in fields.report_fields(report)]
 
 
-def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str, list[Any]]:
-    """The traffic report's rows as CSV lines (sessions overlapping the interval, by id)."""
-    d = delimiter
-    ip = "(CASE WHEN r.erased_at IS NULL THEN vs.ip END)"
+def traffic_query(event: Event, interval: Interval) -> Query:
+    """The traffic report's rows (sessions overlapping the interval, by id)."""
     end = "coalesce(vs.ended_at, vs.last_seen_at)"
-    cells = [
-        *_personal_cells(fields.TRAFFIC, d),
-        time_cell("vs.started_at"), time_cell("vs.ended_at"), minutes_cell("vs.started_at", end, d),
-        text_cell(ip, d), text_cell("vs.end_reason", d),
+    columns = [
+        *_personal(fields.TRAFFIC), Column(TIME, "vs.started_at"), Column(TIME, "vs.ended_at"),
+        Column(MINUTES, f"{end} - vs.started_at"), Column(TEXT, "(CASE WHEN r.erased_at IS NULL THEN vs.ip END)"),
+        Column(TEXT, "vs.end_reason"),
     ]  # fmt: skip
     args: list[Any] = [event.id]
     where = ["vs.event_id = $1"]
@@ -86,63 +188,56 @@ def traffic_query(event: Event, interval: Interval, delimiter: str) -> tuple[str
         args.append(interval.start)
         where.append(f"({end} > ${len(args)} OR vs.started_at >= ${len(args)})")
     tables = "viewing_sessions vs JOIN registrations r ON r.id = vs.registration_id"
-    sql = f"SELECT {_line(cells, d)} FROM {tables} WHERE {' AND '.join(where)} ORDER BY vs.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
-    return sql, args
+    return Query(columns, f"{tables} WHERE {' AND '.join(where)}", "vs.id", args)
 
 
-def _answers(questions: Sequence[Question], delimiter: str, args: list[Any]) -> tuple[list[str], str]:
-    """The cells of the questions' answers (`Question.shown`: a multichoice's lines joined with '; ') and the join
+def _answers(questions: Sequence[Question], args: list[Any]) -> tuple[list[Column], str]:
+    """The columns of the questions' answers (`Question.shown`: a multichoice's lines joined with '; ') and the join
     that reads them: one pass over a registrant's answers, each question's id a bound argument."""
     if not questions:
         return [], ""
-    picks, cells = [], []
+    picks, columns = [], []
     for k, question in enumerate(questions):
         args.append(question.id)
         picks.append(f"max(a.value) FILTER (WHERE a.question_id = ${len(args)}) AS a{k}")
         value = f"ans.a{k}"
         if question.kind == MULTICHOICE:
             value = f"replace({value}, chr({ord(STORED_SEPARATOR)}), '{SHOWN_SEPARATOR}')"
-        cells.append(text_cell(value, delimiter))
+        columns.append(Column(TEXT, value))
     picked = ", ".join(picks)
     join = f" LEFT JOIN LATERAL (SELECT {picked} FROM answers a WHERE a.registration_id = r.id) ans ON true"  # noqa: S608  # nosec B608 - only constants; the ids are bound
-    return cells, join
+    return columns, join
 
 
-def registered_query(
-    event: Event, interval: Interval, delimiter: str, questions: Sequence[Question] = ()
-) -> tuple[str, list[Any]]:
-    """The registered report's rows as CSV lines (not erased, by id; never the password), then the answers."""
-    d = delimiter
+def registered_query(event: Event, interval: Interval, questions: Sequence[Question] = ()) -> Query:
+    """The registered report's rows (not erased, by id; never the password), then the answers."""
     consent = (
         "(SELECT max(cr.recorded_at) FROM consent_records cr WHERE cr.registration_id = r.id"
         " AND cr.purpose = 'processing' AND cr.action = 'given')"
     )
-    cells = [*_personal_cells(fields.REGISTERED, d), text_cell("r.status", d)]
-    cells += [time_cell("r.created_at"), time_cell(consent)]
-    cells.append("(CASE WHEN r.marketing_opt_in THEN 'yes' ELSE 'no' END)")
+    columns = [
+        *_personal(fields.REGISTERED), Column(TEXT, "r.status"), Column(TIME, "r.created_at"), Column(TIME, consent),
+        Column(YESNO, "r.marketing_opt_in"),
+    ]  # fmt: skip
     args: list[Any] = [event.id]
-    answer_cells, answers = _answers(questions, d, args)
-    cells += answer_cells
+    answer_columns, answers = _answers(questions, args)
     where = f"r.event_id = $1 AND r.erased_at IS NULL AND r.status <> '{UNCONFIRMED}'"  # not registered yet (§15)
-    sql = f"SELECT {_line(cells, d)} FROM registrations r{answers} WHERE {where} ORDER BY r.id"  # noqa: S608  # nosec B608 - only constants and the checked delimiter; values are bound
-    return sql, args
+    return Query([*columns, *answer_columns], f"registrations r{answers} WHERE {where}", "r.id", args)
 
 
-def attendance_query(event: Event, delimiter: str) -> tuple[str, list[Any]]:
-    """The attendance report's rows as CSV lines: the verdict statement itself (webinar/attendance/queries.py,
-    compiled for PostgreSQL), its numbers written as `Verdict` writes them (whole minutes, rounded down)."""
-    d = delimiter
+def attendance_query(event: Event) -> Query:
+    """The attendance report's rows: the verdict statement itself (webinar/attendance/queries.py, compiled for
+    PostgreSQL), its numbers written as `Verdict` writes them (whole minutes, rounded down)."""
     verdicts, args = attendance.postgres_sql(event)
-    cells = [
-        *(text_cell(f"v.{field.name}", d) for field in fields.report_fields(fields.ATTENDANCE)),
-        "floor(v.seconds_live / 60)::bigint::text", "floor(v.seconds_replay / 60)::bigint::text",
-        "v.checks_shown::text", "v.checks_answered::text", "(CASE WHEN v.qualifies THEN 'yes' ELSE 'no' END)",
+    columns = [
+        *(Column(TEXT, f"v.{field.name}") for field in fields.report_fields(fields.ATTENDANCE)),
+        Column(NUMBER, "floor(v.seconds_live / 60)::bigint"), Column(NUMBER, "floor(v.seconds_replay / 60)::bigint"),
+        Column(NUMBER, "v.checks_shown"), Column(NUMBER, "v.checks_answered"), Column(YESNO, "v.qualifies"),
     ]  # fmt: skip
     if event.evaluation:  # the final evaluation's columns, as AttendanceExporter writes them
-        cells += ["coalesce(v.evaluation_score::text, '')", "(CASE WHEN v.evaluation_passed THEN 'yes' ELSE 'no' END)"]
-    cells.append(text_cell("v.certificate", d))
-    sql = f"SELECT {_line(cells, d)} FROM ({verdicts}) v ORDER BY v.id"  # noqa: S608  # nosec B608 - our own compiled statement and the checked delimiter; values are bound
-    return sql, args
+        columns += [Column(NUMBER, "v.evaluation_score"), Column(YESNO, "v.evaluation_passed")]
+    columns.append(Column(TEXT, "v.certificate"))
+    return Query(columns, f"({verdicts}) v", "v.id", args)
 
 
 class Counter:
@@ -151,9 +246,18 @@ class Counter:
     rows = 0
 
 
-async def copy_lines(conn: Connection, zone: str, sql: str, args: list[Any], counter: Counter) -> AsyncIterator[bytes]:
-    """The rows of `sql` as CRLF-terminated CSV bytes, streamed from COPY through a bounded queue, with times in
-    `zone` (the session's TimeZone, which the pool puts back to UTC when it takes the connection back: db.py)."""
+async def copy_lines(
+    conn: Connection,
+    zone: str,
+    sql: str,
+    args: list[Any],
+    counter: Counter,
+    finish: Callable[[bytes], bytes] | None = None,
+) -> AsyncIterator[bytes]:
+    """The rows of `sql` as CRLF-terminated CSV bytes (or, with `finish`, as it makes them of COPY's whole rows),
+    streamed from COPY through a bounded queue, with times in `zone` (the session's TimeZone, which the pool puts
+    back to UTC when it takes the connection back: db.py)."""
+    finish = finish or _to_csv
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
 
     async def sink(data: bytes) -> None:
@@ -177,11 +281,11 @@ async def copy_lines(conn: Connection, zone: str, sql: str, args: list[Any], cou
             data, tail = _whole_rows(tail + data)
             if data:
                 counter.rows += data.count(b"\n")
-                yield _to_csv(data)
+                yield finish(data)
         await producer  # raises what COPY raised
         if tail:
             counter.rows += 1
-            yield _to_csv(tail)
+            yield finish(tail)
     finally:
         if not producer.done():  # the client went away: stop PostgreSQL now, free the connection
             producer.cancel()
@@ -207,13 +311,24 @@ async def csv_stream(
         yield chunk
 
 
+async def xlsx_rows(
+    conn: Connection, zone: ZoneInfo, sql: str, args: list[Any], counter: Counter
+) -> AsyncIterator[bytes]:
+    """The sheet's `<row>` XML as PostgreSQL wrote it, one row per line as reports.writer.xlsx_rows writes them."""
+    async for chunk in copy_lines(conn, zone.key, sql, args, counter, _unescape):
+        yield chunk
+
+
 def _whole_rows(data: bytes) -> tuple[bytes, bytes]:
     cut = data.rfind(b"\n") + 1
     return data[:cut], data[cut:]
 
 
 def _to_csv(data: bytes) -> bytes:
-    data = data.replace(b"\n", b"\r\n")
+    return _unescape(data.replace(b"\n", b"\r\n"))
+
+
+def _unescape(data: bytes) -> bytes:
     if b"\\" in data:
         data = _ESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], data)
     return data
