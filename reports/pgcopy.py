@@ -26,7 +26,7 @@ from databases.core import Connection
 from openpyxl.utils import get_column_letter
 
 from reports.forms import Interval
-from reports.writer import BOM, DATE_STYLE, INLINE_CLOSE, INLINE_OPEN, XLSX_EPOCH, encode_rows
+from reports.writer import BOM, DATE_STYLE, INLINE_CLOSE, INLINE_OPEN, PRESERVED_OPEN, XLSX_EPOCH, encode_rows
 from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
 from webinar.registration import fields
@@ -34,6 +34,9 @@ from webinar.registration.questions import MULTICHOICE, SHOWN_SEPARATOR, STORED_
 from webinar.tables import UNCONFIRMED
 
 QUEUE_CHUNKS = 8
+# The pool's 30 s command timeout would cut a long download off halfway (asyncpg counts the whole COPY, the time
+# the client takes to read it included); an export ends when it is written or when the client goes away.
+COPY_TIMEOUT = 3600.0
 EPOCH_SECONDS = int((XLSX_EPOCH - dt.datetime(1970, 1, 1)).total_seconds())  # Excel's day 0
 _ESCAPE = re.compile(rb"\\([\\bfnrtv])")
 _UNESCAPED = {b"\\": b"\\", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
@@ -43,7 +46,7 @@ TEXT, TIME, MINUTES, NUMBER, YESNO = "text", "time", "minutes", "number", "yesno
 # The characters XML 1.0 cannot carry (reports.writer.XML_ILLEGAL; PostgreSQL text never holds NUL), and those that
 # need escaping too: a cell with none of them, the usual case, is written without any replace.
 _XML_ILLEGAL = r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
-_XML_SPECIAL = r"[&<>\r\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_XML_SPECIAL = r"[&<>\r\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^[ \t\n]|[ \t\n]$"
 _ENTITIES = (("'&'", "&amp;"), ("'<'", "&lt;"), ("'>'", "&gt;"), ("chr(13)", "&#13;"))
 
 
@@ -77,14 +80,20 @@ class Query:
 
     def xlsx(self) -> tuple[str, list[Any]]:
         """SQL for one `<row>` of sheet XML per row, numbered from 2 (the header is row 1)."""
-        cells = " || ".join(xml_cell(c.kind, f"q.c{k}", get_column_letter(k + 1)) for k, c in enumerate(self.columns))
-        number = f", (row_number() OVER (ORDER BY {self.order}) + 1)::text AS n"
-        line = f"'<row r=\"' || q.n || '\">' || {cells} || '</row>'"
-        return f"SELECT {line} FROM ({self._inner(number)}) q ORDER BY q.o", self.args  # noqa: S608  # nosec B608 - only constants; values are bound
+        # Each cell but its reference is written below the row numbering, where PostgreSQL's parallel workers
+        # write it (above a window function it would be the leader's work alone); the numbered rows then only
+        # put the references in, each row with one `concat` (a NULL, a cell left out, is skipped).
+        cells = ", ".join(f"{xml_cell(c.kind, f'q.c{k}')} AS x{k}" for k, c in enumerate(self.columns))
+        written = f"SELECT {cells}, q.o FROM ({self._inner()}) q ORDER BY q.o OFFSET 0"  # noqa: S608  # nosec B608 - only constants; values are bound
+        numbered = f"SELECT (row_number() OVER (ORDER BY w.o) + 1)::text AS n, w.* FROM ({written}) w"  # noqa: S608  # nosec B608 - only constants
+        refs = ", ".join(f"'<c r=\"{get_column_letter(k + 1)}' || r.n || r.x{k}" for k in range(len(self.columns)))
+        line = f"concat('<row r=\"', r.n, '\">', {refs}, '</row>')"
+        return f"SELECT {line} FROM ({numbered}) r ORDER BY r.o", self.args  # noqa: S608  # nosec B608 - only constants; values are bound
 
-    def _inner(self, extra: str = "") -> str:
-        picked = ", ".join(f"{c.expr} AS c{k}" for k, c in enumerate(self.columns))
-        return f"SELECT {picked}, {self.order} AS o{extra} FROM {self.source}"  # noqa: S608  # nosec B608 - only constants; values are bound
+    def _inner(self) -> str:
+        exprs = (_tenths(c.expr) if c.kind == MINUTES else c.expr for c in self.columns)
+        picked = ", ".join(f"{expr} AS c{k}" for k, expr in enumerate(exprs))
+        return f"SELECT {picked}, {self.order} AS o FROM {self.source}"  # noqa: S608  # nosec B608 - only constants; values are bound
 
 
 def _neutral(expr: str) -> str:
@@ -103,19 +112,23 @@ def text_cell(expr: str, delimiter: str) -> str:
 
 
 def time_cell(expr: str) -> str:
-    """SQL for a time as `2026-11-22 14:05:00+02:00` in the session's zone, which `copy_lines` sets to the event's
-    (an offset with seconds, from before 1900, would lose them: no session or registration is that old)."""
-    return f"(CASE WHEN {expr} IS NULL THEN '' ELSE to_char({expr}, 'YYYY-MM-DD HH24:MI:SSTZH:TZM') END)"
+    """SQL for a time as `2026-11-22 14:05:00+02:00` in the session's zone, which `copy_lines` sets to the event's.
+
+    The time's own text output (DateStyle ISO, set for every connection: webinar/db.py) cut to the second ends in
+    `+02`, or `+05:45` when the offset has minutes: `rpad` adds the `:00` to the first and leaves the second, at
+    a third of `to_char`'s cost (an offset with seconds, from before 1900, loses them: nothing here is that old)."""
+    return f"coalesce(rpad(date_trunc('second', {expr})::text, 25, ':00'), '')"
 
 
 def _tenths(length: str) -> str:
-    """SQL for a session's length in tenths of a minute, halves up, as `queries.minutes_between` rounds them."""
-    return f"((greatest((extract(epoch FROM {length}) * 1000000)::bigint, 0) + 3000000) / 6000000)"
+    """SQL for a session's length in tenths of a minute, halves up, as `queries.minutes_between` rounds them: its
+    microseconds exactly (a double holds them to the microsecond for any length under a century), cheaper than
+    `extract`'s numeric."""
+    return f"((greatest(round(date_part('epoch', {length}) * 1000000)::bigint, 0) + 3000000) / 6000000)"
 
 
-def minutes_cell(length: str, delimiter: str) -> str:
-    """SQL for whole-session minutes to one decimal (`length`: the session's length, an interval)."""
-    tenths = _tenths(length)
+def minutes_cell(tenths: str, delimiter: str) -> str:
+    """SQL for whole-session minutes to one decimal (`tenths`: from `_tenths`, picked once in Query._inner)."""
     point = "," if delimiter == ";" else "."
     return f"(({tenths} / 10)::text || '{point}' || ({tenths} % 10)::text)"
 
@@ -133,36 +146,32 @@ def csv_cell(kind: str, expr: str, delimiter: str) -> str:
     return f"(CASE WHEN {expr} THEN 'yes' ELSE 'no' END)"
 
 
-def xml_cell(kind: str, expr: str, letter: str) -> str:
-    """SQL for one `<c>` of a column of `kind` in row `q.n`, as reports.writer.xlsx_cell writes it."""
-    ref = f"'<c r=\"{letter}' || q.n || '"
+def xml_cell(kind: str, expr: str) -> str:
+    """SQL for one `<c>` of a column of `kind` from just after its reference, as reports.writer.xlsx_cell writes
+    it; NULL for a cell left out (`||` with a NULL is NULL)."""
     if kind == TEXT:
-        return xml_text_cell(expr, ref)
+        return xml_text_cell(expr)
     if kind == TIME:  # Excel's day number of the local time (the session's TimeZone: the event's), to the second
         days = f"((floor(date_part('epoch', ({expr})::timestamp))::bigint + {-EPOCH_SECONDS})::float8 / 86400)"
-        cell = f"{ref}\" s=\"{DATE_STYLE}\"><v>' || {days}::text || '</v></c>'"
-        return f"(CASE WHEN {expr} IS NULL THEN '' ELSE {cell} END)"
-    if kind == MINUTES:
-        tenths = _tenths(expr)
-        return f"({ref}\"><v>' || ({tenths} / 10)::text || '.' || ({tenths} % 10)::text || '</v></c>')"
+        return f"('\" s=\"{DATE_STYLE}\"><v>' || {days}::text || '</v></c>')"
+    if kind == MINUTES:  # `expr` is already the tenths (Query._inner)
+        return f"('\"><v>' || ({expr} / 10)::text || '.' || ({expr} % 10)::text || '</v></c>')"
     if kind == NUMBER:
-        return f"(CASE WHEN {expr} IS NULL THEN '' ELSE {ref}\"><v>' || ({expr})::text || '</v></c>' END)"
-    return f"({ref}{INLINE_OPEN}' || (CASE WHEN {expr} THEN 'yes' ELSE 'no' END) || '{INLINE_CLOSE}')"
+        return f"('\"><v>' || ({expr})::text || '</v></c>')"
+    return f"('{INLINE_OPEN}' || (CASE WHEN {expr} THEN 'yes' ELSE 'no' END) || '{INLINE_CLOSE}')"
 
 
-def xml_text_cell(expr: str, ref: str) -> str:
-    """SQL for reports.writer.xml_text in an inline-string cell, left out when empty."""
+def xml_text_cell(expr: str) -> str:
+    """SQL for reports.writer.inline_cell: as it is (neutralised) unless it holds something XML must be told about."""
     cleaned = f"regexp_replace({expr}, '{_XML_ILLEGAL}', '', 'g')"
     escaped = _neutral(cleaned)
     for char, entity in _ENTITIES:
         escaped = f"replace({escaped}, {char}, '{entity}')"
-
-    def cell(text: str) -> str:
-        return f"{ref}{INLINE_OPEN}' || {text} || '{INLINE_CLOSE}'"
-
+    plain = f"'{INLINE_OPEN}' || {_neutral(expr)} || '{INLINE_CLOSE}'"
+    preserved = f"'{PRESERVED_OPEN}' || {escaped} || '{INLINE_CLOSE}'"
     return (
-        f"(CASE WHEN coalesce({expr}, '') = '' THEN '' WHEN {expr} ~ '{_XML_SPECIAL}' THEN "
-        f"(CASE WHEN {cleaned} = '' THEN '' ELSE {cell(escaped)} END) ELSE {cell(_neutral(expr))} END)"
+        f"(CASE WHEN {expr} = '' THEN NULL WHEN {expr} ~ '{_XML_SPECIAL}' THEN "
+        f"(CASE WHEN {cleaned} <> '' THEN {preserved} END) ELSE {plain} END)"
     )
 
 
@@ -266,7 +275,7 @@ async def copy_lines(
     async def produce() -> None:
         try:
             await conn.raw_connection.execute("SELECT set_config('TimeZone', $1, false)", zone)
-            await conn.raw_connection.copy_from_query(sql, *args, output=sink)
+            await conn.raw_connection.copy_from_query(sql, *args, output=sink, timeout=COPY_TIMEOUT)
         except asyncio.CancelledError:
             raise  # the consumer is gone: nobody waits for the end marker
         except BaseException:

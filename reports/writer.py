@@ -73,6 +73,9 @@ async def csv_stream(
 
 # XML 1.0 cannot carry these at all (openpyxl drops the same control characters): they are removed from text.
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Text with none of these, the usual case, is written as it is (neutralised); text with any of them is cleaned,
+# escaped and marked to keep its spaces (leading or trailing whitespace would otherwise be the reader's to drop).
+XML_SPECIAL = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^[ \t\n]|[ \t\n]$")
 # Excel's day 0 (its 1900 leap-year bug folded in): a date is the number of days since, its time the fraction.
 XLSX_EPOCH = dt.datetime(1899, 12, 30)
 XLSX_BATCH_BYTES = 1024 * 1024
@@ -115,17 +118,24 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 )
 _SHEET_TAIL = "</sheetData></worksheet>"
-# Inline strings (no shared-string table to hold in memory); `preserve` keeps leading and trailing spaces.
-INLINE_OPEN, INLINE_CLOSE = '" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
+# Inline strings: no shared-string table to hold in memory.
+INLINE_OPEN, INLINE_CLOSE = '" t="inlineStr"><is><t>', "</t></is></c>"
+PRESERVED_OPEN = '" t="inlineStr"><is><t xml:space="preserve">'
 
 
 def xml_text(text: str) -> str:
     """Text for a cell: illegal characters dropped, formulas neutralised, then escaped for XML (CR kept as `&#13;`,
     which a parser would otherwise turn into a line feed)."""
-    if XML_ILLEGAL.search(text):
-        text = XML_ILLEGAL.sub("", text)
-    text = neutralise(text)
+    text = neutralise(XML_ILLEGAL.sub("", text))
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def inline_cell(start: str, raw: str) -> str:
+    """An inline-string `<c r="{start}…`, left out when empty (`start`: the reference, maybe its style)."""
+    if not XML_SPECIAL.search(raw):
+        return f'<c r="{start}{INLINE_OPEN}{neutralise(raw)}{INLINE_CLOSE}' if raw else ""
+    text = xml_text(raw)
+    return f'<c r="{start}{PRESERVED_OPEN}{text}{INLINE_CLOSE}' if text else ""
 
 
 def xlsx_serial(value: dt.datetime, zone: ZoneInfo) -> str:
@@ -146,8 +156,7 @@ def xlsx_cell(value: Cell, ref: str, zone: ZoneInfo) -> str:
         return f'<c r="{ref}" s="{DATE_STYLE}"><v>{xlsx_serial(value, zone)}</v></c>'
     if isinstance(value, int | float):
         return f'<c r="{ref}"><v>{_number(value, False)}</v></c>'
-    text = xml_text(str(value))
-    return f'<c r="{ref}{INLINE_OPEN}{text}{INLINE_CLOSE}' if text else ""
+    return inline_cell(ref, str(value))
 
 
 def xlsx_rows(rows: Iterable[Row], first: int, zone: ZoneInfo) -> str:
@@ -162,8 +171,7 @@ def xlsx_rows(rows: Iterable[Row], first: int, zone: ZoneInfo) -> str:
 def _sheet_head(header: Sequence[str]) -> str:
     """The sheet up to its first data row: the header row frozen and bold, columns wide enough for a date."""
     cells = "".join(
-        f'<c r="{get_column_letter(k)}1" s="{HEADER_STYLE}{INLINE_OPEN}{xml_text(name)}{INLINE_CLOSE}'
-        for k, name in enumerate(header, 1)
+        inline_cell(f'{get_column_letter(k)}1" s="{HEADER_STYLE}', name) for k, name in enumerate(header, 1)
     )
     return (
         f'{_XML}<worksheet {_NS}><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2"'

@@ -51,7 +51,8 @@ async def _end_open_transaction(conn: asyncpg.Connection) -> None:
         await conn.execute("RESET TimeZone")
 
 
-SERVER_SETTINGS = {"application_name": "webinar", "timezone": "UTC"}
+# DateStyle: the text form of a time that the COPY exports build on (reports/pgcopy.py), whatever the server's default.
+SERVER_SETTINGS = {"application_name": "webinar", "timezone": "UTC", "datestyle": "ISO, YMD"}
 
 
 class DatabaseUnavailable(ConnectionError):
