@@ -24,7 +24,7 @@ FROM = "FROM viewing_sessions vs JOIN registrations r ON r.id = vs.registration_
 def variants() -> dict[str, str]:
     length = "coalesce(vs.ended_at, vs.last_seen_at) - vs.started_at"
     numeric = f"((greatest((extract(epoch FROM {length}) * 1000000)::bigint, 0) + 3000000) / 6000000)"  # before
-    to_char = "YYYY-MM-DD HH24:MI:SSTZH:TZM"  # before
+    rpad = "rpad(date_trunc('second', {})::text, 25, ':00')"  # the same text, with DateStyle ISO: not cheaper
     raw = "r.email, r.first_name, r.last_name, vs.started_at, vs.ended_at, vs.ip, vs.end_reason"
     return {
         "sessions alone (ids)": "SELECT vs.id FROM viewing_sessions vs WHERE vs.event_id = $1 ORDER BY vs.id",
@@ -36,10 +36,10 @@ def variants() -> dict[str, str]:
             pgcopy.text_cell(e, ",") for e in ("r.email", "r.first_name", "r.last_name", "vs.ip", "vs.end_reason")
         )
         + f" {FROM} ORDER BY vs.id",
-        "time cells x2 (to_char)": f"SELECT to_char(vs.started_at, '{to_char}') || ',' || "
-        f"to_char(vs.ended_at, '{to_char}') {FROM} ORDER BY vs.id",
-        "time cells x2 (rpad ::text)": f"SELECT {pgcopy.time_cell('vs.started_at')} || ',' || "
+        "time cells x2 (to_char)": f"SELECT {pgcopy.time_cell('vs.started_at')} || ',' || "
         f"{pgcopy.time_cell('vs.ended_at')} {FROM} ORDER BY vs.id",
+        "time cells x2 (rpad ::text)": f"SELECT {rpad.format('vs.started_at')} || ',' || {rpad.format('vs.ended_at')}"
+        f" {FROM} ORDER BY vs.id",
         "minutes (numeric extract)": f"SELECT {numeric} {FROM} ORDER BY vs.id",
         "minutes (float date_part)": f"SELECT {pgcopy._tenths(length)} {FROM} ORDER BY vs.id",
     }

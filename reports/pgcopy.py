@@ -1,8 +1,8 @@
 """Exports written by PostgreSQL: `COPY (SELECT <each row's finished CSV cells, or its sheet `<row>`>) TO STDOUT`.
 
 Pulling rows through Python and the csv module runs at a fraction of COPY's speed, so on PostgreSQL the
-query itself neutralises formulas, formats times in the event's zone with their offset (their own ISO text
-under the session's TimeZone, set to the event's for the COPY), rounds minutes and quotes fields exactly as
+query itself neutralises formulas, formats times in the event's zone with their offset (to_char under the
+session's TimeZone, set to the event's for the COPY), rounds minutes and quotes fields exactly as
 `reports.writer` does (tests/reports/test_copy_export.py holds the two paths to the same bytes). COPY joins
 the cells with the separator; its text format then escapes only backslashes, control characters and the
 separator within a value, so every raw LF in its output ends a row: those become CRLF, then the escapes are
@@ -136,12 +136,10 @@ def text_cell(expr: str, delimiter: str) -> str:
 
 
 def time_cell(expr: str) -> str:
-    """SQL for a time as `2026-11-22 14:05:00+02:00` in the session's zone, which `copy_lines` sets to the event's.
-
-    The time's own text output (DateStyle ISO, set for every connection: webinar/db.py) cut to the second ends in
-    `+02`, or `+05:45` when the offset has minutes: `rpad` adds the `:00` to the first and leaves the second, at
-    a third of `to_char`'s cost (an offset with seconds, from before 1900, loses them: nothing here is that old)."""
-    return f"coalesce(rpad(date_trunc('second', {expr})::text, 25, ':00'), '')"
+    """SQL for a time as `2026-11-22 14:05:00+02:00` in the session's zone, which `copy_lines` sets to the event's
+    (an offset with seconds, from before 1900, would lose them: no session or registration is that old). NULL is
+    written as nothing (`copy_lines`)."""
+    return f"to_char({expr}, 'YYYY-MM-DD HH24:MI:SSTZH:TZM')"
 
 
 def _tenths(length: str) -> str:

@@ -51,8 +51,7 @@ async def _end_open_transaction(conn: asyncpg.Connection) -> None:
         await conn.execute("RESET TimeZone")
 
 
-# DateStyle: the text form of a time that the COPY exports build on (reports/pgcopy.py), whatever the server's default.
-SERVER_SETTINGS = {"application_name": "webinar", "timezone": "UTC", "datestyle": "ISO, YMD"}
+SERVER_SETTINGS = {"application_name": "webinar", "timezone": "UTC"}
 
 
 class DatabaseUnavailable(ConnectionError):
