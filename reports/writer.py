@@ -232,7 +232,8 @@ async def xlsx_stream(title: str, header: Sequence[str], sheet_rows: AsyncIterab
             if size >= XLSX_BATCH_BYTES:  # deflating is CPU work (zlib lets go of the GIL meanwhile)
                 await asyncio.to_thread(sheet.write, b"".join(pending))
                 pending, size = [], 0
-                yield sink.take()
+                if data := sink.take():  # deflate may hold it all back for now: no empty chunk goes out
+                    yield data
         pending.append(_SHEET_TAIL.encode("utf-8"))
         await asyncio.to_thread(sheet.write, b"".join(pending))
     book.close()
