@@ -7,7 +7,7 @@ import subprocess
 import time
 from typing import Any
 
-from bench.export import download, staff_client
+from bench.export import best, download, staff_client, xlsx_row
 from bench.harness import Server
 from webinar.attendance import queries as attendance
 from webinar.events.queries import Event
@@ -40,7 +40,7 @@ def psql_copy(db_url: str, sql: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(out.stdout)
 
 
-def run(server: Server, db_url: str, event: Event, registrants: int, sessions: int) -> dict:
+def run(server: Server, db_url: str, event: Event, registrants: int, sessions: int) -> list[dict]:
     client = staff_client(server)
     path = f"/admin/events/{event.id}/reports/attendance.csv"
     sql = verdict_sql(event)
@@ -50,18 +50,16 @@ def run(server: Server, db_url: str, event: Event, registrants: int, sessions: i
         copies.append(psql_copy(db_url, " ".join(sql.split())))
         exports.append(download(server, client, path))
     base_seconds, base_bytes = min(copies)
-    best = min(exports, key=lambda e: e["seconds"]) | {
-        "rss_growth_mb": max(e["rss_growth_mb"] for e in exports), "all_seconds": [e["seconds"] for e in exports],
-    }  # fmt: skip
-    xlsx = download(server, client, f"/admin/events/{event.id}/reports/attendance.xlsx")
-    rate, base_rate = registrants / best["seconds"], registrants / base_seconds
-    ok = rate / base_rate >= 0.5 and best["lines"] == registrants + 1 and best["rss_growth_mb"] < 50
-    print(f"  attendance: attendance.csv {best}; psql \\copy {base_seconds:.2f} s ({base_bytes} bytes); xlsx {xlsx}")
-    return {
+    fastest = best(exports)
+    xlsx = best([download(server, client, f"/admin/events/{event.id}/reports/attendance.xlsx") for _ in range(ROUNDS)])
+    rate, base_rate = registrants / fastest["seconds"], registrants / base_seconds
+    ok = rate / base_rate >= 0.5 and fastest["lines"] == registrants + 1 and fastest["rss_growth_mb"] < 50
+    print(f"  attendance: attendance.csv {fastest}; psql \\copy {base_seconds:.2f} s ({base_bytes} bytes); xlsx {xlsx}")
+    return [{
         "scenario": "attendance", "result": round(rate), "unit": "registrants/s (attendance.csv)",
         "baseline": round(base_rate), "ratio": round(rate / base_rate, 3),
         "target": ">= 0.5 x psql \\copy of the same query, memory growth < 50 MB", "pass": ok,
-        "registrants": registrants, "sessions": sessions, "attendance_csv": best,
+        "registrants": registrants, "sessions": sessions, "attendance_csv": fastest,
         "psql_copy_seconds": round(base_seconds, 2), "psql_copy_all_seconds": [round(c[0], 2) for c in copies],
         "attendance_xlsx": xlsx,
-    }  # fmt: skip
+    }, xlsx_row("attendance", {"attendance": (fastest, xlsx)})]  # fmt: skip

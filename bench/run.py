@@ -180,13 +180,13 @@ def main() -> int:
             rows.append(_watch(server, baseline, db_url, data, quick))
         if "export" in run:
             print("export", flush=True)
-            rows.append(
+            rows.extend(
                 export.run(server, db_url, data["ids"]["bench-export"], data["sessions"], data["registrants"], quick)
             )
         if "attendance" in run:
             print("attendance", flush=True)
             event = asyncio.run(_event(db_url, data["ids"]["bench-attendance"]))
-            rows.append(attendance.run(server, db_url, event, *data["attendance"]))
+            rows.extend(attendance.run(server, db_url, event, *data["attendance"]))
         if "certificates" in run:
             print("certificates", flush=True)
             rows.append(certificates.run(server, data["ids"]["bench-certificates"], certificates.COUNT))
@@ -236,7 +236,7 @@ def main() -> int:
     finally:
         for s in servers:
             s.stop()
-    rows.sort(key=lambda r: SCENARIOS.index(r["scenario"]))
+    rows.sort(key=lambda r: SCENARIOS.index(r["scenario"].removesuffix("-xlsx")))  # each .xlsx row after its own
     RESULTS.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     print()
     print(_table(rows))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from databases.core import Connection
 
@@ -36,10 +36,8 @@ class Exporter:
     ) -> AsyncIterator[Row]:
         raise NotImplementedError
 
-    def copy_query(
-        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
-    ) -> tuple[str, list[Any]] | None:
-        """The SQL with which PostgreSQL writes this report's CSV itself (reports/pgcopy.py); None: Python path."""
+    def copy_query(self, event: Event, interval: Interval, questions: Questions = ()) -> pgcopy.Query | None:
+        """The rows as PostgreSQL writes this report's CSV or sheet XML itself (reports/pgcopy.py); None: Python."""
         return None
 
     def header_for(self, questions: Questions = (), event: Event | None = None) -> tuple[str, ...]:
@@ -71,10 +69,8 @@ class RegisteredExporter(Exporter):
                 *(q.value_of(p) for q in asked),
             )  # fmt: skip
 
-    def copy_query(
-        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
-    ) -> tuple[str, list[Any]] | None:
-        return pgcopy.registered_query(event, interval, delimiter, questions)
+    def copy_query(self, event: Event, interval: Interval, questions: Questions = ()) -> pgcopy.Query | None:
+        return pgcopy.registered_query(event, interval, questions)
 
 
 class ActiveExporter(Exporter):
@@ -122,10 +118,8 @@ class TrafficExporter(Exporter):
             ip = None if s.erased else s.ip
             yield (*(f.value_of(s) for f in personal), s.started_at, s.ended_at, s.minutes, ip, s.end_reason)
 
-    def copy_query(
-        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
-    ) -> tuple[str, list[Any]] | None:
-        return pgcopy.traffic_query(event, interval, delimiter)
+    def copy_query(self, event: Event, interval: Interval, questions: Questions = ()) -> pgcopy.Query | None:
+        return pgcopy.traffic_query(event, interval)
 
 
 class AttendanceExporter(Exporter):
@@ -158,10 +152,8 @@ class AttendanceExporter(Exporter):
                 v.checks_answered, v.qualifies, *scored, v.certificate,
             )  # fmt: skip
 
-    def copy_query(
-        self, event: Event, interval: Interval, delimiter: str, questions: Questions = ()
-    ) -> tuple[str, list[Any]] | None:
-        return pgcopy.attendance_query(event, delimiter)
+    def copy_query(self, event: Event, interval: Interval, questions: Questions = ()) -> pgcopy.Query | None:
+        return pgcopy.attendance_query(event)
 
 
 EXPORTERS: dict[str, Exporter] = {

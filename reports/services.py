@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from reports import pgcopy
 from reports.exporters import Exporter
 from reports.forms import Interval
-from reports.writer import Row, csv_stream, xlsx_stream
+from reports.writer import Row, csv_stream, xlsx_row_chunks, xlsx_stream
 from webinar import audit
 from webinar.accounts.staff import StaffUser
 from webinar.db import DB
@@ -78,13 +78,17 @@ async def export(db: DB, job: ExportRequest) -> AsyncIterator[bytes]:
             kept = registration_queries.KEPT
             questions = await registration_queries.questions_of(conn, event.id, kept) if exporter.asks_questions else []
             header = exporter.header_for(questions, event)
-            copy = exporter.copy_query(event, job.interval, job.delimiter, questions) if job.fmt == "csv" else None
+            copy = None if db.is_sqlite else exporter.copy_query(event, job.interval, questions)
             rows = counted(exporter.iterate(conn, event, job.interval, questions))
-            if copy is not None and not db.is_sqlite:  # PostgreSQL writes the CSV itself, as csv_stream would
-                sql, args = copy
-                chunks = pgcopy.csv_stream(header, zone, job.delimiter, conn, sql, args, copied)
-            elif job.fmt == "xlsx":
-                chunks = xlsx_stream(exporter.title, header, rows, zone)
+            # On PostgreSQL a report with a copy query is written by the database itself, as the writer would.
+            if job.fmt == "xlsx":
+                if copy is None:
+                    sheet_rows = xlsx_row_chunks(rows, zone)
+                else:
+                    sheet_rows = pgcopy.xlsx_rows(conn, zone, *copy.xlsx(), copied)
+                chunks = xlsx_stream(exporter.title, header, sheet_rows)
+            elif copy is not None:
+                chunks = pgcopy.csv_stream(header, zone, job.delimiter, conn, *copy.csv(job.delimiter), copied)
             else:
                 chunks = csv_stream(header, rows, zone, job.delimiter)
             async for chunk in chunks:

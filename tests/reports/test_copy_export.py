@@ -1,4 +1,4 @@
-"""PostgreSQL's COPY path writes the very bytes the Python csv path writes, for data built to trip it up."""
+"""The COPY path writes the very bytes the Python path writes (CSV and sheet XML), for data built to trip it up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from reports import pgcopy
 from reports.exporters import EXPORTERS
 from reports.forms import Interval
-from reports.writer import csv_stream
+from reports.writer import csv_stream, xlsx_row_chunks
 from tests.webinar.question_helpers import add_questions
 from webinar.events import queries as event_queries
 from webinar.registration import queries as registration_queries
@@ -112,7 +112,7 @@ async def _both(db: Any, event_id: int, report: str, interval: Interval, delimit
                 yield row
 
         python = b"".join([c async for c in csv_stream(header, again(), zone, delimiter)])
-        sql, args = exporter.copy_query(event, interval, delimiter, asked)
+        sql, args = exporter.copy_query(event, interval, asked).csv(delimiter)
         counter = pgcopy.Counter()
         chunks = pgcopy.csv_stream(header, zone, delimiter, conn, sql, args, counter)
         copied = b"".join([c async for c in chunks])
@@ -138,6 +138,52 @@ async def test_copy_path_gives_the_same_bytes_as_the_python_path(
             assert b"Text, with a comma" in python and b"A; B; C, D" in python and b"'@old" in python
 
 
+async def _both_xlsx(db: Any, event_id: int, report: str, interval: Interval) -> tuple[bytes, bytes]:
+    """The sheet's `<row>` XML from the Python writer and from COPY, for the same rows."""
+    exporter = EXPORTERS[report]
+    async with db.connection() as conn:
+        event = await event_queries.by_id(conn, event_id)
+        asked = await registration_queries.questions_of(conn, event_id, registration_queries.KEPT)
+        asked = asked if exporter.asks_questions else []
+        zone = ZoneInfo(event.timezone)
+        rows = [row async for row in exporter.iterate(conn, event, interval, asked)]
+
+        async def again() -> Any:
+            for row in rows:
+                yield row
+
+        python = b"".join([c async for c in xlsx_row_chunks(again(), zone)])
+        sql, args = exporter.copy_query(event, interval, asked).xlsx()
+        counter = pgcopy.Counter()
+        copied = b"".join([c async for c in pgcopy.xlsx_rows(conn, zone, sql, args, counter)])
+    assert counter.rows == len(rows)
+    return python, copied
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Bucharest", "America/St_Johns", "Asia/Kathmandu", "UTC"])
+async def test_copy_path_writes_the_same_sheet_xml_as_the_python_path(
+    database_url, db, create_event, create_registration, create_viewing_session, timezone
+):
+    event_id = await create_event(timezone=timezone)
+    people = await _people(create_registration, db, event_id)
+    await _answers(db, event_id, people)
+    await _sessions(create_viewing_session, event_id, people)
+    async with db.transaction() as conn:  # characters XML cannot carry, and the ones it must escape
+        await conn.execute(
+            registrations.update()
+            .where(registrations.c.id == people[1])
+            .values(organisation="<b>A&B</b>\x01\x1f\ufffe", job_title="\x02", phone="\x03=1")
+        )
+    narrow = Interval(dt.datetime(2026, 10, 25, 0, 45, tzinfo=UTC), dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
+    for report, interval in [("registered", Interval()), ("traffic", Interval()), ("traffic", narrow)]:
+        python, copied = await _both_xlsx(db, event_id, report, interval)
+        assert python.count(b"</row>\n") > 3
+        assert copied == python, (report, interval)
+    python, _ = await _both_xlsx(db, event_id, "registered", Interval())
+    assert b"&lt;b&gt;A&amp;B&lt;/b&gt;</t>" in python and b"'=1</t>" in python and b"&#13;" in python
+    assert b"\x01" not in python and b"'@old" in python
+
+
 async def test_an_abandoned_copy_download_frees_its_connection_at_once(
     database_url, db, create_event, create_registration, create_viewing_session
 ):
@@ -147,7 +193,7 @@ async def test_an_abandoned_copy_download_frees_its_connection_at_once(
     exporter = EXPORTERS["traffic"]
     async with db.connection() as conn:
         event = await event_queries.by_id(conn, event_id)
-        sql, args = exporter.copy_query(event, Interval(), ",")
+        sql, args = exporter.copy_query(event, Interval()).csv(",")
         sql = sql.replace(" WHERE ", " CROSS JOIN generate_series(1, 100000) WHERE ")  # a long copy
         stream = pgcopy.copy_lines(conn, "Asia/Kathmandu", sql, args, pgcopy.Counter())
         first = await anext(stream)
@@ -187,7 +233,7 @@ async def test_an_export_in_the_events_zone_hands_its_connection_back_in_utc(
     exporter = EXPORTERS["registered"]
     async with db.connection() as conn:
         event = await event_queries.by_id(conn, event_id)
-        sql, args = exporter.copy_query(event, Interval(), ",")
+        sql, args = exporter.copy_query(event, Interval()).csv(",")
         chunks = [c async for c in pgcopy.copy_lines(conn, event.timezone, sql, args, pgcopy.Counter())]
         assert b"-03:30" in chunks[0] or b"-02:30" in chunks[0]
         assert await conn.fetch_val("SHOW TimeZone") == "America/St_Johns"  # the session's, for the COPY
