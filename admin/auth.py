@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketClose
 from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
+from webinar.registration.digest import pending_count
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
@@ -60,7 +61,8 @@ class StaffGuard:
     Anonymous visitors and attendee sessions get a 303 to the login page; the staff user's language is made the
     active one and the user is kept as `request.state.staff`; operator-only routes are a 404 for organisers (they
     should not learn the page exists); with REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only
-    the `enrolment` routes. A path that no route matches is guarded too.
+    the `enrolment` routes. A path that no route matches is guarded too. A page (a GET) gets the number of
+    registrations waiting for approval in the user's scope, for the nav's badge, as `request.state.pending_approvals`.
     """
 
     def __init__(
@@ -97,6 +99,9 @@ class StaffGuard:
             raise HTTPException(404)
         if must_enrol(app_state(request).settings, user) and route not in self.enrolment:
             return RedirectResponse(str(request.url_for("admin:account")), status_code=303)
+        if request.method == "GET":  # the nav's badge: registrations waiting for approval in the user's scope
+            async with app_state(request).db.connection() as conn:
+                request.state.pending_approvals = await pending_count(conn, organisation_scope(user))
         return None
 
 

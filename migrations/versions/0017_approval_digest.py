@@ -1,0 +1,37 @@
+"""approval digest: staff_users.approval_digest (on by default) and approval_digest_on; ix_registrations_pending
+
+Revision ID: 0017
+Revises: 0013
+Create Date: 2026-12-06 23:00:00.000000
+
+The same on both engines. Every existing account gets the daily digest of registrations waiting for approval (it
+can turn it off on "My account") and has had none yet (`approval_digest_on` NULL). The partial index of pending
+registrations serves the back office's badge, counted on every page.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("approval_digest", sa.Boolean(), server_default=sa.true(), nullable=False))
+        batch_op.add_column(sa.Column("approval_digest_on", sa.Date(), nullable=True))
+    pending = sa.text("status = 'pending'")
+    op.create_index(
+        "ix_registrations_pending", "registrations", ["event_id"], postgresql_where=pending, sqlite_where=pending
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_registrations_pending", table_name="registrations")
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("approval_digest_on")
+        batch_op.drop_column("approval_digest")
