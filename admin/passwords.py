@@ -140,8 +140,9 @@ async def ask_reset(db: DB, mailer: Mailer, email: str, ip: str) -> Callable[[],
 
 async def reset(db: DB, mailer: Mailer, token: str, new: str, ip: str) -> StaffUser | None:
     """Set a new password with a reset link (which that spends, with every other one of the account); every session
-    of the account ends; audited, the owner told by e-mail. None when the link is forged, expired or used. Signing
-    in afterwards asks for the second factor as always: a reset opens no session."""
+    of the account ends and every browser is a new one again (admin/signin.py); audited, the owner told by e-mail.
+    None when the link is forged, expired or used. Signing in afterwards asks for the second factor as always: a
+    reset opens no session."""
     settings = mailer.settings
     if _claims(settings, token) is None:
         return None
@@ -152,6 +153,7 @@ async def reset(db: DB, mailer: Mailer, token: str, new: str, ip: str) -> StaffU
             return None
         await staff.set_password(conn, user.id, new_hash)
         await sessions.revoke_all(conn, staff_user_id=user.id)
+        await staff.forget_devices(conn, user.id)  # whoever had the password had a known device too
         await _record(conn, user, "staff.password_reset", ip)
         await _notice(conn, mailer, user, "staff_password_changed", {"at": now(), "ip": ip})
     return user

@@ -120,6 +120,9 @@ staff_users = sa.Table(
     # sends it once per person and day, however many workers run the job.
     sa.Column("approval_digest", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("approval_digest_on", sa.Date, nullable=True),
+    # Part of every device cookie's account tag (admin/signin.py): "log out everywhere" adds one, so that the browsers
+    # that signed in before are no longer known devices.
+    sa.Column("device_generation", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("role IN ('operator', 'organiser')", name="role"),
     sa.CheckConstraint("role = 'operator' OR organisation_id IS NOT NULL", name="organiser_has_organisation"),
 )

@@ -30,6 +30,7 @@ class StaffUser:
     last_login_at: dt.datetime | None
     totp_confirmed_at: dt.datetime | None = None  # set while two-factor sign-in is on (admin/twofactor.py)
     approval_digest: bool = True  # the daily e-mail of registrations waiting for approval (organisers)
+    device_generation: int = 0  # moved on by "log out everywhere": older device cookies are no longer known
 
     @property
     def is_operator(self) -> bool:
@@ -90,6 +91,15 @@ async def password_hash(conn: Connection, user_id: int, lock: bool = False) -> s
     query = sa.select(staff_users.c.password_hash).where(staff_users.c.id == user_id, staff_users.c.is_active)
     found: str | None = await conn.fetch_val(query.with_for_update() if lock else query)
     return found
+
+
+async def forget_devices(conn: Connection, user_id: int) -> None:
+    """Make every device cookie given to this staff user so far unknown (admin/signin.py)."""
+    await conn.execute(
+        staff_users.update()
+        .where(staff_users.c.id == user_id)
+        .values(device_generation=staff_users.c.device_generation + 1)
+    )
 
 
 async def set_approval_digest(conn: Connection, user_id: int, on: bool) -> None:
