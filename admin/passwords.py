@@ -26,6 +26,7 @@ from webinar.mail import outbox
 from webinar.mail.render import Mailer, render_email
 from webinar.settings import Settings
 from webinar.web import logins, ratelimit
+from webinar.web.forms import has_control_chars
 
 RESET_MINUTES = 30
 RESET_VALID = dt.timedelta(minutes=RESET_MINUTES)
@@ -124,7 +125,7 @@ async def ask_reset(db: DB, mailer: Mailer, email: str, ip: str) -> Callable[[],
 
     async def later() -> None:
         async with db.transaction() as conn:
-            found = await staff.credentials(conn, email) if email else None
+            found = await staff.credentials(conn, email) if email and not has_control_chars(email) else None
             if found is None:
                 return
             user, password_hash = found
