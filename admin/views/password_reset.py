@@ -18,8 +18,9 @@ def _page(request: Request, name: str, context: dict[str, object], status: int =
     request.scope.setdefault("state", {}).setdefault("staff", None)  # nobody is signed in on these pages
     choose_language(request)
     values = {"minutes": passwords.RESET_MINUTES, **context}
+    # The site's Referrer-Policy (same-origin) already keeps the link's token out of any Referer
+    # sent elsewhere; "no-referrer" here would make the browser post its forms with `Origin: null`, refused.
     response: Response = app_state(request).templates.TemplateResponse(request, name, values, status_code=status)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the link's token stays out of any Referer
     return response
 
 
