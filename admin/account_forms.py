@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData
 
 from admin.forms import FieldReader
-from webinar.accounts.provisioning import staff_problems
+from webinar.accounts.provisioning import password_problem, staff_problems
 from webinar.i18n import gettext as _
 from webinar.web.forms import has_control_chars, text
 
@@ -81,3 +81,30 @@ def parse_staff_form(
         return None, errors, values
     email = validate_email(email, check_deliverability=False).normalized
     return StaffInput(email, password, role, organisation_id if role == "organiser" else None), {}, values
+
+
+@dataclass(frozen=True)
+class NewPassword:
+    """A new password typed twice alike and fit for a staff account (still in clear: hash it before storing), and
+    the current one when the form asks for it."""
+
+    password: str
+    current: str = ""
+
+
+def _raw(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""  # not stripped: spaces are part of a password
+
+
+def parse_new_password(form: FormData, ask_current: bool = False) -> tuple[NewPassword | None, dict[str, str]]:
+    """Validate a new password (the change form on "My account", the reset form) by the rule of new accounts."""
+    password, again, current = _raw(form, "password"), _raw(form, "password_again"), _raw(form, "current_password")
+    errors = {}
+    if ask_current and not current:
+        errors["current_password"] = _("Enter your current password.")
+    if password_problem(password) is not None:
+        errors["password"] = _STAFF_MESSAGES["password"]()
+    elif password != again:
+        errors["password_again"] = _("The two new passwords are not the same.")
+    return (None, errors) if errors else (NewPassword(password, current), {})

@@ -16,6 +16,7 @@ from webinar import i18n
 from webinar.accounts import sessions, staff
 from webinar.accounts.staff import StaffUser
 from webinar.events import queries as event_queries
+from webinar.registration.digest import pending_count
 from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.web.cookies import current_sid
@@ -63,7 +64,8 @@ class StaffGuard:
     should not learn the page exists), and so are the `event_editing` ones unless an operator allowed the organisers
     of their organisation to create and edit its events (`request.state.edits_events`; which event: pages.py); with
     REQUIRE_STAFF_2FA an operator without two-factor sign-in reaches only the `enrolment` routes. A path that no
-    route matches is guarded too.
+    route matches is guarded too. A page (a GET) gets the number of registrations waiting for approval in the
+    user's scope, for the nav's badge, as `request.state.pending_approvals`.
     """
 
     def __init__(
@@ -105,6 +107,9 @@ class StaffGuard:
             raise HTTPException(404)
         if must_enrol(app_state(request).settings, user) and route not in self.enrolment:
             return RedirectResponse(str(request.url_for("admin:account")), status_code=303)
+        if request.method == "GET":  # the nav's badge: registrations waiting for approval in the user's scope
+            async with app_state(request).db.connection() as conn:
+                request.state.pending_approvals = await pending_count(conn, organisation_scope(user))
         return None
 
 

@@ -18,6 +18,7 @@ from admin.views import imports as import_views
 from admin.views import messages as message_views
 from admin.views import organisations as organisation_views
 from admin.views import outbox as outbox_views
+from admin.views import password_reset as reset_views
 from admin.views import privacy as privacy_views
 from admin.views import questions as question_views
 from admin.views import registrants as registrant_views
@@ -31,8 +32,14 @@ admin_routes = [
     Route("/login", auth.login, methods=["POST"], name="login"),
     Route("/login/code", auth.login_code, methods=["POST"], name="login_code"),
     Route("/logout", auth.logout, methods=["POST"], name="logout"),
+    Route("/password-reset", reset_views.ask_form, methods=["GET"], name="password_reset_ask_form"),
+    Route("/password-reset", reset_views.ask, methods=["POST"], name="password_reset_ask"),
+    Route("/password-reset/{token}", reset_views.reset_form, methods=["GET"], name="password_reset_form"),
+    Route("/password-reset/{token}", reset_views.reset, methods=["POST"], name="password_reset"),
     Route("/account", account_views.account, methods=["GET"], name="account"),
     Route("/account/language", account_views.account_language, methods=["POST"], name="account_language"),
+    Route("/account/password", account_views.password_change, methods=["POST"], name="account_password"),
+    Route("/account/approval-digest", account_views.approval_digest, methods=["POST"], name="account_digest"),
     Route("/account/two-factor", account_views.two_factor_start, methods=["POST"], name="account_2fa_start"),
     Route(
         "/account/two-factor/confirm", account_views.two_factor_confirm, methods=["POST"], name="account_2fa_confirm"
@@ -200,10 +207,28 @@ admin_routes = [
 ]
 
 # Deny by default: StaffGuard lets only staff reach a route of the back office, except the ones named here.
-PUBLIC = frozenset({"login_form", "login", "login_code", "logout"})
+PUBLIC = frozenset(
+    {
+        "login_form",
+        "login",
+        "login_code",
+        "logout",
+        "password_reset_ask_form",
+        "password_reset_ask",
+        "password_reset_form",
+        "password_reset",
+    }
+)
 # What an operator may still open before turning on two-factor sign-in when REQUIRE_STAFF_2FA=true.
 ENROLMENT = frozenset(
-    {"account", "account_2fa_start", "account_2fa_confirm", "account_language", "account_logout_everywhere"}
+    {
+        "account",
+        "account_2fa_start",
+        "account_2fa_confirm",
+        "account_language",
+        "account_logout_everywhere",
+        "account_password",
+    }
 )
 # Operators only: a 404 for organisers, who should not learn these pages exist.
 OPERATOR_ONLY = frozenset(

@@ -121,12 +121,14 @@ async def create_staff_account(db: DB, actor: Actor, data: StaffInput) -> int:
 
 
 async def revoke_staff_sessions(db: DB, actor: Actor, user_id: int) -> bool:
-    """End every session of a staff account ("log out everywhere"); False when there is no such account."""
+    """End every session of a staff account and forget its known devices ("log out everywhere"); False when there
+    is no such account."""
     async with db.transaction() as conn:
         user = await queries.staff_user(conn, user_id)
         if user is None:
             return False
         await sessions.revoke_all(conn, staff_user_id=user_id)
+        await staff.forget_devices(conn, user_id)
         details = {"staff_user_id": user_id, "email": user.email}
         await _audit(conn, actor, "staff.sessions_revoked", organisation_id=user.organisation_id, details=details)
     return True

@@ -47,19 +47,22 @@ def _signer(settings: Settings) -> TimestampSigner:
     return TimestampSigner(str(settings.secret_key), salt="webinar.staff-device")
 
 
-def _account_tag(settings: Settings, email: str) -> str:
-    digest = hmac.new(str(settings.secret_key).encode(), b"device:" + email.encode(), hashlib.sha256).hexdigest()
-    return digest[:24]
+def _account_tag(settings: Settings, email: str, generation: int) -> str:
+    # The account's device generation is part of the tag: "log out everywhere" moves it on, and every device cookie
+    # given before stops being known (generation 0 keeps the tags given before generations existed).
+    account = b"device:" + email.encode() + (f":{generation}".encode() if generation else b"")
+    return hmac.new(str(settings.secret_key).encode(), account, hashlib.sha256).hexdigest()[:24]
 
 
-def new_device(settings: Settings, email: str) -> str:
+def new_device(settings: Settings, email: str, generation: int = 0) -> str:
     """A device cookie's value: signed, it says "this browser signed in to the account of `email`"."""
-    value = f"{_account_tag(settings, normalise_email(email))}.{secrets.token_urlsafe(16)}"
+    value = f"{_account_tag(settings, normalise_email(email), generation)}.{secrets.token_urlsafe(16)}"
     return _signer(settings).sign(value).decode()
 
 
-def known_device(settings: Settings, cookie: str | None, email: str) -> str | None:
-    """The device id in `cookie` when it is a device cookie of this account, not older than DEVICE_DAYS."""
+def known_device(settings: Settings, cookie: str | None, email: str, generation: int = 0) -> str | None:
+    """The device id in `cookie` when it is a device cookie of this account's current device generation, not older
+    than DEVICE_DAYS."""
     if not cookie:
         return None
     try:
@@ -67,7 +70,8 @@ def known_device(settings: Settings, cookie: str | None, email: str) -> str | No
     except BadSignature:
         return None
     tag, _, device = value.partition(".")
-    return device if device and hmac.compare_digest(tag, _account_tag(settings, normalise_email(email))) else None
+    expected = _account_tag(settings, normalise_email(email), generation)
+    return device if device and hmac.compare_digest(tag, expected) else None
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,11 @@ async def sign_in(
 ) -> SignedIn | SecondStep | None:
     """Check the password under the login limits (RateLimited when this attempt must wait) and open a staff
     session, or ask for the second factor; None for a wrong address or password, which counts as a failure."""
-    device = known_device(settings, client.device_cookie, email)
-    attempt = logins.Attempt("staff-login", email, client.ip, device)
     async with db.connection() as conn:
-        await logins.check(conn, settings, attempt)
         found = await staff.credentials(conn, email) if email else None
+        device = known_device(settings, client.device_cookie, email, found[0].device_generation if found else 0)
+        attempt = logins.Attempt("staff-login", email, client.ip, device)
+        await logins.check(conn, settings, attempt)
     ok = await passwords.verify_password(found[1] if found else None, password)
     async with db.connection() as conn:
         if not ok or found is None:
@@ -170,16 +174,18 @@ async def _open(db: DB, settings: Settings, user: StaffUser, client: Client) -> 
             organisation_id=user.organisation_id,
             ip=client.ip,
         )
-    known = known_device(settings, client.device_cookie, user.email)
-    return SignedIn(
-        user, sid, client.device_cookie if known and client.device_cookie else new_device(settings, user.email)
-    )
+    generation = user.device_generation
+    known = known_device(settings, client.device_cookie, user.email, generation)
+    device = client.device_cookie if known and client.device_cookie else new_device(settings, user.email, generation)
+    return SignedIn(user, sid, device)
 
 
 async def log_out_everywhere(db: DB, user: StaffUser, ip: str) -> None:
-    """End every session of this staff member, the one asking included (audited)."""
+    """End every session of this staff member, the one asking included, and make every browser a new one again
+    (its device cookie no longer passes the login limits); audited."""
     async with db.transaction() as conn:
         await sessions.revoke_all(conn, staff_user_id=user.id)
+        await staff.forget_devices(conn, user.id)
         await audit.record(
             conn,
             "staff.logout_everywhere",

@@ -117,6 +117,14 @@ staff_users = sa.Table(
     sa.Column("totp_secret", sa.String(64), nullable=True),
     sa.Column("totp_confirmed_at", UTCDateTime, nullable=True),
     sa.Column("totp_last_step", sa.BigInteger, nullable=True),
+    # The daily e-mail of registrations waiting for approval (webinar/registration/digest.py), which an organiser may
+    # turn off on "My account", and the day (in Bucharest) it last went: the conditional UPDATE of that day is what
+    # sends it once per person and day, however many workers run the job.
+    sa.Column("approval_digest", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("approval_digest_on", sa.Date, nullable=True),
+    # Part of every device cookie's account tag (admin/signin.py): "log out everywhere" adds one, so that the browsers
+    # that signed in before are no longer known devices.
+    sa.Column("device_generation", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("role IN ('operator', 'organiser')", name="role"),
     sa.CheckConstraint("role = 'operator' OR organisation_id IS NOT NULL", name="organiser_has_organisation"),
 )
@@ -270,6 +278,13 @@ registrations = sa.Table(
 sa.Index("ix_registrations_event_status", registrations.c.event_id, registrations.c.status)
 # The API's pages of an event's registrations by id (webinar/api/queries.py): a range scan from the cursor.
 sa.Index("ix_registrations_event_id", registrations.c.event_id, registrations.c.id)
+# The registrations waiting for approval, few beside the rest: the back office's badge counts them on every page.
+sa.Index(
+    "ix_registrations_pending",
+    registrations.c.event_id,
+    postgresql_where=registrations.c.status == "pending",
+    sqlite_where=registrations.c.status == "pending",
+)
 
 consent_records = sa.Table(
     "consent_records",

@@ -15,14 +15,14 @@ def jobs() -> list[Job]:
     from webinar.mail import sender
     from webinar.presence import sweeper
     from webinar.privacy import retention
-    from webinar.registration import confirm, reminders
+    from webinar.registration import confirm, digest, reminders
     from webinar.registration.notifications import compose_queued
     from webinar.webhooks import clock as webhook_clock
     from webinar.webhooks import sender as webhook_sender
 
     return [
         sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended), confirm.JOB,
-        webhook_sender.JOB, webhook_clock.JOB,
+        webhook_sender.JOB, webhook_clock.JOB, digest.JOB,
     ]  # fmt: skip
 
 

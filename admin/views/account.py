@@ -5,13 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin import signin, twofactor
+from admin import passwords, signin, twofactor
+from admin.account_forms import parse_new_password
 from admin.auth import must_enrol
 from webinar import i18n
 from webinar.accounts import staff
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
-from webinar.web.cookies import set_sid
+from webinar.web.cookies import current_sid, set_sid
 from webinar.web.forms import read_form, text
 
 
@@ -40,6 +41,8 @@ async def _render(request: Request, context: dict[str, object] | None = None, st
         "must_enrol": must_enrol(settings, user),
         "codes_left": left,
         "error": None,
+        "password_errors": {},
+        "notice": request.query_params.get("done", ""),
         **(context or {}),
     }
     return _page(request, "admin/account.html", values, status)
@@ -52,7 +55,8 @@ def _page(request: Request, name: str, context: dict[str, object], status: int =
 
 
 async def account(request: Request) -> Response:
-    """`GET /admin/account`: the staff member's own sign-in: two-factor, their sessions ("log out everywhere")."""
+    """`GET /admin/account`: the staff member's own sign-in: password, two-factor, their sessions ("log out
+    everywhere"), and an organiser's daily e-mail of registrations waiting for approval."""
     return await _render(request)
 
 
@@ -111,3 +115,25 @@ async def logout_everywhere(request: Request) -> Response:
     await signin.log_out_everywhere(app_state(request).db, request.state.staff, _ip(request))
     set_sid(request, None)
     return RedirectResponse(request.url_for("admin:login_form"), status_code=303)
+
+
+async def password_change(request: Request) -> Response:
+    """`POST /admin/account/password`: a new password after the current one; the other sessions of the account end,
+    this one stays."""
+    form = await read_form(request)
+    state, user = app_state(request), request.state.staff
+    data, errors = parse_new_password(form, ask_current=True)
+    if data is not None:
+        sid = current_sid(request) or ""
+        if await passwords.change(state.db, state.mailer, user, data.current, data.password, sid, _ip(request)):
+            return RedirectResponse(f"{request.url_for('admin:account')}?done=password", status_code=303)
+        errors = {"current_password": i18n.gettext("That is not your current password.")}
+    return await _render(request, {"password_errors": errors}, 400)
+
+
+async def approval_digest(request: Request) -> Response:
+    """`POST /admin/account/approval-digest`: an organiser's daily e-mail of registrations waiting, on or off."""
+    form = await read_form(request)
+    async with app_state(request).db.transaction() as conn:
+        await staff.set_approval_digest(conn, request.state.staff.id, text(form, "approval_digest") == "on")
+    return RedirectResponse(f"{request.url_for('admin:account')}?done=digest", status_code=303)

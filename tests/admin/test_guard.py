@@ -27,7 +27,16 @@ from webinar.webhooks import subscriptions as webhook_subscriptions
 
 # Changing this set is a decision: a route named here is open to anyone on the internet.
 # login_code (the second step of a two-factor login) answers only to the signed token a right password gave.
-EXPECTED_PUBLIC = {"login_form", "login", "login_code", "logout"}
+EXPECTED_PUBLIC = {
+    "login_form",
+    "login",
+    "login_code",
+    "logout",
+    "password_reset_ask_form",
+    "password_reset_ask",
+    "password_reset_form",
+    "password_reset",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,7 @@ async def values(db, create_organisation, create_event, create_registration, cre
         "certificate_id": certificate_id,
         "report": "registered",
         "fmt": "csv",
+        "token": "not-a-reset-token",
     }
 
 

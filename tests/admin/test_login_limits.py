@@ -16,7 +16,7 @@ from tests.webinar.moved_clock import MovedClock
 from webinar.accounts.passwords import hash_password
 from webinar.clock import now
 from webinar.db import DB
-from webinar.tables import rate_limits, web_sessions
+from webinar.tables import rate_limits, staff_users, web_sessions
 from webinar.web.cookies import COOKIE_NAME
 
 ATTACKER = "203.0.113.66"
@@ -173,6 +173,24 @@ async def test_log_out_everywhere_ends_every_session_of_ones_own_account(app, db
         assert sends_to_login(await desk.get("/admin/"))
         assert sends_to_login(await phone.get("/admin/"))
     assert [e["_actor"] for e in await audit_entries(db, "staff.logout_everywhere")] == [organiser.email]
+
+
+async def test_log_out_everywhere_makes_the_known_devices_new_again(app, db, create_staff) -> None:
+    operator = await create_staff("operator")
+    async with browser(app, "198.51.100.8") as owner, browser(app) as attacker, browser(app, "198.51.100.9") as lost:
+        assert (await login(lost, operator.email)).status_code == 303  # the laptop that gets lost
+        assert (await login(owner, operator.email)).status_code == 303
+        page = await owner.get("/admin/account")
+        await owner.post("/admin/account/logout-everywhere", data={"csrf_token": csrf_from(page.text)})
+        lost.cookies.delete(COOKIE_NAME)  # its device cookie kept, as a thief would
+        await lock(attacker, operator.email)
+        refused = await login(lost, operator.email)  # no longer a known device: it waits like any browser
+        assert refused.status_code == 429 and any(name.endswith(DEVICE_COOKIE) for name in lost.cookies)
+    async with db.connection() as conn:
+        generation = await conn.fetch_val(
+            sa.select(staff_users.c.device_generation).where(staff_users.c.id == operator.id)
+        )
+    assert generation == 1
 
 
 async def test_staff_sessions_are_shorter_lived_than_attendees(app, db, settings, monkeypatch, create_staff) -> None:

@@ -245,16 +245,16 @@ def test_every_background_job_is_declared_once() -> None:
     from webinar.mail import sender
     from webinar.presence import sweeper
     from webinar.privacy import retention
-    from webinar.registration import confirm, reminders
+    from webinar.registration import confirm, digest, reminders
     from webinar.webhooks import clock as webhook_clock
     from webinar.webhooks import sender as webhook_sender
 
     declared = worker.jobs()
     assert declared == [
         sender.job(compose_queued), sweeper.JOB, retention.JOB, reminders.job(attended), confirm.JOB,
-        webhook_sender.JOB, webhook_clock.JOB,
+        webhook_sender.JOB, webhook_clock.JOB, digest.JOB,
     ]  # fmt: skip
     assert len({job.name for job in declared}) == len(declared)
     # One purge a day across workers; one reminders pass at a time (the unique key, not the lease, sends each once);
-    # one lapse of unconfirmed registrations at a time; one clock of webhook announcements.
-    assert [job.lease is not None for job in declared] == [False, False, True, True, True, False, True]
+    # one lapse of unconfirmed registrations at a time; one clock of webhook announcements; one approvals digest pass.
+    assert [job.lease is not None for job in declared] == [False, False, True, True, True, False, True, True]

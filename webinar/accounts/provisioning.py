@@ -20,13 +20,20 @@ def staff_problems(email: str, password: str, role: str) -> dict[str, str]:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
         problems["email"] = "the e-mail address is not valid"
-    if len(password) < staff.MIN_PASSWORD_LENGTH:
-        problems["password"] = f"the password must have at least {staff.MIN_PASSWORD_LENGTH} characters"
-    elif len(password) > 128:
-        problems["password"] = "the password must have at most 128 characters"  # noqa: S105 - a message, not a secret  # nosec B105
+    if (problem := password_problem(password)) is not None:
+        problems["password"] = problem
     if role not in staff.ROLES:
         problems["role"] = "the role must be operator or organiser"
     return problems
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a staff password (a new account's, a changed or a reset one: the one rule), or None."""
+    if len(password) < staff.MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {staff.MIN_PASSWORD_LENGTH} characters"
+    if len(password) > staff.MAX_PASSWORD_LENGTH:
+        return f"the password must have at most {staff.MAX_PASSWORD_LENGTH} characters"
+    return None
 
 
 def check_new_staff(email: str, password: str, role: str) -> list[str]:

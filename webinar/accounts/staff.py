@@ -15,6 +15,7 @@ from webinar.text import normalise_email
 
 ROLES = ("operator", "organiser")
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class StaffUser:
     created_at: dt.datetime
     last_login_at: dt.datetime | None
     totp_confirmed_at: dt.datetime | None = None  # set while two-factor sign-in is on (admin/twofactor.py)
+    approval_digest: bool = True  # the daily e-mail of registrations waiting for approval (organisers)
+    device_generation: int = 0  # moved on by "log out everywhere": older device cookies are no longer known
 
     @property
     def is_operator(self) -> bool:
@@ -81,6 +84,27 @@ async def create(
 async def set_password(conn: Connection, user_id: int, password_hash: str) -> None:
     """Replace a staff user's password hash."""
     await conn.execute(staff_users.update().where(staff_users.c.id == user_id).values(password_hash=password_hash))
+
+
+async def password_hash(conn: Connection, user_id: int, lock: bool = False) -> str | None:
+    """An active staff user's password hash (the row locked for the caller's transaction when `lock`)."""
+    query = sa.select(staff_users.c.password_hash).where(staff_users.c.id == user_id, staff_users.c.is_active)
+    found: str | None = await conn.fetch_val(query.with_for_update() if lock else query)
+    return found
+
+
+async def forget_devices(conn: Connection, user_id: int) -> None:
+    """Make every device cookie given to this staff user so far unknown (admin/signin.py)."""
+    await conn.execute(
+        staff_users.update()
+        .where(staff_users.c.id == user_id)
+        .values(device_generation=staff_users.c.device_generation + 1)
+    )
+
+
+async def set_approval_digest(conn: Connection, user_id: int, on: bool) -> None:
+    """Turn a staff user's daily e-mail of registrations waiting for approval on or off."""
+    await conn.execute(staff_users.update().where(staff_users.c.id == user_id).values(approval_digest=on))
 
 
 async def record_login(conn: Connection, user_id: int) -> None:

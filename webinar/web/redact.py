@@ -7,13 +7,18 @@ import re
 
 # The path segments followed by a secret token, in every route that takes one (tests/webinar/test_redact.py walks the
 # routes and fails if one is missing): the join, cancel, unsubscribe, e-mail-change, registration-confirmation and
-# certificate links.
+# certificate links; and STAFF_TOKEN_SEGMENTS under /admin.
 TOKEN_SEGMENTS = ("join", "cancel", "unsubscribe", "confirm-email", "confirm", "certificate")
+# The same in the back office: a staff member's password-reset link.
+STAFF_TOKEN_SEGMENTS = ("password-reset",)
 REDACTED = "[redacted]"
 
 # A signed token is URL-safe base64 in parts joined by dots (itsdangerous); percent-escapes in case a client sends one.
 _SEGMENT = "|".join(map(re.escape, TOKEN_SEGMENTS))
-_TOKEN_PATH = re.compile(r"(/events/[^/\s\"'<>]+/(?:me/)?(?:" + _SEGMENT + r"))/[A-Za-z0-9_\-.%]+")
+_STAFF_SEGMENT = "|".join(map(re.escape, STAFF_TOKEN_SEGMENTS))
+_TOKEN_PATH = re.compile(
+    r"(/events/[^/\s\"'<>]+/(?:me/)?(?:" + _SEGMENT + r")|/admin/(?:" + _STAFF_SEGMENT + r"))/[A-Za-z0-9_\-.%]+"
+)
 # An .ics folds lines at 75 octets, in the middle of a URL: a CRLF (or LF) followed by one space or tab.
 _FOLD = re.compile(r"\r?\n[ \t]")
 
