@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import sys
 import time
 
@@ -20,7 +21,8 @@ from webinar.settings import Settings
 
 SLUG = "bench-remind"
 OFFSET = 60  # the event's one reminder, minutes before the start
-SINK_PORT = 8125
+# The sink's port moves with BENCH_PORT_OFFSET as the servers' do (bench/run.py), for a second bench on the machine.
+SINK_PORT = 8125 + int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 
 
 def sizes(quick: bool) -> int:
@@ -37,8 +39,6 @@ class Sink:
                                                str(self.status_file)], {})  # fmt: skip
 
     def __enter__(self) -> Sink:
-        import os
-
         self.server.env = dict(os.environ)
         self.server.start(ready_path=None)
         deadline = time.monotonic() + 10
