@@ -82,7 +82,7 @@ async def _make_due(db_url: str, event_id: int) -> float:
 async def _outbox(db_url: str, event_id: int) -> tuple[int, int, int, bytes]:
     """(reminder rows, distinct registrants among them, rows sent) and one sent message as the worker built it."""
     from webinar.mail.outbox import Message
-    from webinar.mail.sender import as_bytes, build_message
+    from webinar.mail.sender import wire
 
     conn = await asyncpg.connect(db_url)
     try:
@@ -94,7 +94,7 @@ async def _outbox(db_url: str, event_id: int) -> tuple[int, int, int, bytes]:
         one = await conn.fetchrow("SELECT * FROM outbox WHERE event_id = $1 AND status = 'sent' LIMIT 1", event_id)
     finally:
         await conn.close()
-    message = as_bytes(build_message(Message(**dict(one)), "Bench <no-reply@bench.example>")) if one else b""
+    message = wire(Message(**dict(one)), "Bench <no-reply@bench.example>") if one else b""
     return int(rows), int(people), int(sent), message
 
 
