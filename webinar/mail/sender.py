@@ -243,11 +243,11 @@ def wire(msg: Message, mail_from: str, boundary: str | None = None, date: dt.dat
     """`as_bytes(build_message(msg, mail_from))` without the `email` package's objects: the same bytes (compared on
     random messages, tests/webinar/test_mail.py), put together from pieces made once — the From header, each subject
     folded, the multipart's and each part's headers — and the per-message ones folded by the same policy. Building and
-    flattening the message objects was a third of the sender's CPU per reminder."""
+    flattening the message objects was a third of the sender's CPU per reminder. `boundary` is a UUID's hex (the slot
+    it fills in the folded Content-Type was measured on that length), random by default."""
     head = _multipart_head()
     marker = head.find(_BOUNDARY_SLOT)
     hexed = (boundary or uuid.uuid4().hex).encode("ascii")
-    assert len(hexed) == len(_BOUNDARY_SLOT)  # noqa: S101 - the folded header was measured on this length
     head = head[:marker] + hexed + head[marker + len(hexed) :]
     fold = _WIRE.fold_binary
     out = [head, _from_header(mail_from), fold("To", one_line(msg.to_address)), _subject_header(one_line(msg.subject)),
@@ -259,10 +259,17 @@ def wire(msg: Message, mail_from: str, boundary: str | None = None, date: dt.dat
     for body, subtype in ((msg.body_text, "plain"), (msg.body_html, "html"), (msg.ics, "calendar")):
         if body is not None:
             out += [line, b"\r\n", _part_head(subtype, ics.method_of(body) if subtype == "calendar" else None)]
-            out.append(_NEWLINES.sub(b"\r\n", binascii.b2a_qp(body.encode("utf-8"), istext=True)))
+            out.append(_crlf(binascii.b2a_qp(body.encode("utf-8"), istext=True)))
             line = b"\r\n--=_" + hexed
     out += [line, b"--\r\n"]
     return b"".join(out)
+
+
+def _crlf(encoded: bytes) -> bytes:
+    """Every line end (CRLF, a lone CR or LF) as CRLF, as the generator writes a part's lines."""
+    if b"\r" in encoded:
+        return _NEWLINES.sub(b"\r\n", encoded)
+    return encoded.replace(b"\n", b"\r\n")
 
 
 _BOUNDARY_SLOT = b"0" * 32  # a UUID's hex: where each message's boundary goes in the multipart's folded headers
