@@ -11,6 +11,7 @@ import segno
 from fpdf import FPDF
 
 from webinar import i18n
+from webinar.events.queries import ATTENDANCE, COMPLETION, PARTICIPATION
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.settings import PROJECT_ROOT
@@ -19,7 +20,6 @@ FONTS = PROJECT_ROOT / "static" / "fonts"
 FAMILY = "DejaVu"
 INK = (33, 37, 41)
 ACCENT = (21, 94, 117)
-ATTENDANCE, COMPLETION, PARTICIPATION = "attendance", "completion", "participation"  # documents.kind
 
 
 @dataclass(frozen=True)
