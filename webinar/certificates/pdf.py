@@ -11,7 +11,9 @@ import segno
 from fpdf import FPDF
 
 from webinar import i18n
-from webinar.events.queries import ATTENDANCE, COMPLETION, PARTICIPATION
+from webinar.events.queries import ATTENDANCE as ATTENDANCE  # the kinds of Event.certificate_kind, re-exported
+from webinar.events.queries import COMPLETION as COMPLETION
+from webinar.events.queries import PARTICIPATION as PARTICIPATION
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.settings import PROJECT_ROOT
