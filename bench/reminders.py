@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import sys
 import time
 
@@ -20,7 +21,8 @@ from webinar.settings import Settings
 
 SLUG = "bench-remind"
 OFFSET = 60  # the event's one reminder, minutes before the start
-SINK_PORT = 8125
+# The sink's port moves with BENCH_PORT_OFFSET as the servers' do (bench/run.py), for a second bench on the machine.
+SINK_PORT = 8125 + int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 
 
 def sizes(quick: bool) -> int:
@@ -37,8 +39,6 @@ class Sink:
                                                str(self.status_file)], {})  # fmt: skip
 
     def __enter__(self) -> Sink:
-        import os
-
         self.server.env = dict(os.environ)
         self.server.start(ready_path=None)
         deadline = time.monotonic() + 10
@@ -82,7 +82,7 @@ async def _make_due(db_url: str, event_id: int) -> float:
 async def _outbox(db_url: str, event_id: int) -> tuple[int, int, int, bytes]:
     """(reminder rows, distinct registrants among them, rows sent) and one sent message as the worker built it."""
     from webinar.mail.outbox import Message
-    from webinar.mail.sender import as_bytes, build_message
+    from webinar.mail.sender import wire
 
     conn = await asyncpg.connect(db_url)
     try:
@@ -94,7 +94,7 @@ async def _outbox(db_url: str, event_id: int) -> tuple[int, int, int, bytes]:
         one = await conn.fetchrow("SELECT * FROM outbox WHERE event_id = $1 AND status = 'sent' LIMIT 1", event_id)
     finally:
         await conn.close()
-    message = as_bytes(build_message(Message(**dict(one)), "Bench <no-reply@bench.example>")) if one else b""
+    message = wire(Message(**dict(one)), "Bench <no-reply@bench.example>") if one else b""
     return int(rows), int(people), int(sent), message
 
 

@@ -3,8 +3,8 @@
 `python -m bench` (or `make bench`; `QUICK=1` for the short run). Environment: TEST_DATABASE_URL (the
 PostgreSQL server; a scratch database `webinar_bench` is made on it), BENCH_WATCH_RAMP (full run: viewer
 counts tried after 10,000, default "20000"), BENCH_ONLY (a comma-separated subset of the scenarios, for
-working on one; the baselines always run), BENCH_PORT_OFFSET (added to the servers' ports 8101-8103) and
-BENCH_DB_NAME (instead of `webinar_bench`): for a second bench on the same machine.
+working on one; the baselines always run), BENCH_PORT_OFFSET (added to the servers' ports 8101-8103 and the
+reminders sink's 8125) and BENCH_DB_NAME (instead of `webinar_bench`): for a second bench on the same machine.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from bench import reminders as scenario
 from bench.harness import LOG_DIR
 from webinar.settings import Settings, load_settings
 
-PORT = 8126
+PORT = 8126 + int(os.environ.get("BENCH_PORT_OFFSET", "0"))  # moved as the bench's ports are
 
 
 async def _bare(message: bytes, n: int, connections: int) -> None:

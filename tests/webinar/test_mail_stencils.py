@@ -141,6 +141,44 @@ def test_the_calendar_stencil_folds_as_icalendar_does() -> None:
         assert ics._folded(Contentline(line)) == Contentline(line).to_ical()
 
 
+def test_the_calendar_stencils_personal_lines_are_icalendars() -> None:
+    """Each registrant's lines written without icalendar (`ics._personal_lines`) are those icalendar writes, on random
+    values: TEXT escapes and `\\N`, CR/LF anywhere (in a link or an address left to icalendar, and its refusal kept),
+    quotes, carets, colons and the typographic apostrophe in the attendee's name, control characters, stamps with
+    microseconds."""
+    import random
+
+    import icalendar
+
+    def by_icalendar(inv: ics.Invitation) -> dict[str, bytes]:
+        event = icalendar.Event()
+        ics._add_personal(event, inv)
+        return {name: ics._folded(event.content_line(name, event[name])) for name in ics.PERSONAL}
+
+    def outcome(write, inv: ics.Invitation) -> object:
+        try:
+            return write(inv)
+        except Exception as exc:  # the same refusal either way
+            return type(exc)
+
+    chance = random.Random(18)  # nosec B311 - test data
+    pieces = ["a", " ", "\t", "\n", "\r", "\r\n", "\\N", "\\", ";", ",", ":", "'", "’", '"', "^", "ă", "Ș", "x" * 70,
+              "😀", "\x00", "\x7f", "mailto:"]  # fmt: skip
+
+    def text(most: int) -> str:
+        return "".join(chance.choice(pieces) for _ in range(chance.randint(0, most)))
+
+    start = dt.datetime(2030, 3, 5, 12, 0, tzinfo=dt.UTC)
+    for _ in range(5000):
+        inv = ics.Invitation(
+            uid=text(8), title="T", description=text(30), url=chance.choice([f"https://x.test/j/{text(3)}", "https://x.test/j/a"]),
+            starts_at=start, ends_at=start, organiser_name="O", organiser_email="o@x.test",
+            attendee_email=chance.choice([f"{text(4)}@x.test", "a@x.test"]), attendee_name=text(10),
+            stamp=start + dt.timedelta(microseconds=chance.randint(0, 10**12)),
+        )  # fmt: skip
+        assert outcome(ics._personal_lines, inv) == outcome(by_icalendar, inv), inv
+
+
 def test_the_calendar_stencil_gives_each_registrant_their_own_entry() -> None:
     start = dt.datetime(2030, 3, 5, 12, 0, tzinfo=dt.UTC)
 

@@ -21,7 +21,7 @@ from webinar.mail.sender import deliver_due
 from webinar.registration import reminders
 from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
-from webinar.tables import outbox
+from webinar.tables import evaluation_results, events, outbox
 
 MINUTE = dt.timedelta(minutes=1)
 JOIN_RE = re.compile(r"http://testserver/events/[a-z0-9-]+/join/[\w.-]+")
@@ -327,3 +327,54 @@ async def test_an_erased_registrant_gets_nothing(
     assert {r for r, _k in await queued(db, *REMINDER)} == set(approved[1:])
     async with db.connection() as conn:
         assert await conn.fetch_val(sa.select(sa.func.count()).select_from(outbox)) == 2
+
+
+async def test_the_follow_up_names_the_certificate_the_final_evaluation_makes_it(
+    db: DB, smtp_settings: Settings, smtp_server, create_event: Factory, create_registration: Factory,
+    create_viewing_session: Factory, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """With a final evaluation (SPEC §13) the certificate is a completion one for those who passed it and a
+    participation one for those who failed or did not take it; without one it is a certificate of attendance. In
+    each registrant's language, written from the pass's stencils as one by one."""
+    evaluated, plain = await create_event(certificates=True), await create_event(certificates=True)
+    async with db.connection() as conn:  # the evaluation is switched on on its own page
+        await conn.execute(events.update().where(events.c.id == evaluated).values(evaluation=True))
+    people = {
+        "passed@example.org": (evaluated, "ro", True), "failed@example.org": (evaluated, "ro", False),
+        "skipped@example.org": (evaluated, "ro", None), "passed-en@example.org": (evaluated, "en", True),
+        "skipped-en@example.org": (evaluated, "en", None), "plain@example.org": (plain, "ro", None),
+        "plain-en@example.org": (plain, "en", None),
+    }  # fmt: skip
+    ids = {}
+    for email, (event_id, language, _passed) in people.items():
+        ids[email] = await create_registration(event_id, email=email, language=language)
+    await backdate(db, list(ids.values()), REAL_NOW() - dt.timedelta(days=1))
+    event = await load_event(db, evaluated)
+    async with db.connection() as conn:
+        for email, (event_id, _language, passed) in people.items():
+            await create_viewing_session(event_id, ids[email], event.starts_at, event.ends_at)
+            if passed is not None:
+                await conn.execute(
+                    evaluation_results.insert().values(
+                        event_id=event_id, registration_id=ids[email], score=90 if passed else 40, passed=passed,
+                        submitted_at=event.ends_at,
+                    )
+                )  # fmt: skip
+    move_clock(monkeypatch, event.ends_at + 60 * MINUTE)
+    await reminders.queue_due(_ctx(smtp_settings, db), attended)
+    assert await deliver_due(smtp_settings, db, compose_queued) == len(people)
+    said = {}
+    for message in smtp_server.messages:
+        text = message.message.get_body(("plain",)).get_content()
+        html = message.message.get_body(("html",)).get_content()
+        said[message.rcpt_tos[0]] = [line for line in text.splitlines() if "ertificat" in line and "//" not in line]
+        assert said[message.rcpt_tos[0]][0] in html
+    assert said == {
+        "passed@example.org": ["Certificatul dumneavoastră de absolvire:"],
+        "failed@example.org": ["Certificatul dumneavoastră de participare:"],
+        "skipped@example.org": ["Certificatul dumneavoastră de participare:"],
+        "passed-en@example.org": ["Your certificate of completion:"],
+        "skipped-en@example.org": ["Your certificate of participation:"],
+        "plain@example.org": ["Certificatul dumneavoastră de participare:"],
+        "plain-en@example.org": ["Your certificate of attendance:"],
+    }

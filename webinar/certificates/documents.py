@@ -34,9 +34,7 @@ def kind(event: Event, certificate: Certificate) -> str:
     """What the certificate certifies (SPEC §13): without a final evaluation, attendance (with the credits); with
     one, completion (with the credits) for those who passed it, participation (without) for those who failed or did
     not take it. A participation certificate becomes a completion one, same number, when its holder passes later."""
-    if not event.evaluation:
-        return pdf.ATTENDANCE
-    return pdf.COMPLETION if certificate.evaluation_passed else pdf.PARTICIPATION
+    return event.certificate_kind(certificate.evaluation_passed)
 
 
 def _page(base_url: str, event: Event, organiser: str, certificate: Certificate) -> pdf.Page:

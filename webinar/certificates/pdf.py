@@ -11,6 +11,9 @@ import segno
 from fpdf import FPDF
 
 from webinar import i18n
+from webinar.events.queries import ATTENDANCE as ATTENDANCE  # the kinds of Event.certificate_kind, re-exported
+from webinar.events.queries import COMPLETION as COMPLETION
+from webinar.events.queries import PARTICIPATION as PARTICIPATION
 from webinar.i18n import gettext as _
 from webinar.i18n import ngettext
 from webinar.settings import PROJECT_ROOT
@@ -19,7 +22,6 @@ FONTS = PROJECT_ROOT / "static" / "fonts"
 FAMILY = "DejaVu"
 INK = (33, 37, 41)
 ACCENT = (21, 94, 117)
-ATTENDANCE, COMPLETION, PARTICIPATION = "attendance", "completion", "participation"  # documents.kind
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ def parse_offsets(value: str) -> tuple[int, ...]:
     return tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
 
 
+ATTENDANCE, COMPLETION, PARTICIPATION = "attendance", "completion", "participation"  # Event.certificate_kind
+
+
 @dataclass(frozen=True)
 class Event(EventFields):
     """A stored event."""
@@ -100,6 +103,13 @@ class Event(EventFields):
     @property
     def cancelled(self) -> bool:
         return self.status == "cancelled"
+
+    def certificate_kind(self, passed: bool) -> str:
+        """What an attendee's certificate certifies (SPEC §13): without a final evaluation, attendance; with one,
+        completion for those who passed it (`passed`), participation for those who failed or did not take it."""
+        if not self.evaluation:
+            return ATTENDANCE
+        return COMPLETION if passed else PARTICIPATION
 
     @property
     def doors_open_at(self) -> dt.datetime:

@@ -67,6 +67,8 @@ class Rendered:
 
 def one_line(value: str) -> str:
     """Text fit for a header: no CR, LF or other control characters, spaces collapsed."""
+    if value.isprintable():  # the usual case, without looking at each character in Python
+        return " ".join(value.split())
     cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
     return " ".join(cleaned.split())
 

@@ -131,11 +131,12 @@ def context_for(
     place: int | None,
     unsubscribe_url: str | None,
     logo: EmailLogo | None = None,
+    passed: bool = False,
 ) -> dict[str, Any]:
     """What an e-mail's template is rendered with (its links real and signed)."""
     return {
         **event_context(mailer, event, organiser, reg.language, logo),
-        **personal_context(mailer, kind, event, reg, place, unsubscribe_url),
+        **personal_context(mailer, kind, event, reg, place, unsubscribe_url, passed),
     }
 
 
@@ -158,9 +159,16 @@ def event_context(
 
 
 def personal_context(
-    mailer: Mailer, kind: str, event: Event, reg: Registration, place: int | None, unsubscribe_url: str | None
+    mailer: Mailer,
+    kind: str,
+    event: Event,
+    reg: Registration,
+    place: int | None,
+    unsubscribe_url: str | None,
+    passed: bool = False,
 ) -> dict[str, Any]:
-    """The part of an e-mail's context that is the registrant's own: them, and their signed links."""
+    """The part of an e-mail's context that is the registrant's own: them, their signed links, and what their
+    certificate certifies when the e-mail links it (`passed`: they passed the event's final evaluation)."""
     going_ahead = not event.cancelled  # a cancelled event's join and cancel links do not work: none are sent
     with_link = going_ahead and _with_join_link(kind, reg)
     url = join_url(mailer.settings, event, reg) if going_ahead and (with_link or reg.status == "approved") else None
@@ -175,6 +183,7 @@ def personal_context(
         "place": place,
         "replay_url": replay,
         "certificate_url": certificate,
+        "certificate_kind": event.certificate_kind(passed) if certificate else None,
         "confirm_url": confirm_url(mailer.settings, event, reg) if reg.status == UNCONFIRMED and going_ahead else None,
     }
 
@@ -221,15 +230,16 @@ def compose(
     place: int | None = None,
     written: EmailText | None = None,
     logo: EmailLogo | None = None,
+    passed: bool = False,
 ) -> Composed:
     """Render one registrant e-mail, from our template or from the organiser's text (`written`) when there is one
-    (no database work: the caller knows the organiser's name, the text and, for a waitlisted registrant, their place
-    on the waiting list)."""
+    (no database work: the caller knows the organiser's name, the text, for a waitlisted registrant their place on
+    the waiting list, and for a follow-up with a certificate whether they passed the final evaluation)."""
     assert kind in KINDS and reg.email
     assert kind != messages.KIND or written is not None, "staff's message is their text: there is no template of ours"
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
-    context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url, logo)
+    context = context_for(mailer, kind, event, reg, organiser, place, unsubscribe_url, logo, passed)
     rendered = render_for(mailer, kind, context, reg.language, written)
     url = context["join_url"]
     invitation: str | None = None
@@ -253,7 +263,8 @@ class _Stencils:
     def __init__(self, mailer: Mailer, kind: str, shared: dict[str, Any], reg: Registration, personal: dict[str, Any],
                  written: EmailText | None) -> None:  # fmt: skip
         # Every personal value must be a marker, or one registrant's link would be written into everyone's e-mail.
-        assert set(personal) <= {"registration", "place", *LINKS}, set(personal) - {"registration", "place", *LINKS}
+        literal = {"registration", "place", "certificate_kind", *LINKS}  # certificate_kind: part of the stencil's key
+        assert set(personal) <= literal, set(personal) - literal
         names: dict[str, Any] = {n: stencil.marker(n) if getattr(reg, n) else getattr(reg, n) for n in NAMES}
         marked = {**shared, **personal, **{n: stencil.marker(n) if personal[n] else personal[n] for n in LINKS}}
         marked["registration"] = dataclasses.replace(reg, **names)
@@ -288,7 +299,14 @@ def _shape(kind: str, reg: Registration, personal: dict[str, Any], written: Emai
     """What registrants share who can be written from one stencil: the kind, language, status, the organiser's text,
     and which of the values are there (a falsy one as it is: a template may test it)."""
     values = [getattr(reg, n) for n in NAMES] + [personal[n] for n in LINKS]
-    return (kind, reg.language, reg.status, written, *(v if not v else True for v in values))
+    return (
+        kind,
+        reg.language,
+        reg.status,
+        written,
+        personal["certificate_kind"],
+        *(v if not v else True for v in values),
+    )
 
 
 def compose_from_stencil(
@@ -299,6 +317,7 @@ def compose_from_stencil(
     organiser: str,
     written: EmailText | None = None,
     logo: EmailLogo | None = None,
+    passed: bool = False,
 ) -> Composed:
     """`compose` for one of many e-mails of an event written in one sender's pass: the templates rendered once per
     kind, language and shape (`Mailer.memo`), each registrant's values filled in. The first e-mail of each stencil
@@ -306,14 +325,14 @@ def compose_from_stencil(
     assert kind in KINDS and kind not in WITH_PLACE and reg.email and mailer.memo is not None
     reg = addressed(reg)
     unsubscribe_url, headers = marketing_extras(mailer.settings, event, reg)
-    personal = personal_context(mailer, kind, event, reg, None, unsubscribe_url)
+    personal = personal_context(mailer, kind, event, reg, None, unsubscribe_url, passed)
     key = ("stencil", event, organiser, logo, _shape(kind, reg, personal, written))
     stencils: _Stencils | None = _stencils(mailer).get(key)
     if stencils is None:
         shared = event_context(mailer, event, organiser, reg.language, logo)
         stencils = _stencils(mailer)[key] = _Stencils(mailer, kind, shared, reg, personal, written)
     if not stencils.usable:
-        return compose(mailer, kind, event, reg, organiser, None, written, logo)
+        return compose(mailer, kind, event, reg, organiser, None, written, logo, passed)
     rendered = stencils.fill(reg, personal)
     url = personal["join_url"]
     invitation: str | None = None
@@ -324,7 +343,7 @@ def compose_from_stencil(
     composed = Composed(rendered.subject, rendered.text, rendered.html, invitation, headers)
     if not stencils.checked:
         stencils.checked = True
-        ordinary = compose(mailer, kind, event, reg, organiser, None, written, logo)
+        ordinary = compose(mailer, kind, event, reg, organiser, None, written, logo, passed)
         if dataclasses.replace(ordinary, ics=None) != dataclasses.replace(composed, ics=None):
             log.warning("event #%s: its %s e-mails cannot be written from a stencil, one by one", event.id, kind)
             stencils.usable = False
@@ -429,9 +448,12 @@ async def compose_queued(conn: Connection, mailer: Mailer, msg: outbox.Message) 
         written = (
             await _text_of(conn, mailer, event.id, msg.kind, reg.language) if msg.kind in editable.BY_KIND else None
         )
+    passed = (
+        await _passed(conn, mailer, msg) if msg.kind == ATTENDED and event.certificates and event.evaluation else False
+    )
     if mailer.memo is not None and msg.kind not in WITH_PLACE:  # one of a pass's e-mails: many alike
-        return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written, logo)
-    return compose(mailer, msg.kind, event, reg, organiser, place, written, logo)
+        return compose_from_stencil(mailer, msg.kind, event, reg, organiser, written, logo, passed)
+    return compose(mailer, msg.kind, event, reg, organiser, place, written, logo, passed)
 
 
 async def _event_of(conn: Connection, mailer: Mailer, event_id: int) -> tuple[Event | None, str, EmailLogo | None]:
@@ -477,6 +499,20 @@ async def _message_of(conn: Connection, mailer: Mailer, message_id: int | None) 
     if mailer.memo is not None:
         mailer.memo[key] = written
     return written
+
+
+async def _passed(conn: Connection, mailer: Mailer, msg: outbox.Message) -> bool:
+    """Whether the message's registrant passed the event's final evaluation (their certificate is then a completion
+    one); in a sender's pass, read for the lane's whole claim at once, as `_registration_of` reads the registrants."""
+    assert msg.registration_id is not None
+    if mailer.memo is None or not mailer.batch:
+        return bool(await registration_queries.passed_evaluation(conn, [msg.registration_id]))
+    key = ("passed", msg.registration_id)
+    if key not in mailer.memo:
+        wanted = {msg.registration_id} | {m.registration_id for m in mailer.batch if m.registration_id}
+        passed = await registration_queries.passed_evaluation(conn, wanted)
+        mailer.memo.update({("passed", i): i in passed for i in wanted})
+    return bool(mailer.memo.pop(key))
 
 
 async def _text_of(conn: Connection, mailer: Mailer, event_id: int, kind: str, language: str) -> EmailText | None:

@@ -20,6 +20,7 @@ from webinar.tables import (
     UTCDateTime,
     answers,
     consent_records,
+    evaluation_results,
     events,
     questions,
     registrations,
@@ -169,6 +170,16 @@ async def by_ids(conn: Connection, event_id: int, registration_ids: Collection[i
     )
     found = [to_dataclass(Registration, row) for row in rows]
     return {reg.id: reg for reg in found}
+
+
+async def passed_evaluation(conn: Connection, registration_ids: Collection[int]) -> set[int]:
+    """Those of the registrations who passed their event's final evaluation (SPEC §13)."""
+    rows = await conn.fetch_all(
+        sa.select(evaluation_results.c.registration_id).where(
+            evaluation_results.c.registration_id.in_(registration_ids), evaluation_results.c.passed
+        )
+    )
+    return {int(row["registration_id"]) for row in rows}
 
 
 async def by_email(conn: Connection, event_id: int, email_normalised: str, lock: bool = False) -> Registration | None:
