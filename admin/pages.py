@@ -11,7 +11,7 @@ from starlette.responses import Response
 from admin.auth import organisation_scope
 from admin.services import Actor
 from webinar.events import queries as event_queries
-from webinar.events.queries import Event
+from webinar.events.queries import Event, Organisation
 from webinar.state import app_state
 from webinar.web.client_ip import client_ip
 
@@ -45,3 +45,16 @@ async def staff_event(request: Request) -> Event:
     if event is None:
         raise HTTPException(404)
     return event
+
+
+async def staff_organisation(request: Request) -> Organisation:
+    """The organisation in the URL if this staff member may manage it (operators; its own organisers); 404 otherwise."""
+    org_id = path_id(request, "organisation_id")
+    scope = organisation_scope(request.state.staff)
+    if scope is not None and scope != org_id:
+        raise HTTPException(404)
+    async with app_state(request).db.connection() as conn:
+        org = await event_queries.organisation(conn, org_id)
+    if org is None:
+        raise HTTPException(404)
+    return org

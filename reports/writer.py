@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from openpyxl.utils import get_column_letter
 
+from webinar.zipstream import ZipSink
+
 Cell = str | int | float | bool | dt.datetime | None
 Row = Sequence[Cell]
 
@@ -190,33 +192,11 @@ def _workbook(title: str) -> str:
     )
 
 
-class _Sink:
-    """Where the zip is written: no `tell`/`seek`, so zipfile streams (sizes in data descriptors after each part)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes, /) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
 async def xlsx_stream(title: str, header: Sequence[str], sheet_rows: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     """An .xlsx streamed as it is zipped: the fixed parts, then the sheet from its `<row>` XML (`xlsx_row_chunks`,
     or PostgreSQL's COPY in reports/pgcopy.py), deflated a megabyte at a time off the event loop. Nothing is held
     but the current batch, and no temporary file is written."""
-    sink = _Sink()
+    sink = ZipSink()
     book = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
     for name, text in (
         ("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS), ("xl/workbook.xml", _workbook(title)),

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.auth import organisation_scope
 from admin.branding_forms import colour_form, logo_form
-from admin.pages import actor, path_id, render
+from admin.pages import actor, render, staff_organisation
 from webinar.branding import colours, logo, queries, services
 from webinar.branding.logo import LogoRefused
-from webinar.events import queries as event_queries
 from webinar.events.queries import Organisation
 from webinar.state import app_state
 from webinar.web.forms import read_form, text
-
-
-async def _organisation(request: Request) -> Organisation:
-    """The organisation in the URL, if this staff member may brand it (operators; its own organisers); 404 if not."""
-    org_id = path_id(request, "organisation_id")
-    scope = organisation_scope(request.state.staff)
-    if scope is not None and scope != org_id:
-        raise HTTPException(404)
-    async with app_state(request).db.connection() as conn:
-        org = await event_queries.organisation(conn, org_id)
-    if org is None:
-        raise HTTPException(404)
-    return org
 
 
 async def _page(
@@ -53,13 +37,13 @@ def _back(request: Request, org: Organisation, saved: str) -> Response:
 
 async def branding(request: Request) -> Response:
     """GET /admin/organisations/{id}/branding."""
-    return await _page(request, await _organisation(request))
+    return await _page(request, await staff_organisation(request))
 
 
 async def branding_colour(request: Request) -> Response:
     """POST …/branding/colour: set the accent colour (empty: the site's own); refused when white text on it is
     hard to read."""
-    org = await _organisation(request)
+    org = await staff_organisation(request)
     form = await read_form(request)
     colour, errors = colour_form(form)
     if errors:
@@ -72,7 +56,7 @@ async def branding_colour(request: Request) -> Response:
 
 async def branding_logo(request: Request) -> Response:
     """POST …/branding/logo: upload the logo (PNG, JPEG or WebP; checked by its bytes and re-encoded)."""
-    org = await _organisation(request)
+    org = await staff_organisation(request)
     form = await read_form(request, max_files=1)
     try:
         checked = await logo_form(form)
@@ -88,7 +72,7 @@ async def branding_logo(request: Request) -> Response:
 
 async def branding_logo_remove(request: Request) -> Response:
     """POST …/branding/logo/remove: the events' pages and e-mails go back to no logo."""
-    org = await _organisation(request)
+    org = await staff_organisation(request)
     await read_form(request)
     who = actor(request)
     async with app_state(request).db.transaction() as conn:

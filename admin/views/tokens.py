@@ -6,10 +6,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin.auth import organisation_scope
-from admin.pages import actor, path_id, render
+from admin.pages import actor, path_id, render, staff_organisation
 from webinar.api import tokens
-from webinar.events import queries as event_queries
 from webinar.i18n import gettext as _
 from webinar.state import app_state
 from webinar.web.forms import read_form, text
@@ -19,15 +17,8 @@ async def _owner(request: Request) -> tuple[int | None, str]:
     """The organisation in the URL (None: the platform's tokens, operators only) and its name; 404 for another's."""
     if "organisation_id" not in request.path_params:
         return None, _("the platform")
-    org_id = path_id(request, "organisation_id")
-    scope = organisation_scope(request.state.staff)
-    if scope is not None and scope != org_id:
-        raise HTTPException(404)
-    async with app_state(request).db.connection() as conn:
-        org = await event_queries.organisation(conn, org_id)
-    if org is None:
-        raise HTTPException(404)
-    return org_id, org.name
+    org = await staff_organisation(request)
+    return org.id, org.name
 
 
 def _here(request: Request, org_id: int | None, name: str) -> str:

@@ -16,6 +16,7 @@ from webinar.db import DB
 from webinar.events import queries as event_queries
 from webinar.events.queries import Event
 from webinar.i18n import local_datetime, use
+from webinar.zipstream import ZipSink
 
 BATCH = 200  # certificates read from the register per query while writing the ZIP
 
@@ -61,32 +62,11 @@ async def document(db: DB, base_url: str, event: Event, certificate: Certificate
     return await to_thread.run_sync(pdf.render, _page(base_url, event, organiser, certificate))
 
 
-class _Sink:
-    """A write-only file for zipfile (unseekable: it writes data descriptors) whose bytes are taken after each entry."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.chunks.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        out, self.chunks = b"".join(self.chunks), []
-        return out
-
-
 async def zip_of_valid(db: DB, base_url: str, event: Event) -> AsyncIterator[bytes]:
     """Every valid certificate of the event as one ZIP, yielded a certificate at a time, in the order issued."""
     async with db.connection() as conn:
         organiser = await _organiser(conn, event)
-    sink = _Sink()
+    sink = ZipSink()
     archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED)
     after = 0
     while True:
