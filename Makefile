@@ -27,9 +27,11 @@ run: $(RUNTIME)
 	@$(BIN)/webinar demo
 	@$(BIN)/webinar serve
 
-## test: the whole suite, on SQLite and PostgreSQL (TEST_DATABASE_URL), with a real browser and SMTP server
+## test: the whole suite, on SQLite and PostgreSQL (TEST_DATABASE_URL), with a real browser and SMTP server,
+## in TEST_WORKERS processes (pytest-xdist; 2 by default, TEST_WORKERS=0 for one process)
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 ## e2e: only the browser tests
 e2e: $(STAMP)
