@@ -14,7 +14,7 @@ from databases.core import Connection
 
 from admin import queries
 from admin.account_forms import OrganisationInput, StaffInput
-from webinar import audit
+from webinar import audit, changes
 from webinar.accounts import passwords, sessions, staff
 from webinar.accounts.staff import StaffUser
 from webinar.clock import now
@@ -92,6 +92,7 @@ async def create_organisation(db: DB, actor: Actor, data: OrganisationInput) -> 
 
 async def set_event_editing(db: DB, actor: Actor, organisation_id: int, allowed: bool) -> bool:
     """Allow, or stop, the organisation's organisers creating and editing its events; False: no such organisation."""
+    changes.shown_changed()
     async with db.transaction() as conn:
         changed = await conn.fetch_val(
             organisations.update()

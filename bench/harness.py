@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -158,7 +160,7 @@ class WrkResult:
     unexpected: int
     p50_ms: float
     p99_ms: float
-    raw: dict[str, int] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False)  # the BENCH_JSON line; a script's FLOW_JSON line under "flow"
 
     @property
     def rate(self) -> float:
@@ -173,12 +175,20 @@ def wrk(url: str, script: str, duration: float, connections: int, threads: int, 
     """Run wrk with one of our Lua scripts; its summary comes back as the BENCH_JSON line."""
     argv = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     argv += ["--timeout", "10s", "-s", str(ROOT / "bench" / script), url, "--", *args]
-    return _parse(subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    parsed = _parse(subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # wrk's own CPU: on a 2-core machine the load generator's share is the servers' loss.
+    parsed.raw["wrk_cpu_s"] = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2)
+    return parsed
 
 
 def _parse(out: str) -> WrkResult:
     line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
+    flow = next((x for x in out.splitlines() if x.startswith("FLOW_JSON ")), None)
+    if flow is not None:
+        data["flow"] = json.loads(flow.removeprefix("FLOW_JSON "))
     return WrkResult(
         requests=data["requests"],
         seconds=data["duration_us"] / 1e6,

@@ -32,11 +32,16 @@ def sizes(quick: bool) -> int:
 class Sink:
     """bench/smtp_sink.py in its own process, on SINK_PORT."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, times: bool = False) -> None:
         self.status_file = LOG_DIR / f"{name}.json"
         self.status_file.unlink(missing_ok=True)
-        self.server = Server(name, SINK_PORT, [sys.executable, "-m", "bench.smtp_sink", str(SINK_PORT),
-                                               str(self.status_file)], {})  # fmt: skip
+        # With `times`, each recipient's first acceptance, in this file once the sink has stopped.
+        self.times_file = LOG_DIR / f"{name}-times.tsv" if times else None
+        argv = [sys.executable, "-m", "bench.smtp_sink", str(SINK_PORT), str(self.status_file)]
+        if self.times_file is not None:
+            self.times_file.unlink(missing_ok=True)
+            argv.append(str(self.times_file))
+        self.server = Server(name, SINK_PORT, argv, {})
 
     def __enter__(self) -> Sink:
         self.server.env = dict(os.environ)
@@ -48,6 +53,13 @@ class Sink:
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
+
+    def times(self) -> dict[str, float]:
+        """Each recipient's first acceptance (unix time), once the sink has stopped (a sink made with `times`)."""
+        if self.times_file is None or not self.times_file.exists():
+            return {}
+        pairs = (line.split("\t") for line in self.times_file.read_text().splitlines() if line)
+        return {rcpt: float(at) for rcpt, at in pairs}
 
     def status(self) -> dict[str, float]:
         try:

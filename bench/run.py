@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench import api, attendance, certificates, crowds, export, fixtures, reminders, scenarios, watch
+from bench import api, attendance, certificates, crowds, export, fixtures, flow, reminders, scenarios, watch
 from bench.harness import LOG_DIR, baseline_app, ensure_wrk, mail_worker, platform, raise_fd_limit
 from bench.scenarios import Scale, result
 from webinar.settings import load_settings
@@ -28,7 +28,7 @@ _OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 PG_PORT, SQLITE_PORT, BASELINE_PORT = 8101 + _OFFSET, 8102 + _OFFSET, 8103 + _OFFSET
 SCENARIOS = (
     "registration", "questions", "join", "watch", "export", "attendance", "certificates", "embedded", "login",
-    "reminders", "crowds", "api",
+    "reminders", "crowds", "api", "flow",
 )  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def wanted() -> set[str]:
         raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
     chosen = only or set(SCENARIOS)
     # Compared with the rush of the same run.
-    return chosen | {"registration"} if chosen & {"questions", "crowds"} else chosen
+    return chosen | {"registration"} if chosen & {"questions", "crowds", "flow"} else chosen
 
 
 def _env(database_url: str, port: int, secret: str, var_dir: Path) -> dict[str, str]:
@@ -82,6 +82,7 @@ def _pg_data(db_url: str, settings, quick: bool, run: set[str]) -> dict:
         "bench-certificates": certificates.EVENT,
         crowds.SLUG: {},
         api.SLUG: {},
+        **{slug: {} for slug in flow.SLUGS.values()},
     }
     events = asyncio.run(fixtures.create_events(settings, slugs, staff=True))
     ids = events.ids
@@ -224,6 +225,10 @@ def main() -> int:
             rows.append(crowds.run(server, db_url, data["ids"][crowds.SLUG], settings, rush))
         server.stop()
         worker.stop()
+        if "flow" in run and rush is not None:
+            # Its own servers on the same port, as a user runs them: the loops inside, then a separate worker.
+            print("flow", flush=True)
+            rows.append(flow.run(pg_env, PG_PORT, db_url, data["ids"], rush, scale))
         if "embedded" in run:
             print("embedded", flush=True)
             # Embedded mode as `make run` runs it: the background loops inside the one web process (SQLite has one

@@ -63,7 +63,8 @@ def registration(server: Server, db_url: str, event_id: int, rates: dict[str, fl
     total, bad = asyncio.run(_outbox_mismatches(db_url, event_id))
     ratio = run.rate / rates["b"]
     ok = ratio >= 0.5 and run.p99_ms < 150 and run.errors == 0 and bad == 0 and total > 0
-    print(f"  registration: {run.rate:.0f}/s p99 {run.p99_ms:.1f} ms errors {run.errors}; {total} rows, {bad} bad")
+    print(f"  registration: {run.rate:.0f}/s p99 {run.p99_ms:.1f} ms errors {run.errors}; {total} rows, {bad} bad;"
+          f" wrk CPU {run.raw['wrk_cpu_s']} s in {run.seconds:.1f} s")
     return result(
         "registration", run.rate, "registrations/s", rates["b"], ">= 0.5 x baseline (b), p99 < 150 ms, 0 errors",
         ok, p99_ms=run.p99_ms, errors=run.errors, registrations=total, outbox_mismatches=bad,
@@ -88,7 +89,8 @@ async def _answer_mismatches(url: str, event_id: int, per_registration: int) -> 
     return int(total), int(bad)
 
 
-async def _drop_queued_mail(url: str) -> None:
+async def drop_queued_mail(url: str) -> None:
+    """Drop the e-mails still queued: the next scenario starts with the mail sender idle, as the one before did."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("DELETE FROM outbox WHERE status = 'queued'")
@@ -99,7 +101,7 @@ async def _drop_queued_mail(url: str) -> None:
 def questions(server: Server, db_url: str, event_id: int, answers: str, rush: dict, scale: Scale) -> dict:
     """The registration rush again on an event with five custom questions, every one answered, right after the
     rush without them and under the same conditions (64 connections, the mail worker idle at the start)."""
-    asyncio.run(_drop_queued_mail(db_url))
+    asyncio.run(drop_queued_mail(db_url))
     cookie, csrf, version = form_session(f"{server.url}/events/bench-questions")
     path = "/events/bench-questions/register"
     wrk(server.url, "register.lua", 3, 64, 2, [path, cookie, csrf, version, "warm", "303", answers])

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.webinar.access_helpers import load_event
 from tests.webinar.question_helpers import (
     EVERY_KIND,
     GOOD_ANSWERS,
@@ -20,9 +21,9 @@ from tests.webinar.question_helpers import (
     answers_of,
 )
 from tests.webinar.regutil import counts, open_form, person, registration_rows
-from webinar.clock import now
 from webinar.db import DB
-from webinar.tables import events, questions
+from webinar.registration import questionnaire
+from webinar.registration.services import Actor
 
 
 def error_of(page: str, name: str) -> str | None:
@@ -132,9 +133,8 @@ async def test_a_removed_question_is_no_longer_asked_and_its_answers_stay(
     kept, gone = await add_questions(db, event_id, {"kind": "text", "label_en": "Kept"}, EVERY_KIND[0])
     data = {**await open_form(client, "scoasa"), **person(), f"q_{kept}": "a", f"q_{gone}": "b"}
     assert (await client.post("/events/scoasa/register", data=data)).status_code == 303
-    async with db.transaction() as conn:  # as the back office removes one (registration/questionnaire.py)
-        await conn.execute(questions.update().where(questions.c.id == gone).values(removed_at=now()))
-        await conn.execute(events.update().where(events.c.id == event_id).values(updated_at=now()))
+    event = await load_event(db, event_id)  # removed as the back office removes one
+    assert await questionnaire.remove(db, event, gone, Actor(None, "test", "127.0.0.1"))
     page = (await client.get("/events/scoasa")).text
     assert f'name="q_{kept}"' in page and f'name="q_{gone}"' not in page
     data = {**await open_form(client, "scoasa"), **person(email="alta@example.org"), f"q_{gone}": "ignored"}

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar import audit
+from webinar import audit, changes
 from webinar.branding.logo import Logo
 from webinar.clock import now
 from webinar.tables import organisation_branding as ob
@@ -16,6 +16,7 @@ from webinar.tables import organisation_branding as ob
 async def _upsert(conn: Connection, organisation_id: int, values: dict[str, Any]) -> None:
     """Write these columns of the organisation's branding row, creating it when it has none (the caller's
     transaction; the row is locked first on PostgreSQL, so two writers do not both insert it)."""
+    changes.shown_changed()
     values = {**values, "updated_at": now()}
     found = await conn.fetch_one(
         sa.select(ob.c.organisation_id).where(ob.c.organisation_id == organisation_id).with_for_update()
@@ -54,6 +55,7 @@ async def remove_logo(conn: Connection, organisation_id: int, actor: str, staff_
     had = ob.c.organisation_id == organisation_id, ob.c.logo.is_not(None)
     if await conn.fetch_one(sa.select(ob.c.organisation_id).where(*had).with_for_update()) is None:
         return False
+    changes.shown_changed()
     await conn.execute(
         ob.update()
         .where(*had)

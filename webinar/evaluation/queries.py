@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar import changes
 from webinar.db import insert_many, to_dataclass
 from webinar.tables import evaluation_answers, evaluation_options, evaluation_questions, evaluation_results, events
 
@@ -85,6 +86,7 @@ async def replace_test(conn: Connection, event_id: int, test: Sequence[QuestionI
 
 
 async def set_evaluation(conn: Connection, event_id: int, on: bool, pass_mark: int) -> None:
+    changes.shown_changed()  # the event's row, as kept copies hold it
     """The event's `evaluation` and `evaluation_pass_mark`."""
     await conn.execute(
         events.update().where(events.c.id == event_id).values(evaluation=on, evaluation_pass_mark=pass_mark)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar import changes
 from webinar.clock import now
 from webinar.tables import email_templates, evaluation_options, evaluation_questions, events, questions
 
@@ -17,6 +18,7 @@ EVENT_COLUMNS = ("evaluation", "evaluation_pass_mark")
 
 
 async def copy_setup(conn: Connection, source_id: int, target_id: int, editor: str) -> None:
+    changes.shown_changed()
     """Give the new event `target_id` the setup of `source_id` (inside the caller's transaction); `editor` is the
     staff member's address, recorded as the one who wrote the copied e-mail texts."""
     source = await conn.fetch_one(sa.select(*(events.c[n] for n in EVENT_COLUMNS)).where(events.c.id == source_id))

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar import changes
 from webinar.clock import now
 from webinar.events import queries
 from webinar.events.queries import EventFields
@@ -92,6 +93,7 @@ async def create_event(conn: Connection, data: EventInput) -> int:
 
 async def update_event(conn: Connection, event_id: int, data: EventInput) -> None:
     """Change an event; a language's changed consent text is stored as a new version of it, earlier ones are kept."""
+    changes.shown_changed()
     await conn.execute(events.update().where(events.c.id == event_id).values(**_event_values(data), updated_at=now()))
     await _add_consent_versions(conn, event_id, data)
 

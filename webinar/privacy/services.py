@@ -14,7 +14,7 @@ from typing import Any
 
 from databases.core import Connection
 
-from webinar import audit
+from webinar import audit, changes
 from webinar.attendance import queries as attendance
 from webinar.certificates import queries as certificate_queries
 from webinar.clock import now
@@ -350,6 +350,7 @@ async def purge_event(db: DB, event: Event, requester: Requester) -> int:
         erased = await erase_all(conn, event, requester)
         await texts.remove_all(conn, event.id)  # nobody is left to write to; the texts name the staff who wrote them
         await messages.remove_all(conn, event.id)  # so do the messages (their e-mails stay, as the queue keeps them)
+        changes.shown_changed()
         await conn.execute(events.update().where(events.c.id == event.id).values(purged_at=now()))
         await audit.record(
             conn,

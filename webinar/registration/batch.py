@@ -22,8 +22,8 @@ import datetime as dt
 import json
 import sqlite3
 import time
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -32,15 +32,35 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from webinar import changes
+from webinar.branding import queries as branding_queries
+from webinar.branding.queries import Brand
 from webinar.db import DB, DatabaseUnavailable, to_dataclass
 from webinar.dbbackends import Prepared
-from webinar.events.queries import Consents, ConsentText, Event, is_current_consent, is_current_consent_version
+from webinar.events.queries import (
+    Consents,
+    ConsentText,
+    Event,
+    Organisation,
+    is_current_consent,
+    is_current_consent_version,
+)
 from webinar.groupwrite import GroupWriter
 from webinar.i18n import LANGUAGES
 from webinar.registration.queries import questions_query
 from webinar.registration.questions import Question
 from webinar.registration.rows import NewRegistration, insert_new
-from webinar.tables import UTCDateTime, answers, consent_records, consent_texts, events, rate_limits, registrations
+from webinar.tables import (
+    UTCDateTime,
+    answers,
+    consent_records,
+    consent_texts,
+    events,
+    organisation_branding,
+    organisations,
+    rate_limits,
+    registrations,
+)
 from webinar.tables import outbox as outbox_table
 from webinar.web.ratelimit import HIT, Limit, counted
 from webinar.webhooks import queue as webhooks
@@ -63,9 +83,20 @@ def _with_current_texts() -> sa.FromClause:
     return joined
 
 
+_ORGANISATION_FIELDS = tuple(f.name for f in fields(Organisation))
+# The event, its current consent texts, its organisation and that organisation's branding: one statement.
 _CONTEXT = Prepared(
-    sa.select(events, *(ct.c[f].label(f"consent_{lang}_{f}") for lang, ct in _TEXTS.items() for f in _CONSENT_FIELDS))
-    .select_from(_with_current_texts())
+    sa.select(
+        events,
+        *(ct.c[f].label(f"consent_{lang}_{f}") for lang, ct in _TEXTS.items() for f in _CONSENT_FIELDS),
+        *(organisations.c[f].label(f"organisation_{f}") for f in _ORGANISATION_FIELDS),
+        *(c.label(f"brand_{c.name}") for c in branding_queries.COLUMNS),
+    )
+    .select_from(
+        _with_current_texts()
+        .join(organisations, organisations.c.id == events.c.organisation_id)
+        .outerjoin(organisation_branding, organisation_branding.c.organisation_id == events.c.organisation_id)
+    )
     .where(events.c.slug == sa.bindparam("slug"))
 )
 _QUESTIONS = Prepared(questions_query(sa.bindparam("event_id")))
@@ -73,43 +104,56 @@ _QUESTIONS = Prepared(questions_query(sa.bindparam("event_id")))
 
 @dataclass(frozen=True)
 class EventContext:
-    """What registering needs of an event: the event, its current consent texts and the questions it asks."""
+    """What registering needs of an event: the event, its current consent texts and the questions it asks; and
+    what its public pages show besides: its organisation, and that organisation's branding (None: none)."""
 
     event: Event
     consents: Consents
     questions: tuple[Question, ...] = ()
+    organisation: Organisation | None = None
+    brand: Brand | None = None
 
 
 class Contexts:
     """Each process's recent copies of event contexts by slug. A copy is only ever written on by `Writer`, which
-    writes nothing if it is out of date, so a short life here bounds memory, not correctness."""
+    writes nothing if it is out of date, so a short life here bounds memory, not correctness. The public pages show
+    a copy at most PAGE_SECONDS old: what another process changed shows within that, and what this process changed
+    at once (a change here drops every copy: webinar/changes.py)."""
 
     SECONDS = 30.0
+    PAGE_SECONDS = 1.0
     MOST = 1000
 
-    def __init__(self) -> None:
-        self._kept: dict[str, tuple[float, EventContext]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # seconds, monotonic; tests move it
+        self._kept: dict[str, tuple[float, int, EventContext]] = {}
 
-    async def get(self, db: DB, slug: str, fresh: bool = False) -> EventContext | None:
-        """The event context for `slug` (None when there is no such event): the copy while it is young, unless
-        `fresh` (read now, and kept)."""
+    async def get(self, db: DB, slug: str, fresh: bool = False, within: float | None = None) -> EventContext | None:
+        """The event context for `slug` (None when there is no such event): the copy while it is younger than
+        `within` seconds (SECONDS by default), unless `fresh` (read now, and kept: one statement while the event is
+        unchanged, its questions being the copy's)."""
         kept = self._kept.get(slug)
-        if not fresh and kept is not None and time.monotonic() - kept[0] < self.SECONDS:
-            return kept[1]
-        ctx = await load(db, slug)
+        if kept is not None and kept[1] != changes.generation():
+            kept = None  # this process changed an event, an organisation or a branding since
+        young = self.SECONDS if within is None else within
+        if not fresh and kept is not None and self.clock() - kept[0] < young:
+            return kept[2]
+        generation = changes.generation()  # as of before the read: a change during it drops the copy next time
+        ctx = await load(db, slug, kept[2] if kept is not None else None)
         if len(self._kept) >= self.MOST:
             self._kept.clear()
         if ctx is None:
             self._kept.pop(slug, None)
         else:
-            self._kept[slug] = (time.monotonic(), ctx)
+            self._kept[slug] = (self.clock(), generation, ctx)
         return ctx
 
 
-async def load(db: DB, slug: str) -> EventContext | None:
-    """The event by slug with its current consent texts (one statement), then its questions (another). In that
-    order: questions changed in between come with the older `updated_at`, so the copy is stale for the write,
-    never current with questions older than it."""
+async def load(db: DB, slug: str, earlier: EventContext | None = None) -> EventContext | None:
+    """The event by slug with its current consent texts, organisation and branding (one statement), then its
+    questions (another), unless `earlier` is a copy of the same event with the same `updated_at`: its questions are
+    still current, since every change of them bumps it. In that order: questions changed in between come with the
+    older `updated_at`, so the copy is stale for the write, never current with questions older than it."""
     row = await db.one(_CONTEXT, {"slug": slug})
     if row is None:
         return None
@@ -118,8 +162,17 @@ async def load(db: DB, slug: str) -> EventContext | None:
         for lang in LANGUAGES
         if row[f"consent_{lang}_id"] is not None
     )
-    asked = tuple(to_dataclass(Question, q) for q in await db.all(_QUESTIONS, {"event_id": row["id"]}))
-    return EventContext(to_dataclass(Event, row), Consents(texts), asked)
+    event = to_dataclass(Event, row)
+    if earlier is not None and earlier.event.id == event.id and earlier.event.updated_at == event.updated_at:
+        asked = earlier.questions
+    else:
+        asked = tuple(to_dataclass(Question, q) for q in await db.all(_QUESTIONS, {"event_id": row["id"]}))
+    organisation = Organisation(**{f: row[f"organisation_{f}"] for f in _ORGANISATION_FIELDS})
+    brand = None
+    if row["brand_organisation_id"] is not None:
+        columns = {c.name: row[f"brand_{c.name}"] for c in branding_queries.COLUMNS}
+        brand = Brand(organisation_name=organisation.name, **columns)
+    return EventContext(event, Consents(texts), asked, organisation, brand)
 
 
 def may_write(event: Event, consents: Consents) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from databases.core import Connection
 
+from webinar import changes
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.mail import outbox
@@ -27,6 +28,8 @@ CANCELLATION_TO = CANCELLABLE  # everyone still counting on the event: approved,
 
 
 def _raised_sequence(event_id: int) -> sa.Update:
+    """The statement that raises the event's SEQUENCE (a change of what its page shows: said here at once)."""
+    changes.shown_changed()
     at = now()
     return events.update().where(events.c.id == event_id).values(ics_sequence=events.c.ics_sequence + 1, updated_at=at)
 

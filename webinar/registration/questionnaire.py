@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases.core import Connection
 
-from webinar import audit
+from webinar import audit, changes
 from webinar.clock import now
 from webinar.db import DB
 from webinar.events.queries import Event
@@ -48,6 +48,7 @@ def _values(data: QuestionInput) -> dict[str, Any]:
 
 async def _changed(conn: Connection, event: Event, actor: Actor, action: str, question_id: int, **details: Any) -> None:
     """Bump the event's `updated_at` (kept copies of its questions go stale) and record who changed what."""
+    changes.shown_changed()
     await conn.execute(events.update().where(events.c.id == event.id).values(updated_at=now()))
     await audit.record(
         conn, f"question.{action}", actor=actor.email, actor_staff_id=actor.staff_id,
@@ -65,6 +66,7 @@ async def _asked(conn: Connection, event: Event, question_id: int) -> Question |
 async def add(db: DB, event: Event, data: QuestionInput, actor: Actor) -> int:
     """Add a question after the others; Refused(TOO_MANY) past the most an event may ask. Returns its id."""
     async with db.transaction() as conn:
+        changes.shown_changed()
         await conn.execute(events.update().where(events.c.id == event.id).values(updated_at=now()))  # the turn
         if len(await queries.questions_of(conn, event.id)) >= PER_EVENT_MOST:
             raise Refused("label_" + event.language, TOO_MANY)

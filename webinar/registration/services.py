@@ -63,6 +63,14 @@ async def registration_state(conn: Connection, event: Event) -> str:
     return state
 
 
+async def current_state(db: DB, event: Event) -> str:
+    """`registration_state` now, without a connection for an event that has no seats to count."""
+    if event.capacity is None:
+        return window_state(event, now())
+    async with db.connection() as conn:
+        return await registration_state(conn, event)
+
+
 log = logging.getLogger("webinar.registration")
 
 TAKES_REGISTRATIONS = ("open", "waitlist", "full")  # the states in which a submitted form is looked at
@@ -101,9 +109,10 @@ class Registrar:
         self.writer = batch.Writer(db)
         self.proofs = proof.Proofs(mailer.settings)
 
-    async def context(self, slug: str) -> batch.EventContext | None:
-        """The event with this slug and its consent texts, as recently read (None when there is no such event)."""
-        return await self.contexts.get(self.db, slug)
+    async def context(self, slug: str, fresh: bool = False, within: float | None = None) -> batch.EventContext | None:
+        """The event with this slug and its consent texts, as recently read (`within` seconds; `fresh`: read now),
+        None when there is no such event."""
+        return await self.contexts.get(self.db, slug, fresh, within)
 
     def limit(self, event_id: int, ip: str) -> Limit:
         """The per-address hard ceiling on registration attempts for one event; its count is the address's load."""

@@ -12,10 +12,10 @@ from starlette.responses import Response
 
 from webinar.events import embed
 from webinar.events import queries as event_queries
-from webinar.events.public import branded, public_event
+from webinar.events.public import public_event
 from webinar.events.queries import Event
 from webinar.i18n import gettext as _
-from webinar.registration import calendar, cancellation, confirm, forms, queries, services
+from webinar.registration import batch, calendar, cancellation, confirm, forms, services
 from webinar.registration.cancellation import Cancel, Canceller
 from webinar.registration.fields import FIELDS
 from webinar.registration.questions import typed_answers
@@ -37,10 +37,21 @@ async def _load_event(conn: Connection, slug: str) -> Event:
     return event
 
 
+async def _page_context(request: Request) -> batch.EventContext:
+    """The event of the URL's slug as its public pages show it: the registrar's copy when it is under a second old,
+    else read now (one statement while the event is unchanged) and kept; 404 if missing or purged. The page is
+    dressed in the organisation's branding."""
+    within = batch.Contexts.PAGE_SECONDS
+    ctx = await app_state(request).registrar.context(request.path_params["slug"], within=within)
+    if ctx is None or ctx.event.purged_at is not None:
+        raise HTTPException(404)
+    request.state.brand = ctx.brand
+    return ctx
+
+
 async def render_event(
     request: Request,
-    conn: Connection,
-    event: Event,
+    ctx: batch.EventContext,
     form: FormData | None = None,
     errors: dict[str, str] | None = None,
     state: str | None = None,
@@ -49,31 +60,36 @@ async def render_event(
     embedded: bool = False,
 ) -> Response:
     """The event page with its registration form (or the reason there is none); the proof of work on it when this
-    address has made many attempts (or `proof`). `embedded`: the same form in the compact page for an iframe."""
+    address has made many attempts (or `proof`). `embedded`: the same form in the compact page for an iframe.
+    The page a new visitor gets (no form sent back, no proof asked) is rendered once per version of the event,
+    its texts, organisation and branding, and its registration state: then it costs a cached page and a token."""
+    event = ctx.event
     language = choose_language(request, event.language)
-    await branded(request, event, conn)
-    asked = await queries.questions_of(conn, event.id)
+    request.state.brand = ctx.brand
+    state_ = app_state(request)
     if not proof:
-        ip = client_ip(request, app_state(request).settings.trusted_proxies)
-        proof = await app_state(request).registrar.needs_proof(event.id, ip)
+        ip = client_ip(request, state_.settings.trusted_proxies)
+        proof = await state_.registrar.needs_proof(event.id, ip)
     context = {
         "event": event,
-        "organisation": await event_queries.organisation(conn, event.organisation_id),
+        "organisation": ctx.organisation,
         # The text in the page's language, else the other's: the one shown is the one a tick records (its version).
-        "consent": (await event_queries.current_consents(conn, event.id)).shown(language),
-        "state": state or await services.registration_state(conn, event),
+        "consent": ctx.consents.shown(language),
+        "state": state or await services.current_state(state_.db, event),
         "values": forms.typed_values(form),
         "errors": errors or {},
         "fields": FIELDS,
-        "questions": asked,
-        "answers": typed_answers(form, asked),
+        "questions": ctx.questions,
+        "answers": typed_answers(form, ctx.questions),
         "proof": proof,
     }
     if embedded:
         context |= {"form_action": str(request.url_for("embed_register", slug=event.slug)), "embedded": True}
         context["form_token"] = embed_token(request, event.id)
     page = "webinar/embed.html" if embedded else "webinar/event.html"
-    return app_state(request).templates.TemplateResponse(request, page, context, status_code=status_code)
+    if form is None and not errors and not proof and not embedded and status_code == 200:
+        return state_.pages.response(request, page, (ctx, context["state"]), context)
+    return state_.templates.TemplateResponse(request, page, context, status_code=status_code)
 
 
 def allow_framing(request: Request, event: Event) -> None:
@@ -84,17 +100,14 @@ def allow_framing(request: Request, event: Event) -> None:
 
 async def event_page(request: Request) -> Response:
     """GET /events/{slug}: the event, its organiser and the registration form."""
-    async with app_state(request).db.connection() as conn:
-        event = await _load_event(conn, request.path_params["slug"])
-        return await render_event(request, conn, event)
+    return await render_event(request, await _page_context(request))
 
 
 async def embed_page(request: Request) -> Response:
     """GET /events/{slug}/embed: the registration form alone, for an iframe on the sites the event lists."""
-    async with app_state(request).db.connection() as conn:
-        event = await _load_event(conn, request.path_params["slug"])
-        allow_framing(request, event)
-        return await render_event(request, conn, event, embedded=True)
+    ctx = await _page_context(request)
+    allow_framing(request, ctx.event)
+    return await render_event(request, ctx, embedded=True)
 
 
 async def register(request: Request) -> Response:
@@ -128,15 +141,11 @@ async def _submit(request: Request, embedded: bool) -> Response:
         raise HTTPException(404)
     if outcome.kind == services.UNAVAILABLE:
         raise HTTPException(409, _("Registration is not available for this event."))
-    async with app_state(request).db.connection() as conn:
-        if outcome.kind == services.INVALID:
-            state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
-            return await render_event(
-                request, conn, outcome.event, form, outcome.errors, state, 422, outcome.proof, embedded
-            )
-        return await render_event(
-            request, conn, outcome.event, state=outcome.state, status_code=REFUSED_STATUS, embedded=embedded
-        )
+    now_ctx = await _page_context(request)  # the event as it is now, with its texts and questions
+    if outcome.kind == services.INVALID:
+        state = outcome.state or "open"  # the form again: "waitlist" keeps its wording
+        return await render_event(request, now_ctx, form, outcome.errors, state, 422, outcome.proof, embedded)
+    return await render_event(request, now_ctx, state=outcome.state, status_code=REFUSED_STATUS, embedded=embedded)
 
 
 async def registered(request: Request) -> Response:
@@ -151,17 +160,18 @@ async def embed_registered(request: Request) -> Response:
 
 
 async def _registered(request: Request, page: str) -> Response:
-    async with app_state(request).db.connection() as conn:
-        event = await _load_event(conn, request.path_params["slug"])
-        state = await services.registration_state(conn, event)
-        await branded(request, event, conn)
+    """Rendered once per version of the event and its branding, and whether it has a waiting list now: it shows
+    nothing of the visitor."""
+    ctx = await _page_context(request)
+    event = ctx.event
     embedded = page == "webinar/embed_registered.html"
     if embedded:
         allow_framing(request, event)
     choose_language(request, event.language)
+    waitlist = await services.current_state(app_state(request).db, event) == "waitlist"
     add = calendar.links(app_state(request).settings.base_url, event)
-    context = {"event": event, "waitlist": state == "waitlist", "calendar": add, "embedded": embedded}
-    return app_state(request).templates.TemplateResponse(request, page, context)
+    context = {"event": event, "waitlist": waitlist, "calendar": add, "embedded": embedded}
+    return app_state(request).pages.response(request, page, (ctx, waitlist), context)
 
 
 async def calendar_file(request: Request) -> Response:

@@ -49,6 +49,8 @@ class PageCache:
             self._pages[full_key] = page
         else:
             self._pages.move_to_end(full_key)
+        if self.placeholder not in page:  # a page without a form: no token, and no session given for one
+            return HTMLResponse(page)
         return HTMLResponse(page.replace(self.placeholder, csrf_token(request)))
 
     def _placeholder(self, _request: Request) -> str:
