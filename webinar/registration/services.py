@@ -125,8 +125,12 @@ class Registrar:
         return await self.proofs.load(self.db, self.limit(event_id, ip), cached)
 
     async def needs_proof(self, event_id: int, ip: str) -> bool:
-        """Whether this address's next registration for the event must come with a solved proof of work."""
-        return self.proofs.tuning.needed(await self.load(event_id, ip, cached=True))
+        """Whether this address's next registration for the event must come with a solved proof of work (no read
+        for an address this process has seen few attempts from: its submission would not be asked either)."""
+        limit = self.limit(event_id, ip)
+        if self.proofs.seen_few(limit.stored_key):
+            return False
+        return self.proofs.tuning.needed(await self.proofs.load(self.db, limit, cached=True))
 
     async def _proof_refused(self, event_id: int, ip: str, form: FormData) -> proof.Refusal | None:
         """Past the soft threshold, why this submission's proof of work is refused (None: none needed, or good and

@@ -132,6 +132,11 @@ class Proofs:
         seen = self._here[key] = self._here.get(key, 0) + 1
         return seen <= self.tuning.threshold // 4
 
+    def seen_few(self, key: str) -> bool:
+        """Whether the next attempt under `key` is surely under the threshold as `surely_below` will judge it, without
+        counting one: what a page asks before it shows the form (a new visitor's page costs no read)."""
+        return self._here.get(key, 0) < self.tuning.threshold // 4
+
     async def load(self, db: DB, limit: Limit, cached: bool = False) -> int:
         """The attempts counted under `limit` in this window: the address's load (`cached`: as read in the last few
         seconds, for the pages and challenges that only show it)."""
