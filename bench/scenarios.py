@@ -63,8 +63,10 @@ def registration(server: Server, db_url: str, event_id: int, rates: dict[str, fl
     total, bad = asyncio.run(_outbox_mismatches(db_url, event_id))
     ratio = run.rate / rates["b"]
     ok = ratio >= 0.5 and run.p99_ms < 150 and run.errors == 0 and bad == 0 and total > 0
-    print(f"  registration: {run.rate:.0f}/s p99 {run.p99_ms:.1f} ms errors {run.errors}; {total} rows, {bad} bad;"
-          f" wrk CPU {run.raw['wrk_cpu_s']} s in {run.seconds:.1f} s")
+    print(
+        f"  registration: {run.rate:.0f}/s p99 {run.p99_ms:.1f} ms errors {run.errors}; {total} rows, {bad} bad;"
+        f" wrk CPU {run.raw['wrk_cpu_s']} s in {run.seconds:.1f} s"
+    )
     return result(
         "registration", run.rate, "registrations/s", rates["b"], ">= 0.5 x baseline (b), p99 < 150 ms, 0 errors",
         ok, p99_ms=run.p99_ms, errors=run.errors, registrations=total, outbox_mismatches=bad,
