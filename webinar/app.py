@@ -39,6 +39,7 @@ from webinar.web.middleware import (
     SecurityHeadersMiddleware,
 )
 from webinar.web.pagecache import PageCache
+from webinar.web.traffic import Traffic, TrafficMiddleware
 
 log = logging.getLogger("webinar")
 
@@ -101,7 +102,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     settings = settings or load_settings()
     redact.install()  # uvicorn's access log would print every join link's token
+    state = build_state(settings)
     middleware = [
+        Middleware(TrafficMiddleware, traffic=state.traffic),  # the mail sender inside gives way to requests
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=UPLOADS),
         Middleware(NulRefusalMiddleware),
@@ -119,7 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Every page builds several URLs, and Starlette finds each by trying every route in turn (an exception per
     # miss): a tenth of the stream page's CPU. A route's URL for the same name and parameters never changes.
     app.router.url_path_for = functools.lru_cache(maxsize=4096)(app.router.url_path_for)  # type: ignore[method-assign]
-    app.state = build_state(settings)
+    app.state = state
     return app
 
 
@@ -135,4 +138,5 @@ def build_state(settings: Settings) -> AppState:
     state.revocations = Revocations(state.db, settings.revocation_poll_seconds)
     state.channel_cap = ChannelCap()
     state.open_pages = OpenPages()
+    state.traffic = Traffic()
     return state

@@ -20,6 +20,7 @@ from webinar.settings import Settings
 from webinar.state import app_state
 from webinar.stopping import to_the_end, together
 from webinar.tables import job_leases
+from webinar.web.traffic import Traffic
 
 log = logging.getLogger("webinar.jobs")
 
@@ -32,17 +33,19 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Context:
-    """What a pass may use: the settings, the database and the app's templates."""
+    """What a pass may use: the settings, the database and the app's templates; and the requests the process is
+    serving (`webinar serve`), which deferred work gives way to."""
 
     settings: Settings
     db: DB
     env: jinja2.Environment
+    traffic: Traffic | None = None
 
     @classmethod
     def of(cls, app: Starlette) -> Context:
         """The context of a built app (`create_app`)."""
         state = app_state(app)
-        return cls(state.settings, state.db, state.templates.env)
+        return cls(state.settings, state.db, state.templates.env, state.traffic)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the types only: the app factory, at the top, builds each of
     from webinar.registration.services import Registrar
     from webinar.settings import Settings
     from webinar.web.pagecache import PageCache
+    from webinar.web.traffic import Traffic
 
 
 class AppState(State):
@@ -37,6 +38,7 @@ class AppState(State):
     revocations: Revocations
     channel_cap: ChannelCap
     open_pages: OpenPages
+    traffic: Traffic
 
 
 def app_state(holder: HTTPConnection | Starlette) -> AppState:

@@ -39,6 +39,7 @@ from webinar.stopping import to_the_end, together
 from webinar.tables import outbox
 from webinar.templating import make_environment
 from webinar.web.redact import redact, redact_ics
+from webinar.web.traffic import Traffic
 
 log = logging.getLogger("webinar.mail")
 
@@ -49,6 +50,9 @@ POLL_SECONDS = 2.0
 PASS_SIZE = 100  # messages per pass at most (a full pass is followed by the next one at once)
 RELEASE_SECONDS = 5.0  # the longest a stop waits to give claimed messages back; unreleased ones lapse with their lease
 CHUNK = 10  # messages one lane claims at a time: a claim is one round trip, and its lease runs from it
+# Inside `webinar serve`, the longest each message waits for a moment with no request being served: in a rush the
+# four lanes of a process still send about 80 a second between them, and the backlog goes at full speed after.
+GIVE_WAY_SECONDS = 0.05
 # What the sender writes into a message queued unwritten.
 WRITTEN = ("subject", "body_text", "body_html", "ics", "headers_json")
 OWNER = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
@@ -501,7 +505,9 @@ async def compose(mailer: Mailer, db: DB, msg: Message, composer: Composer) -> M
     return written
 
 
-async def _lane(settings: Settings, db: DB, mailer: Mailer, composer: Composer, budget: list[int]) -> int:
+async def _lane(
+    settings: Settings, db: DB, mailer: Mailer, composer: Composer, budget: list[int], traffic: Traffic | None = None
+) -> int:
     """One lane of a pass: claim a few messages at a time (while the pass's budget lasts), write and deliver them
     over one reused SMTP connection. A claim's lease runs from the claim, so a lane that finds its lease half gone
     (a slow server) gives the rest of its claim back rather than race another sender for them."""
@@ -513,16 +519,24 @@ async def _lane(settings: Settings, db: DB, mailer: Mailer, composer: Composer, 
             budget[0] -= len(claimed)
             if not claimed:
                 break
-            sent += await _deliver_claimed(settings, db, mailer, composer, claimed, link)
+            sent += await _deliver_claimed(settings, db, mailer, composer, claimed, link, traffic)
     finally:
         await link.close()
     return sent
 
 
 async def _deliver_claimed(
-    settings: Settings, db: DB, mailer: Mailer, composer: Composer, claimed: list[Message], link: Link
+    settings: Settings,
+    db: DB,
+    mailer: Mailer,
+    composer: Composer,
+    claimed: list[Message],
+    link: Link,
+    traffic: Traffic | None = None,
 ) -> int:
-    """Write and deliver one claim's messages in turn; how many were sent. At a stop, the message being sent is sent
+    """Write and deliver one claim's messages in turn; how many were sent. Inside `webinar serve` (`traffic`), each
+    waits until no request is being served, GIVE_WAY_SECONDS at most: during a rush the e-mails go out more slowly
+    and the pages stay fast; once it is over they go out at full speed. At a stop, the message being sent is sent
     and recorded to the end (cut between the two, it would go again once its lease lapsed), and the rest are given
     back at once, for another sender or the next start to take without waiting for their lease."""
     lease, sent = lease_for(settings), 0
@@ -532,6 +546,8 @@ async def _deliver_claimed(
         for n, msg in enumerate(claimed):
             rest = n
             assert msg.locked_until is not None
+            if traffic is not None:
+                await traffic.quiet(GIVE_WAY_SECONDS)
             if now() > msg.locked_until - lease / 2:
                 await release(db, claimed[n:])
                 break
@@ -563,13 +579,16 @@ async def deliver_pass(
     limit: int = PASS_SIZE,
     env: jinja2.Environment | None = None,
     kept: dict[Any, Any] | None = None,
+    traffic: Traffic | None = None,
 ) -> tuple[int, bool]:
     """`deliver_due`, and whether the pass claimed all the `limit` it could (so more may be waiting); `kept` is what
-    the sender keeps from one pass to the next (`Mailer.kept`)."""
+    the sender keeps from one pass to the next (`Mailer.kept`); `traffic`: the requests it gives way to."""
     mailer = Mailer(settings, env or _environment(), memo={}, kept=kept)
     budget = [limit]  # shared by the lanes: how many more messages this pass may claim
     lanes = 1 if settings.mail_backend == "console" else max(1, settings.smtp_connections)
-    sent = await together(*(_lane(settings, db, mailer, write, budget) for _ in range(lanes)))  # stopped: all gave back
+    sent = await together(
+        *(_lane(settings, db, mailer, write, budget, traffic) for _ in range(lanes))
+    )  # stopped: all gave back
     return sum(sent), budget[0] <= 0
 
 
@@ -588,6 +607,7 @@ def job(write: Composer) -> Job:
     async def send_pass(ctx: Context) -> bool:
         """One pass; True when it claimed a full one, so a backlog (a registration rush, a reminder to 50,000 people)
         is worked through pass after pass, and the queue is looked at every couple of seconds once drained."""
-        return (await deliver_pass(ctx.settings, ctx.db, write, PASS_SIZE, env=ctx.env, kept=kept))[1]
+        passed = await deliver_pass(ctx.settings, ctx.db, write, PASS_SIZE, env=ctx.env, kept=kept, traffic=ctx.traffic)
+        return passed[1]
 
     return Job("mail-sender", send_pass, interval=POLL_SECONDS)
