@@ -13,7 +13,7 @@ import asyncpg
 
 from bench.harness import Server, mail_worker, platform, wrk
 from bench.reminders import SINK_PORT, Sink
-from bench.scenarios import Scale, drop_queued_mail, result
+from bench.scenarios import Scale, drop_queued_mail, outbox_mismatches, result
 
 SLUGS = {"default": "bench-flow", "split": "bench-flow-split"}
 CONNECTIONS = 16  # as the issue measured it: 16 browsers at once, one connection each
@@ -36,22 +36,10 @@ async def _registrations(db_url: str, event_id: int, tag: str) -> tuple[list[tup
         rows = await conn.fetch(
             "SELECT email, created_at FROM registrations WHERE event_id = $1 AND email LIKE $2", event_id, f"%-{tag}@%"
         )
-        bad = await conn.fetchval(
-            "SELECT count(*) FROM registrations r WHERE r.event_id = $1 AND "
-            "(SELECT count(*) FROM outbox o WHERE o.registration_id = r.id) <> 1",
-            event_id,
-        )
     finally:
         await conn.close()
-    return [(r["email"], r["created_at"].timestamp()) for r in rows], int(bad)
-
-
-async def _count(db_url: str, event_id: int) -> int:
-    conn = await asyncpg.connect(db_url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM registrations WHERE event_id = $1", event_id))
-    finally:
-        await conn.close()
+    _, bad = await outbox_mismatches(db_url, event_id)
+    return [(r["email"], r["created_at"].timestamp()) for r in rows], bad
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -75,7 +63,7 @@ def one(deployment: str, pg_env: dict[str, str], port: int, db_url: str, event_i
                 servers.append(mail_worker(env).start(ready_path=None))
             url = servers[0].url
             wrk(url, "flow.lua", 3, CONNECTIONS, CONNECTIONS, [slug, "warm"])
-            sink.wait_for(asyncio.run(_count(db_url, event_id)), 120)  # the warm-up's mail out of the way
+            sink.wait_for(asyncio.run(outbox_mismatches(db_url, event_id))[0], 120)  # the warm-up's mail first
             before = sink.status()["count"]
             run = wrk(url, "flow.lua", scale.seconds, CONNECTIONS, CONNECTIONS, [slug, "run"])
             ended = time.time()

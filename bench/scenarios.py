@@ -41,7 +41,8 @@ def baseline_rates(baseline: Server, scale: Scale) -> dict[str, float]:
     return {"a": ok.rate, "b": insert.rate, "a_p99": ok.p99_ms}
 
 
-async def _outbox_mismatches(url: str, event_id: int) -> tuple[int, int]:
+async def outbox_mismatches(url: str, event_id: int) -> tuple[int, int]:
+    """The event's registrations, and how many of them lack exactly one outbox message."""
     conn = await asyncpg.connect(url)
     try:
         total = await conn.fetchval("SELECT count(*) FROM registrations WHERE event_id = $1", event_id)
@@ -60,7 +61,7 @@ def registration(server: Server, db_url: str, event_id: int, rates: dict[str, fl
     path = "/events/bench-register/register"
     wrk(server.url, "register.lua", 3, 64, 2, [path, cookie, csrf, version, "warm"])
     run = wrk(server.url, "register.lua", scale.seconds, 64, 2, [path, cookie, csrf, version, "run"])
-    total, bad = asyncio.run(_outbox_mismatches(db_url, event_id))
+    total, bad = asyncio.run(outbox_mismatches(db_url, event_id))
     ratio = run.rate / rates["b"]
     ok = ratio >= 0.5 and run.p99_ms < 150 and run.errors == 0 and bad == 0 and total > 0
     print(

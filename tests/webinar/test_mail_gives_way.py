@@ -21,11 +21,16 @@ from webinar.mail.sender import deliver_pass
 from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
 from webinar.state import app_state
+from webinar.web.traffic import Traffic
 
 
-async def _queue_one(client: httpx.AsyncClient) -> None:
+@pytest.fixture
+async def traffic(app: Starlette, client: httpx.AsyncClient, create_event: Any) -> Traffic:
+    """The app's count of requests in flight, with one confirmation queued to send."""
+    await create_event(slug="way")
     data = {**await open_form(client, "way"), **person()}
     assert (await client.post("/events/way/register", data=data)).status_code == 303
+    return app_state(app).traffic
 
 
 async def _held(client: httpx.AsyncClient, release: asyncio.Event) -> int:
@@ -42,32 +47,29 @@ async def _held(client: httpx.AsyncClient, release: asyncio.Event) -> int:
     return response.status_code
 
 
-async def _in_flight(app: Starlette, held: asyncio.Task[int]) -> None:
-    """Once the held request is being served."""
+async def _hold(client: httpx.AsyncClient, traffic: Traffic, release: asyncio.Event) -> asyncio.Task[int]:
+    """A request held in flight until `release` is set (the task of it), once the app is serving it."""
+    held = asyncio.create_task(_held(client, release))
 
     async def serving() -> bool:
         assert not held.done(), held
-        return app_state(app).traffic.in_flight > 0
+        return traffic.in_flight > 0
 
     await eventually(serving, within=5, every=0.01)
+    return held
 
 
 async def test_while_a_request_is_served_the_sender_waits_and_then_sends(
-    app: Starlette,
+    traffic: Traffic,
     client: httpx.AsyncClient,
-    create_event: Any,
     db: DB,
     smtp_server: SMTPServer,
     smtp_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sender, "GIVE_WAY_SECONDS", 30.0)  # longer than the test: only the request's end frees it
-    await create_event(slug="way")
-    await _queue_one(client)
-    traffic = app_state(app).traffic
     release = asyncio.Event()
-    held = asyncio.create_task(_held(client, release))
-    await _in_flight(app, held)
+    held = await _hold(client, traffic, release)
     sending = asyncio.create_task(deliver_pass(smtp_settings, db, compose_queued, traffic=traffic))
     await asyncio.sleep(0.5)
     assert not smtp_server.messages and not sending.done()  # the request is in flight: nothing written or sent
@@ -78,21 +80,16 @@ async def test_while_a_request_is_served_the_sender_waits_and_then_sends(
 
 
 async def test_a_rush_that_never_ends_slows_the_sender_but_does_not_stop_it(
-    app: Starlette,
+    traffic: Traffic,
     client: httpx.AsyncClient,
-    create_event: Any,
     db: DB,
     smtp_server: SMTPServer,
     smtp_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sender, "GIVE_WAY_SECONDS", 0.2)
-    await create_event(slug="way")
-    await _queue_one(client)
-    traffic = app_state(app).traffic
     release = asyncio.Event()
-    held = asyncio.create_task(_held(client, release))
-    await _in_flight(app, held)
+    held = await _hold(client, traffic, release)
     started = time.monotonic()
     assert (await deliver_pass(smtp_settings, db, compose_queued, traffic=traffic))[0] == 1  # the request still held
     assert time.monotonic() - started >= 0.2 and len(smtp_server.messages) == 1
@@ -101,18 +98,9 @@ async def test_a_rush_that_never_ends_slows_the_sender_but_does_not_stop_it(
 
 
 async def test_with_no_request_in_flight_the_sender_does_not_wait(
-    app: Starlette,
-    client: httpx.AsyncClient,
-    create_event: Any,
-    db: DB,
-    smtp_server: SMTPServer,
-    smtp_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    traffic: Traffic, db: DB, smtp_server: SMTPServer, smtp_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sender, "GIVE_WAY_SECONDS", 30.0)
-    await create_event(slug="way")
-    await _queue_one(client)
-    traffic = app_state(app).traffic
     assert traffic.in_flight == 0
     sent = await asyncio.wait_for(deliver_pass(smtp_settings, db, compose_queued, traffic=traffic), 10)
     assert sent[0] == 1 and len(smtp_server.messages) == 1
