@@ -92,8 +92,8 @@ async def create_organisation(db: DB, actor: Actor, data: OrganisationInput) -> 
 
 async def set_event_editing(db: DB, actor: Actor, organisation_id: int, allowed: bool) -> bool:
     """Allow, or stop, the organisation's organisers creating and editing its events; False: no such organisation."""
-    changes.shown_changed()
     async with db.transaction() as conn:
+        changes.shown_changed()
         changed = await conn.fetch_val(
             organisations.update()
             .where(organisations.c.id == organisation_id)

@@ -19,7 +19,7 @@ from databases import Database
 from databases.core import Connection
 from sqlalchemy.dialects import postgresql
 
-from webinar import files
+from webinar import changes, files
 from webinar.dbbackends import CachingPostgresBackend, PooledSQLiteBackend, PooledSQLiteConnection, Prepared
 from webinar.settings import Settings
 from webinar.stopping import to_the_end
@@ -227,7 +227,17 @@ class DB:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """One atomic unit of work: `async with db.transaction() as conn:` and pass `conn` down."""
+        """One atomic unit of work: `async with db.transaction() as conn:` and pass `conn` down. A unit that changed
+        what an event's pages show (webinar/changes.py) says so again once committed: a copy read in between, of the
+        rows as they were before the commit, is dropped too."""
+        before = changes.generation()
+        async with self._unit() as conn:
+            yield conn
+        if changes.generation() != before:
+            changes.shown_changed()
+
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[Connection]:
         async with self._acquire() as conn:
             if self.is_sqlite:
                 async with sqlite_connection(conn).writing():  # one writer: the process's writes take turns

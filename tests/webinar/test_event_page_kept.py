@@ -49,6 +49,7 @@ async def test_each_new_visitor_gets_a_token_of_their_own_that_only_they_can_use
 async def test_every_change_made_here_shows_at_once(
     app: Starlette, client: httpx.AsyncClient, db: DB, create_organisation: Any, create_event: Any
 ) -> None:
+    app_state(app).registrar.contexts.clock = lambda: 1000.0  # the copy never ages: only a change here drops it
     org_id = await create_organisation(name="Colegiul Medicilor")
     event_id = await create_event(organisation_id=org_id, slug="kept")
     first = await client.get("/events/kept")
@@ -111,3 +112,17 @@ async def test_the_registered_page_gives_no_session_to_a_visitor_without_one(
     for _ in range(2):  # rendered, then kept
         response = await client.get("/events/kept/registered")
         assert response.status_code == 200 and "set-cookie" not in response.headers
+
+
+async def test_an_address_with_a_campaigns_parameters_is_served_but_not_kept(
+    app: Starlette, client: httpx.AsyncClient, create_event: Any
+) -> None:
+    await create_event(slug="kept")
+    pages = app_state(app).pages
+    assert (await client.get("/events/kept")).status_code == 200
+    kept = len(pages)
+    for n in range(3):  # a click id different for every visitor would push out the pages everyone loads
+        response = await client.get(f"/events/kept?utm_source=newsletter&fbclid=IwAR{n}")
+        assert response.status_code == 200 and 'name="csrf_token"' in response.text
+    assert len(pages) == kept
+    assert (await client.get("/events/kept?signed_out=1")).status_code == 200 and len(pages) == kept + 1

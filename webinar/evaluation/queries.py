@@ -86,8 +86,8 @@ async def replace_test(conn: Connection, event_id: int, test: Sequence[QuestionI
 
 
 async def set_evaluation(conn: Connection, event_id: int, on: bool, pass_mark: int) -> None:
-    changes.shown_changed()  # the event's row, as kept copies hold it
     """The event's `evaluation` and `evaluation_pass_mark`."""
+    changes.shown_changed()  # the event's row, as kept copies hold it
     await conn.execute(
         events.update().where(events.c.id == event_id).values(evaluation=on, evaluation_pass_mark=pass_mark)
     )

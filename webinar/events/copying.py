@@ -18,9 +18,9 @@ EVENT_COLUMNS = ("evaluation", "evaluation_pass_mark")
 
 
 async def copy_setup(conn: Connection, source_id: int, target_id: int, editor: str) -> None:
-    changes.shown_changed()
     """Give the new event `target_id` the setup of `source_id` (inside the caller's transaction); `editor` is the
     staff member's address, recorded as the one who wrote the copied e-mail texts."""
+    changes.shown_changed()
     source = await conn.fetch_one(sa.select(*(events.c[n] for n in EVENT_COLUMNS)).where(events.c.id == source_id))
     assert source is not None
     await conn.execute(events.update().where(events.c.id == target_id).values({n: source[n] for n in EVENT_COLUMNS}))

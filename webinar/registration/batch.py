@@ -89,7 +89,7 @@ _CONTEXT = Prepared(
     sa.select(
         events,
         *(ct.c[f].label(f"consent_{lang}_{f}") for lang, ct in _TEXTS.items() for f in _CONSENT_FIELDS),
-        *(organisations.c[f].label(f"organisation_{f}") for f in _ORGANISATION_FIELDS),
+        *(organisations.c[f].label(f"org_{f}") for f in _ORGANISATION_FIELDS),
         *(c.label(f"brand_{c.name}") for c in branding_queries.COLUMNS),
     )
     .select_from(
@@ -167,11 +167,12 @@ async def load(db: DB, slug: str, earlier: EventContext | None = None) -> EventC
         asked = earlier.questions
     else:
         asked = tuple(to_dataclass(Question, q) for q in await db.all(_QUESTIONS, {"event_id": row["id"]}))
-    organisation = Organisation(**{f: row[f"organisation_{f}"] for f in _ORGANISATION_FIELDS})
+    organisation = Organisation(**{f: row[f"org_{f}"] for f in _ORGANISATION_FIELDS})
     brand = None
     if row["brand_organisation_id"] is not None:
         columns = {c.name: row[f"brand_{c.name}"] for c in branding_queries.COLUMNS}
         brand = Brand(organisation_name=organisation.name, **columns)
+        brand = None if brand.empty else brand  # as branding.queries.of_organisation gives it
     return EventContext(event, Consents(texts), asked, organisation, brand)
 
 

@@ -26,6 +26,11 @@ from webinar import i18n
 from webinar.web.forms import csrf_token
 from webinar.web.urls import address
 
+# The query parameters a kept page may differ by (the language switcher's, the "signed out" notice): an address with
+# any other (a campaign's utm_*, a social network's click id, different for every visitor) is rendered and not kept,
+# so that it cannot push out the pages everyone loads.
+KEPT_PARAMETERS = frozenset({"lang", "signed_out"})
+
 
 class PageCache:
     """Rendered pages by what they depend on, the most recently used `most` of them."""
@@ -36,6 +41,9 @@ class PageCache:
         self.placeholder = secrets.token_hex(32)  # as long as a real token, and nobody's
         self._pages: OrderedDict[tuple[Hashable, ...], str] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._pages)
+
     def response(self, request: Request, name: str, key: Hashable, context: Mapping[str, Any]) -> HTMLResponse:
         """The page `name` for this request: rendered from `context` the first time for `key`, then reused."""
         scope = request.scope
@@ -44,11 +52,16 @@ class PageCache:
         if page is None:
             values = {**context, "request": request, "csrf_token": self._placeholder}
             page = self.templates.get_template(name).render(values)
+            if not KEPT_PARAMETERS.issuperset(request.query_params.keys()):
+                return self._with_token(request, page)
             if len(self._pages) >= self.most:
                 self._pages.popitem(last=False)
             self._pages[full_key] = page
         else:
             self._pages.move_to_end(full_key)
+        return self._with_token(request, page)
+
+    def _with_token(self, request: Request, page: str) -> HTMLResponse:
         if self.placeholder not in page:  # a page without a form: no token, and no session given for one
             return HTMLResponse(page)
         return HTMLResponse(page.replace(self.placeholder, csrf_token(request)))
