@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases.core import Connection
@@ -80,9 +81,12 @@ async def of_organisation(conn: Connection, organisation_id: int) -> Brand | Non
         .where(ob.c.organisation_id == organisation_id)
     )
     row = await conn.fetch_one(query)
-    if row is None:
-        return None
-    brand = Brand(organisation_name=row["organisation_name"], **{c.name: row[c.name] for c in COLUMNS})
+    return None if row is None else brand_of(row, row["organisation_name"])
+
+
+def brand_of(row: Any, organisation_name: str, prefix: str = "") -> Brand | None:
+    """The branding in a row holding COLUMNS (each named `prefix` + its name), None when it sets nothing."""
+    brand = Brand(organisation_name=organisation_name, **{c.name: row[prefix + c.name] for c in COLUMNS})
     return None if brand.empty else brand
 
 

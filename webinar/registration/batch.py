@@ -170,9 +170,7 @@ async def load(db: DB, slug: str, earlier: EventContext | None = None) -> EventC
     organisation = Organisation(**{f: row[f"org_{f}"] for f in _ORGANISATION_FIELDS})
     brand = None
     if row["brand_organisation_id"] is not None:
-        columns = {c.name: row[f"brand_{c.name}"] for c in branding_queries.COLUMNS}
-        brand = Brand(organisation_name=organisation.name, **columns)
-        brand = None if brand.empty else brand  # as branding.queries.of_organisation gives it
+        brand = branding_queries.brand_of(row, organisation.name, prefix="brand_")
     return EventContext(event, Consents(texts), asked, organisation, brand)
 
 

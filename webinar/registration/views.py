@@ -62,10 +62,10 @@ async def render_event(
     """The event page with its registration form (or the reason there is none); the proof of work on it when this
     address has made many attempts (or `proof`). `embedded`: the same form in the compact page for an iframe.
     The page a new visitor gets (no form sent back, no proof asked) is rendered once per version of the event,
-    its texts, organisation and branding, and its registration state: then it costs a cached page and a token."""
+    its texts, organisation and branding, and its registration state: then it costs a cached page and a token.
+    `ctx` is as `_page_context` gives it (the page already in its organisation's branding)."""
     event = ctx.event
     language = choose_language(request, event.language)
-    request.state.brand = ctx.brand
     state_ = app_state(request)
     if not proof:
         ip = client_ip(request, state_.settings.trusted_proxies)
