@@ -57,11 +57,21 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class Until:
+    """What a pass answers when nothing is left and it knows when its next work is due: run again in `seconds` (or at
+    the job's interval, if that comes first), so that work due at a moment starts at it rather than up to an interval
+    late."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Job:
-    """One background job: `run` does one pass and returns True when work is left (run again at once)."""
+    """One background job: `run` does one pass and returns True when work is left (run again at once), or `Until` when
+    its next work is due sooner than its interval."""
 
     name: str  # in the logs, and the lease's row
-    run: Callable[[Context], Awaitable[bool | None]]
+    run: Callable[[Context], Awaitable[bool | Until | None]]
     interval: float | Callable[[Settings], float]  # seconds between passes once there is nothing left to do
     lease: Lease | None = None
     max_backoff: float = MAX_BACKOFF_SECONDS
@@ -69,6 +79,14 @@ class Job:
     def wait(self, settings: Settings) -> float:
         """Seconds to wait after a pass that left nothing to do."""
         return self.interval(settings) if callable(self.interval) else self.interval
+
+    def wait_after(self, answer: bool | Until, settings: Settings) -> float:
+        """Seconds to wait after a pass that answered `answer`: none while work is left."""
+        if answer is True:
+            return 0.0
+        if isinstance(answer, Until):
+            return max(0.0, min(answer.seconds, self.wait(settings)))
+        return self.wait(settings)
 
     def backoff(self, failures: int, settings: Settings) -> float:
         """Seconds to wait after `failures` failed passes in a row: the interval, doubling up to the cap."""
@@ -102,7 +120,8 @@ async def supervise(job: Job, ctx: Context, *, sleep: Sleep = asyncio.sleep, own
             log.info("job %s: pass succeeded again after %d failure(s)", job.name, failures)
             failures = 0
         # A backlog is worked through without waiting, yet other tasks (and a cancellation) get their turn.
-        await (asyncio.sleep(0) if more else sleep(job.wait(ctx.settings)))
+        delay = job.wait_after(more, ctx.settings)
+        await (asyncio.sleep(0) if delay == 0 else sleep(delay))
 
 
 async def run_all(jobs: Iterable[Job], ctx: Context) -> None:
@@ -110,9 +129,9 @@ async def run_all(jobs: Iterable[Job], ctx: Context) -> None:
     await together(*(supervise(job, ctx) for job in jobs))  # stopped, each job has let go of its lease
 
 
-async def _pass(job: Job, ctx: Context, owner: str) -> bool:
+async def _pass(job: Job, ctx: Context, owner: str) -> bool | Until:
     if job.lease is None:
-        return bool(await job.run(ctx))
+        return _answer(await job.run(ctx))
     taken: bool | None = None  # None while claiming: a stop then may come after the claim committed
     renewing: asyncio.Task[None] | None = None
     ran = False
@@ -121,12 +140,16 @@ async def _pass(job: Job, ctx: Context, owner: str) -> bool:
         if not taken:
             return False  # another worker holds it, or the job ran recently enough
         renewing = asyncio.create_task(_keep_renewed(ctx.db, job, owner))
-        more = bool(await job.run(ctx))
+        more = _answer(await job.run(ctx))
         ran = True
         return more
     finally:
         if taken is not False:
             await _let_go(ctx.db, job, owner, ran, renewing)
+
+
+def _answer(answer: bool | Until | None) -> bool | Until:
+    return answer if isinstance(answer, Until) else bool(answer)
 
 
 async def take_lease(db: DB, job: Job, owner: str, at: dt.datetime | None = None) -> bool:

@@ -479,7 +479,9 @@ outbox = sa.Table(
     sa.Column("event_message_id", BigId, sa.ForeignKey("event_messages.id", ondelete="SET NULL"), nullable=True),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATUSES) + ")", name="status"),
 )
-sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+# The sender's claim (`ORDER BY next_attempt_at, id LIMIT n`): with the id, a claim reads its n rows from the index;
+# without it, 50,000 reminders queued at one moment were read and sorted for every claim of ten (migration 0019).
+sa.Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at, outbox.c.id)
 sa.Index("ix_outbox_registration", outbox.c.registration_id)
 # An event's e-mails of one kind: a new update supersedes the ones still queued (registration/notices.py).
 sa.Index("ix_outbox_event_kind", outbox.c.event_id, outbox.c.kind, outbox.c.status)

@@ -16,7 +16,7 @@ from webinar import clock, worker
 from webinar.app import create_app
 from webinar.clock import now
 from webinar.db import DB
-from webinar.jobs import Context, Job, Lease, supervise, take_lease
+from webinar.jobs import Context, Job, Lease, Until, supervise, take_lease
 from webinar.registration.notifications import compose_queued
 from webinar.settings import Settings
 from webinar.tables import job_leases
@@ -91,6 +91,22 @@ async def test_a_pass_that_leaves_work_runs_again_without_waiting() -> None:
     await until(lambda: len(passes) == len(script))
     await stop(task)
     assert sleep.delays == [2.0, 2.0]  # a wait only after each pass that drained the work
+
+
+async def test_a_pass_that_knows_when_its_next_work_is_due_waits_until_then_or_its_interval() -> None:
+    answers = [Until(0.5), Until(100.0), Until(-1.0), True, None]
+    sleep = FakeSleep()
+
+    async def run(ctx: Context) -> bool | Until | None:
+        if not answers:
+            await asyncio.Event().wait()  # done: block until cancelled
+        return answers.pop(0)
+
+    task = asyncio.create_task(supervise(Job("timed", run, interval=2.0), NO_CONTEXT, sleep=sleep))
+    await until(lambda: not answers)
+    await stop(task)
+    # The moment, the interval when the moment is further, at once for a moment passed or work left; else the interval.
+    assert sleep.delays == [0.5, 2.0, 2.0]
 
 
 async def test_cancellation_stops_it_promptly_while_waiting_or_in_a_pass() -> None:

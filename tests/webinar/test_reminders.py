@@ -16,7 +16,7 @@ from tests.webinar.access_helpers import load_event
 from tests.webinar.reminder_helpers import REAL_NOW, backdate, move_clock, outbox_of, queued, scheduled
 from webinar.attendance.queries import attended
 from webinar.db import DB
-from webinar.jobs import Context
+from webinar.jobs import Context, Until
 from webinar.mail.sender import deliver_due
 from webinar.registration import reminders
 from webinar.registration.notifications import compose_queued
@@ -57,13 +57,15 @@ async def test_each_reminder_goes_once_per_approved_person_and_offset(
     ctx = _ctx(settings, db)
 
     move_clock(monkeypatch, event.starts_at - 1441 * MINUTE)  # a minute before the first reminder's moment
-    await reminders.queue_due(ctx, attended)
+    wake = await reminders.queue_due(ctx, attended)
     assert await queued(db, *REMINDER) == Counter()
+    assert wake == Until(60 + reminders.WAKE_MARGIN)  # the job wakes at the moment, not up to an interval late
 
     move_clock(monkeypatch, event.starts_at - 1440 * MINUTE)
     for _ in range(3):  # every pass of the next hours finds it done
-        await reminders.queue_due(ctx, attended)
+        wake = await reminders.queue_due(ctx, attended)
     assert await queued(db, *REMINDER) == Counter({(r, "reminder"): 1 for r in approved})
+    assert wake == Until(1380 * 60 + reminders.WAKE_MARGIN)  # then at the second reminder's
     assert await scheduled(db) == sorted((r, "reminder", 1440) for r in approved)
 
     move_clock(monkeypatch, event.starts_at - 59 * MINUTE)

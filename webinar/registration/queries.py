@@ -164,12 +164,12 @@ async def by_id(conn: Connection, event_id: int, registration_id: int) -> Regist
 
 
 async def by_ids(conn: Connection, event_id: int, registration_ids: Collection[int]) -> dict[int, Registration]:
-    """Some registrations of one event, by id (one missing: erased, or of another event)."""
-    rows = await conn.fetch_all(
-        sa.select(*_COLUMNS).where(registrations.c.event_id == event_id, registrations.c.id.in_(registration_ids))
-    )
+    """Some registrations of one event, by id (one missing: erased, or of another event). Read by primary key alone
+    and fenced here: with `event_id` in the statement, PostgreSQL's plan (statistics taken before a rush, or a
+    generic plan) read every registration of a 50,000-person event for each ten looked up, 30 ms a call."""
+    rows = await conn.fetch_all(sa.select(*_COLUMNS).where(registrations.c.id.in_(registration_ids)))
     found = [to_dataclass(Registration, row) for row in rows]
-    return {reg.id: reg for reg in found}
+    return {reg.id: reg for reg in found if reg.event_id == event_id}
 
 
 async def passed_evaluation(conn: Connection, registration_ids: Collection[int]) -> set[int]:

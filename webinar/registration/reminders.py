@@ -23,7 +23,7 @@ from databases.core import Connection
 from webinar.clock import now
 from webinar.db import DB, insert_for
 from webinar.events.queries import Event, by_id
-from webinar.jobs import Context, Job, Lease
+from webinar.jobs import Context, Job, Lease, Until
 from webinar.tables import UTCDateTime, events, outbox, registrations, scheduled_emails
 
 REMINDER, FOLLOWUP = "reminder", "followup"
@@ -31,7 +31,8 @@ FOLLOWUP_KINDS = ("followup_attended", "followup_missed")
 # A follow-up whose moment passed while the platform was down still goes out, for this long after its moment.
 FOLLOWUP_LATE = dt.timedelta(days=7)
 LOOK_AHEAD = dt.timedelta(days=60)  # the longest reminder offset the event form accepts
-INTERVAL = 10.0  # seconds between passes: how late a reminder may be, at most (a pass with nothing due is one query)
+INTERVAL = 10.0  # seconds between passes at most: how late an edit of an event's time is seen (one query if none due)
+WAKE_MARGIN = 0.05  # seconds past a reminder's moment the job wakes, so that it finds the moment come
 
 
 @dataclass(frozen=True)
@@ -93,20 +94,15 @@ def _approved(event: Event) -> list[sa.ColumnElement[bool]]:
     ]
 
 
-def _not_yet(kind: str, offset: int) -> sa.ColumnElement[bool]:
-    return ~sa.exists().where(
-        scheduled_emails.c.registration_id == registrations.c.id,
-        scheduled_emails.c.kind == kind,
-        scheduled_emails.c.offset_minutes == offset,
-    )
-
-
 async def _record(
     conn: Connection, event: Event, kind: str, offset: int, who: list[sa.ColumnElement[bool]], batch: str
 ) -> None:
-    """Insert the `scheduled_emails` rows of everyone in `who` not yet recorded, marked with `batch`. The NOT EXISTS
-    spares the unique index a conflict per person on every pass; ON CONFLICT DO NOTHING settles a race with another
-    worker's pass, whose rows this one waits for (PostgreSQL) and then leaves alone."""
+    """Insert the `scheduled_emails` rows of everyone in `who` not yet recorded, marked with `batch`: ON CONFLICT DO
+    NOTHING on the unique key leaves those recorded before alone, and settles a race with another worker's pass, whose
+    rows this one waits for (PostgreSQL). No NOT EXISTS beside it: PostgreSQL planned that one as a scan of the
+    table being filled for each registrant while the table was new or its statistics old (a first reminder to
+    50,000 people ran into the 30 s statement timeout); the conflict is an index probe whatever the plan (104 ms for
+    50,000 already recorded, against 63 ms)."""
     at = now()
     rows = sa.select(
         registrations.c.id,
@@ -115,7 +111,7 @@ async def _record(
         sa.literal(offset),
         sa.literal(batch),
         sa.literal(at, UTCDateTime),
-    ).where(*who, _not_yet(kind, offset))
+    ).where(*who)
     columns = ["registration_id", "event_id", "kind", "offset_minutes", "batch", "created_at"]
     insert = insert_for(conn, scheduled_emails).from_select(columns, rows)
     await conn.execute(insert.on_conflict_do_nothing(index_elements=["registration_id", "kind", "offset_minutes"]))
@@ -185,30 +181,43 @@ async def queue_followup(db: DB, event: Event, mail_from: str, attended: Attende
         await _enqueue(conn, event, kind, batch, mail_from, None)
 
 
-async def due(db: DB, at: dt.datetime) -> list[Due]:
-    """What each event has due at `at`."""
-    found = []
+async def _candidate_events(db: DB, at: dt.datetime) -> list[Event]:
     async with db.connection() as conn:
-        for event_id in await candidates(conn, at):
-            event = await by_id(conn, event_id)
-            if event is None:
-                continue
-            offset, followup = current_offset(event, at), followup_due(event, at)
-            if offset is not None or followup:
-                found.append(Due(event, offset, followup))
+        found = [await by_id(conn, event_id) for event_id in await candidates(conn, at)]
+    return [event for event in found if event is not None]
+
+
+def due(events: list[Event], at: dt.datetime) -> list[Due]:
+    """What each of the events has due at `at`."""
+    found = []
+    for event in events:
+        offset, followup = current_offset(event, at), followup_due(event, at)
+        if offset is not None or followup:
+            found.append(Due(event, offset, followup))
     return found
 
 
-async def queue_due(ctx: Context, attended: Attended) -> bool:
+def next_moment(events: list[Event], at: dt.datetime) -> dt.datetime | None:
+    """The first moment after `at` at which one of the events has a reminder (or its follow-up) due."""
+    moments = [event.starts_at - dt.timedelta(minutes=offset) for event in events for offset in event.reminder_offsets]
+    moments += [moment for event in events if (moment := followup_moment(event)) is not None]
+    return min((moment for moment in moments if moment > at), default=None)
+
+
+async def queue_due(ctx: Context, attended: Attended) -> Until | None:
     """One pass: queue every reminder and follow-up that is due now. Each event's e-mails are one transaction, so a
     crash leaves an event either wholly queued or not at all, and the next pass (here or on another worker) carries
-    on; a second pass at the same time queues nobody twice."""
-    for item in await due(ctx.db, now()):
+    on; a second pass at the same time queues nobody twice. Answers when the next reminder is due, so that the job
+    wakes at its moment (a follow-up of an event still running is found by the job's interval, up to INTERVAL late)."""
+    at = now()
+    events = await _candidate_events(ctx.db, at)
+    for item in due(events, at):
         if item.offset is not None:
             await queue_reminder(ctx.db, item.event, item.offset, ctx.settings.mail_from)
         if item.followup:
             await queue_followup(ctx.db, item.event, ctx.settings.mail_from, attended)
-    return False
+    upcoming = next_moment(events, at)
+    return Until((upcoming - now()).total_seconds() + WAKE_MARGIN) if upcoming else None
 
 
 @functools.cache
@@ -217,7 +226,7 @@ def job(attended: Attended) -> Job:
     workers from doing the same pass twice over (harmless, but wasted); it is not what makes the e-mails go once —
     the unique key of `scheduled_emails` is."""
 
-    async def reminders_pass(ctx: Context) -> bool:
+    async def reminders_pass(ctx: Context) -> Until | None:
         return await queue_due(ctx, attended)
 
     return Job("reminders", reminders_pass, interval=INTERVAL, lease=Lease(hold=dt.timedelta(minutes=1)))
