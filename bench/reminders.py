@@ -18,6 +18,7 @@ import asyncpg
 from bench import fixtures
 from bench.harness import LOG_DIR, RssSampler, Server, mail_worker, wrk_until_stopped
 from bench.scenarios import result
+from webinar.registration import reminders
 from webinar.settings import Settings
 
 SLUG = "bench-remind"
@@ -79,16 +80,21 @@ class Sink:
         return self.status()
 
 
+# How long before its moment the reminder is set: longer than the reminders job's interval, as a real reminder is
+# known well ahead (a moment set closer than that is found up to an interval late, which is not the sending's time).
+AHEAD_SECONDS = reminders.INTERVAL + 2
+
+
 async def _make_due(db_url: str, event_id: int) -> float:
-    """Move the event so that its reminder's moment is now: its start OFFSET minutes (and 2 s) ahead. The wall-clock
-    time of the moment."""
+    """Move the event so that its reminder's moment comes AHEAD_SECONDS from now: its start OFFSET minutes and as
+    many seconds ahead. The wall-clock time of the moment."""
     conn = await asyncpg.connect(db_url)
     try:
         due = await conn.fetchval(
-            "UPDATE events SET starts_at = now() + $2 * interval '1 minute' + interval '2 seconds',"
+            "UPDATE events SET starts_at = now() + $2 * interval '1 minute' + $3 * interval '1 second',"
             " ends_at = now() + interval '1 day', updated_at = now() WHERE id = $1"
             " RETURNING starts_at - $2 * interval '1 minute'",
-            event_id, OFFSET,
+            event_id, OFFSET, AHEAD_SECONDS,
         )  # fmt: skip
     finally:
         await conn.close()
