@@ -704,7 +704,13 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in WEBHOOK_STATUSES) + ")", name="status"),
 )
-sa.Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+# The webhook sender's claim orders by (next_attempt_at, id) as the mail sender's does (ix_outbox_due, migration 0019).
+sa.Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.next_attempt_at,
+    webhook_deliveries.c.id,
+)
 sa.Index("ix_webhook_deliveries_subscription", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
 
 # Each attempt at a delivery, with the receiver's answer (its status and the start of its body): the log of a

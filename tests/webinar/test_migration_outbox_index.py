@@ -1,5 +1,5 @@
-"""Migration 0019 (the sender's claim index ends with the id) over a database with a queued e-mail, on both engines:
-the message is kept, the index carries (status, next_attempt_at, id), and the old index comes back on the way
+"""Migration 0019 (the senders' claim indexes end with the id) over a database with a queued e-mail, on both engines:
+the message is kept, both indexes carry (status, next_attempt_at, id), and the old ones come back on the way
 down."""
 
 from __future__ import annotations
@@ -24,19 +24,26 @@ def test_0019_upgrades_a_database_with_queued_mail_and_back(blank_url: str) -> N
     )  # fmt: skip
     asyncio.run(_run(blank_url, *old_rows(), mail))
     migrate.upgrade(blank_url, "0019")
-    assert asyncio.run(_due_index(blank_url)) == ["status", "next_attempt_at", "id"]
+    assert asyncio.run(_due_indexes(blank_url)) == [["status", "next_attempt_at", "id"]] * 2
     [kept] = asyncio.run(_run(blank_url, sa.select(outbox.c.id, outbox.c.status, outbox.c.to_address)))
     assert kept == [(1, "queued", "ana@example.org")]
     command.downgrade(migrate.alembic_config(blank_url), "0018")
-    assert asyncio.run(_due_index(blank_url)) == ["status", "next_attempt_at"]
+    assert asyncio.run(_due_indexes(blank_url)) == [["status", "next_attempt_at"]] * 2
 
 
-async def _due_index(url: str) -> list[str]:
+async def _due_indexes(url: str) -> list[list[str]]:
+    """The columns of the outbox's and the webhook deliveries' claim indexes."""
     engine = create_async_engine(alembic_url(url))
     try:
         async with engine.connect() as conn:
-            found = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes("outbox"))
+            found = [
+                await conn.run_sync(lambda sync, table=table: sa.inspect(sync).get_indexes(table))
+                for table in ("outbox", "webhook_deliveries")
+            ]
     finally:
         await engine.dispose()
-    [due] = [index for index in found if index["name"] == "ix_outbox_due"]
-    return list(due["column_names"])
+    names = ("ix_outbox_due", "ix_webhook_deliveries_due")
+    return [
+        next(list(i["column_names"]) for i in indexes if i["name"] == name)
+        for indexes, name in zip(found, names, strict=True)
+    ]
