@@ -47,9 +47,12 @@ GIVE_UP_AFTER = dt.timedelta(hours=24)
 FIRST_RETRY_SECONDS = 20.0
 MAX_RETRY_SECONDS = 3600.0
 POLL_SECONDS = 2.0
-PASS_SIZE = 100  # messages per pass at most (a full pass is followed by the next one at once)
+# Messages per pass at most (a full pass is followed by the next one at once). Each pass opens its lanes' SMTP
+# connections and closes them at its end: 1,000 (with claims of 25) sent a reminder to 50,000 people 12 % faster than
+# 100 (with claims of 10), with 20 % less CPU in PostgreSQL (docs/performance.md).
+PASS_SIZE = 1000
 RELEASE_SECONDS = 5.0  # the longest a stop waits to give claimed messages back; unreleased ones lapse with their lease
-CHUNK = 10  # messages one lane claims at a time: a claim is one round trip, and its lease runs from it
+CHUNK = 25  # messages one lane claims at a time: a claim is one round trip, and its lease runs from it
 # Inside `webinar serve`, the longest each message waits for a moment with no request being served: in a rush the
 # four lanes of a process still send about 80 a second between them, and the backlog goes at full speed after.
 GIVE_WAY_SECONDS = 0.05
