@@ -182,6 +182,7 @@ async def queue_followup(db: DB, event: Event, mail_from: str, attended: Attende
 
 
 async def _candidate_events(db: DB, at: dt.datetime) -> list[Event]:
+    """The events that may have something due at `at` or soon after (`candidates`), read."""
     async with db.connection() as conn:
         found = [await by_id(conn, event_id) for event_id in await candidates(conn, at)]
     return [event for event in found if event is not None]
