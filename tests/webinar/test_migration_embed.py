@@ -9,11 +9,9 @@ import asyncio
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.webinar.test_migrations import _run, blank_url, old_rows  # noqa: F401 - the fixture
+from tests.webinar.test_migrations import _run, blank_url, indexes, old_rows  # noqa: F401 - the fixture
 from webinar import migrate
-from webinar.db import alembic_url
 from webinar.tables import events
 
 BEFORE = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision("0017").down_revision
@@ -29,17 +27,7 @@ def test_0015_upgrades_a_database_with_events_and_back(blank_url: str) -> None: 
     listed = events.update().values(embed_origins="https://www.example.ro\nhttp://localhost:8080")
     [_, after] = asyncio.run(_run(blank_url, listed, sa.select(events.c.embed_origins)))
     assert after == [("https://www.example.ro\nhttp://localhost:8080",)]
-    assert "ix_registrations_event_id" in asyncio.run(_indexes(blank_url))
+    assert "ix_registrations_event_id" in asyncio.run(indexes(blank_url, "registrations"))
     command.downgrade(migrate.alembic_config(blank_url), BEFORE)
     assert asyncio.run(migrate.current_revision(blank_url)) == BEFORE
-    assert "ix_registrations_event_id" not in asyncio.run(_indexes(blank_url))
-
-
-async def _indexes(url: str) -> set[str]:
-    engine = create_async_engine(alembic_url(url))
-    try:
-        async with engine.connect() as conn:
-            found = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes("registrations"))
-    finally:
-        await engine.dispose()
-    return {index["name"] for index in found}
+    assert "ix_registrations_event_id" not in asyncio.run(indexes(blank_url, "registrations"))

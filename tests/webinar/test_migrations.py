@@ -45,6 +45,17 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def indexes(url: str, table: str) -> dict[str, list[str]]:
+    """The table's indexes as the database has them: each one's columns, by name."""
+    engine = create_async_engine(alembic_url(url))
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes(table))
+    finally:
+        await engine.dispose()
+    return {index["name"]: list(index["column_names"]) for index in found}
+
+
 async def _run(url: str, *statements: sa.Executable) -> list[list[tuple[object, ...]]]:
     """Run statements in one transaction; the rows of each."""
     engine = create_async_engine(alembic_url(url))
