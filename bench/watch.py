@@ -112,6 +112,8 @@ def step(server: Server, db_url: str, event_id: int, viewers: list, hold: float,
         time.sleep(2)
     summary["bad_sessions"] = bad
     summary["rss_mb"] = round(rss.peak / 2**20)
+    # What each viewer costs: the peak over what the serving processes held before anyone connected.
+    summary["rss_kb_per_viewer"] = round((rss.peak - rss.start_rss) / 1024 / max(len(viewers), 1), 1)
     print(f"  watch {tag}: {summary}", flush=True)
     return summary
 
