@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -12,8 +13,9 @@ from webinar.access import queries as access_queries
 from webinar.accounts import sessions
 from webinar.clock import now
 from webinar.db import DB, among
+from webinar.dbbackends import Prepared
 from webinar.events.queries import Event
-from webinar.tables import registrations, viewing_sessions, web_sessions
+from webinar.tables import UTCDateTime, registrations, viewing_sessions, web_sessions
 
 vs = viewing_sessions
 
@@ -41,6 +43,56 @@ async def authenticate(db: DB, slug: str, raw_sid: str | None, idle: dt.timedelt
     return Viewer(event.id, session.attendee.id, session.id_hash, event, kind)
 
 
+def _recent(web_session_hash: Any, registration_id: Any, kind: Any, horizon: Any) -> sa.Select[tuple[int]]:
+    """The viewing session a new connection goes on with (values or parameters): this web session's open one seen
+    within the timeout, or one it closed as `left` within it, of the same kind."""
+    return (
+        sa.select(vs.c.id)
+        .where(
+            vs.c.web_session_hash == web_session_hash,
+            vs.c.registration_id == registration_id,
+            vs.c.kind == kind,  # the replay after the end never continues a session of the live stream
+            sa.or_(
+                sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
+                sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
+            ),
+        )
+        .order_by(vs.c.started_at.desc())
+        .limit(1)
+    )
+
+
+_NEW = ("event_id", "registration_id", "web_session_hash", "started_at", "last_seen_at", "ip", "user_agent", "kind")
+
+
+def _open_or_resume() -> sa.CompoundSelect[tuple[int]]:
+    """PostgreSQL's one statement for `open_or_resume`: the recent session reopened, or else a new one; its id.
+    Parameters `new_<column>` (the new row's values) and `horizon`."""
+    new = {name: sa.bindparam(f"new_{name}", type_=vs.c[name].type) for name in _NEW}
+    kept = _recent(
+        new["web_session_hash"], new["registration_id"], new["kind"], sa.bindparam("horizon", type_=UTCDateTime)
+    )
+    recent = kept.cte("recent")
+    resumed = (
+        vs.update()
+        .where(vs.c.id.in_(sa.select(recent.c.id)))
+        .values(last_seen_at=new["last_seen_at"], ended_at=None, end_reason=None)
+        .returning(vs.c.id)
+        .cte("resumed")
+    )
+    created = (
+        vs.insert()
+        .from_select(list(new), sa.select(*new.values()).where(~sa.exists(sa.select(recent.c.id))))
+        .returning(vs.c.id)
+        .cte("created")
+    )
+    return sa.select(resumed.c.id).union_all(sa.select(created.c.id))
+
+
+# Compiled once: building and keying this statement anew was a sixth of a worker's CPU while viewers connected.
+_OPEN_OR_RESUME = Prepared(_open_or_resume())
+
+
 async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeout_seconds: int) -> int:
     """The viewing session to use for a new connection: this web session's recent one, reopened, or a new one.
 
@@ -50,21 +102,6 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
     """
     at = now()
     horizon = at - dt.timedelta(seconds=timeout_seconds)
-    recent = (
-        sa.select(vs.c.id)
-        .where(
-            vs.c.web_session_hash == viewer.web_session_hash,
-            vs.c.registration_id == viewer.registration_id,
-            vs.c.kind == viewer.kind,  # the replay after the end never continues a session of the live stream
-            sa.or_(
-                sa.and_(vs.c.ended_at.is_(None), vs.c.last_seen_at >= horizon),
-                sa.and_(vs.c.end_reason == "left", vs.c.ended_at >= horizon),
-            ),
-        )
-        .order_by(vs.c.started_at.desc())
-        .limit(1)
-    )
-    resume = {"last_seen_at": at, "ended_at": None, "end_reason": None}
     new = {
         "event_id": viewer.event_id,
         "registration_id": viewer.registration_id,
@@ -75,24 +112,19 @@ async def open_or_resume(db: DB, viewer: Viewer, ip: str, user_agent: str, timeo
         "user_agent": user_agent[:500],
         "kind": viewer.kind,
     }
-    if db.is_sqlite:
-        async with db.transaction() as conn:
-            found = await conn.fetch_val(recent)
-            if found is not None:
-                await conn.execute(vs.update().where(vs.c.id == found).values(**resume))
-                return int(found)
-            return int(await conn.fetch_val(vs.insert().values(**new).returning(vs.c.id)))
-    kept = recent.cte("recent")
-    resumed = vs.update().where(vs.c.id.in_(sa.select(kept.c.id))).values(**resume).returning(vs.c.id).cte("resumed")
-    values = sa.select(*(sa.literal(value, type_=vs.c[name].type) for name, value in new.items()))
-    created = (
-        vs.insert()
-        .from_select(list(new), values.where(~sa.exists(sa.select(kept.c.id))))
-        .returning(vs.c.id)
-        .cte("created")
-    )
-    async with db.connection() as conn:
-        return int(await conn.fetch_val(sa.select(resumed.c.id).union_all(sa.select(created.c.id))))
+    if not db.is_sqlite:
+        row = await db.one(
+            _OPEN_OR_RESUME, {f"new_{name}": value for name, value in new.items()} | {"horizon": horizon}
+        )
+        return int(row["id"])
+    async with db.transaction() as conn:
+        found = await conn.fetch_val(_recent(viewer.web_session_hash, viewer.registration_id, viewer.kind, horizon))
+        if found is not None:
+            await conn.execute(
+                vs.update().where(vs.c.id == found).values(last_seen_at=at, ended_at=None, end_reason=None)
+            )
+            return int(found)
+        return int(await conn.fetch_val(vs.insert().values(**new).returning(vs.c.id)))
 
 
 # A page that is open keeps its attendee's web session from idling out; once a minute is enough for that.
