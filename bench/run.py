@@ -129,10 +129,10 @@ def _watch(server, baseline, db_url: str, data: dict, quick: bool) -> dict:
     hold = 40 if quick else 180
     levels = watch.ramp_levels(quick)
     base = watch.baseline(baseline, data["viewers"][: levels[0]], min(hold, 35))
-    steps = {}
+    steps, idle_rss = {}, server.rss()
     for n, level in enumerate(levels):
         steps[level] = watch.step(server, db_url, data["ids"]["bench-watch"], data["viewers"][:level],
-                                  hold if n == 0 else 60, f"{level}")  # fmt: skip
+                                  hold if n == 0 else 60, f"{level}", idle_rss)  # fmt: skip
         if steps[level]["p99_ms"] >= 100 or steps[level]["failed"]:
             break
     first = steps[levels[0]]

@@ -147,10 +147,11 @@ def embedded(server: Server, db_path: Path, event_id: int, rates: dict[str, floa
             "(SELECT count(*) FROM outbox o WHERE o.registration_id = r.id) <> 1",
             (event_id,),
         ).fetchone()[0]
-    ok = run.rate >= 300 and run.errors == 0 and bad == 0
+    # A ratio, not a rate (issue 23): an absolute figure does not survive a machine that runs at half speed that day.
+    ok = run.rate >= 0.5 * rates["b"] and run.p99_ms < 100 and run.errors == 0 and bad == 0
     print(f"  embedded: {run.rate:.0f}/s p99 {run.p99_ms:.1f} ms errors {run.errors}; {total} rows, {bad} bad")
     return result(
-        "embedded", run.rate, "registrations/s", rates["b"], ">= 300/s (SQLite, 1 worker), 0 errors", ok,
+        "embedded", run.rate, "registrations/s", rates["b"], ">= 0.5 x (b), p99 < 100 ms, 0 errors (SQLite)", ok,
         p99_ms=run.p99_ms, errors=run.errors, registrations=total, outbox_mismatches=bad,
     )  # fmt: skip
 

@@ -3,9 +3,9 @@
 `python -m bench.viewers SPEC.json OUT.json`: SPEC has url, origin, hold, heartbeat, start_at and viewers
 ([registration_id, cookie] pairs). Each viewer connects with its own session cookie and an Origin header,
 waits for `open` (from `source`, a loopback address of its own: one address has about 28,000 ports for
-connections to one server), sends a heartbeat every `heartbeat` seconds (the first at a random point of the first
-interval, like pages opened at different times), times each heartbeat's ack (kept as [sent at, ms]), and
-closes at `start_at + hold`.
+connections to one server), sends a heartbeat every `heartbeat` seconds on a fixed schedule as the page's
+setInterval does (the first at a random point of the first interval, like pages opened at different times), times
+each heartbeat's ack (kept as [sent at, ms]), and closes at `start_at + hold`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ async def viewer(spec: dict, reg_id: int, cookie: str, gate: asyncio.Semaphore, 
             opened = json.loads(await asyncio.wait_for(ws.recv(), 60))
         record["t_open"] = time.time()
         record["session"], record["ok"] = opened.get("session"), opened.get("type") == "open"
-        await asyncio.sleep(random.uniform(0, spec["heartbeat"]))
+        # On a fixed schedule, as the page's setInterval sends them: a slow ack does not move the next heartbeat
+        # (waiting out a whole interval after each ack let one stall line thousands of viewers up to beat at once).
+        due = time.time() + random.uniform(0, spec["heartbeat"])
+        await asyncio.sleep(due - time.time())
         while time.time() + 0.5 < end:
             sent_at, sent = time.time(), time.perf_counter()
             await ws.send(json.dumps({"type": "heartbeat", "session": record["session"]}))
@@ -45,7 +48,8 @@ async def viewer(spec: dict, reg_id: int, cookie: str, gate: asyncio.Semaphore, 
                 record["acks"].append((sent_at, (time.perf_counter() - sent) * 1000))
             else:
                 record["unexpected"] = reply
-            await asyncio.sleep(max(0.0, min(spec["heartbeat"], end - time.time())))
+            due += spec["heartbeat"]
+            await asyncio.sleep(max(0.0, min(due, end) - time.time()))
         record["t_close"] = time.time()
         await ws.close()
         record["t_closed"] = time.time()
