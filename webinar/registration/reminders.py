@@ -44,13 +44,18 @@ class Due:
     followup: bool
 
 
+def reminder_moment(event: Event, offset: int) -> dt.datetime:
+    """When the event's reminder at `offset` minutes is due."""
+    return event.starts_at - dt.timedelta(minutes=offset)
+
+
 def current_offset(event: Event, at: dt.datetime) -> int | None:
     """The reminder due at `at`: the smallest offset whose moment has come, while the event has not started. A larger
     offset whose moment also passed (the platform was down for both) is superseded by it: nobody gets "tomorrow" and
     "in an hour" at once, and a reminder never goes out once the event has started."""
     if at >= event.starts_at:
         return None
-    due = [o for o in event.reminder_offsets if event.starts_at - dt.timedelta(minutes=o) <= at]
+    due = [o for o in event.reminder_offsets if reminder_moment(event, o) <= at]
     return min(due) if due else None
 
 
@@ -156,7 +161,7 @@ async def queue_reminder(db: DB, event: Event, offset: int, mail_from: str) -> N
     """Queue the reminder at `offset` minutes to every approved registrant who has not had it and who registered
     (or was approved) before its moment: someone who registers later got their confirmation, with the join link, after
     that moment — a reminder of what they just read would be noise, as Zoom does. It expires at the start."""
-    moment = event.starts_at - dt.timedelta(minutes=offset)
+    moment = reminder_moment(event, offset)
     joined = sa.func.coalesce(registrations.c.decided_at, registrations.c.created_at)
     who = [*_approved(event), joined <= sa.literal(moment, UTCDateTime)]
     batch = uuid.uuid4().hex
@@ -200,7 +205,7 @@ def due(events: list[Event], at: dt.datetime) -> list[Due]:
 
 def next_moment(events: list[Event], at: dt.datetime) -> dt.datetime | None:
     """The first moment after `at` at which one of the events has a reminder (or its follow-up) due."""
-    moments = [event.starts_at - dt.timedelta(minutes=offset) for event in events for offset in event.reminder_offsets]
+    moments = [reminder_moment(event, offset) for event in events for offset in event.reminder_offsets]
     moments += [moment for event in events if (moment := followup_moment(event)) is not None]
     return min((moment for moment in moments if moment > at), default=None)
 
