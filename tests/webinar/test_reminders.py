@@ -338,7 +338,11 @@ async def test_the_follow_up_names_the_certificate_the_final_evaluation_makes_it
     """With a final evaluation (SPEC §13) the certificate is a completion one for those who passed it and a
     participation one for those who failed or did not take it; without one it is a certificate of attendance. In
     each registrant's language, written from the pass's stencils as one by one."""
-    evaluated, plain = await create_event(certificates=True), await create_event(certificates=True)
+    # The same times for both: each event's default start is taken from the clock when it is created, so a second
+    # that ticked between the two left the second event's follow-up a second short of due at the moved clock.
+    start = REAL_NOW().replace(microsecond=0) + dt.timedelta(days=7)
+    times = {"starts_at": start, "ends_at": start + dt.timedelta(hours=2)}
+    evaluated, plain = await create_event(certificates=True, **times), await create_event(certificates=True, **times)
     async with db.connection() as conn:  # the evaluation is switched on on its own page
         await conn.execute(events.update().where(events.c.id == evaluated).values(evaluation=True))
     people = {
